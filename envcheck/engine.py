@@ -1,0 +1,183 @@
+"""Runs probes in parallel under deadlines, isolates their crashes, then runs the checks.
+
+A probe that raises or overruns gives every check that needs it an ``unknown`` result with the
+reason; the report always completes. Probes run on daemon threads, so an abandoned one (stuck in
+an uninterruptible call) never holds up the exit; anything that can hang for good (NVML, CUDA,
+torch) runs in a child process under the probe's own hard deadline as well.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping, Sequence
+
+from envcheck import runner
+from envcheck.model import (
+    CheckSpec,
+    Outcome,
+    ProbeContext,
+    ProbeSpec,
+    Report,
+    Result,
+    Status,
+    UsageError,
+)
+from envcheck.policy import Policy
+
+
+@dataclass(frozen=True)
+class ProbeRun:
+    """What became of one probe: its facts, or why there are none."""
+
+    name: str
+    facts: Any = None
+    error: str = ""  # set when the probe raised or overran
+    duration_s: float = 0.0
+
+
+def select(checks: Sequence[CheckSpec], only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[CheckSpec]:
+    """Filter by id or subject; an unknown name is a usage error, not a silent no-op."""
+    only, skip = list(only), list(skip)
+    ids = {c.id for c in checks}
+    subjects = {c.id.split(".", 1)[0] for c in checks}
+    for name in [*only, *skip]:
+        if name not in ids and name not in subjects:
+            raise UsageError(f"no check or subject named {name!r}; `envcheck doctor --list` shows them")
+
+    def matches(check: CheckSpec, names: list[str]) -> bool:
+        return check.id in names or check.id.split(".", 1)[0] in names
+
+    chosen = [c for c in checks if not only or matches(c, only)]
+    return [c for c in chosen if not matches(c, skip)]
+
+
+def run_probes(
+    probes: Sequence[ProbeSpec], ctx_for: Any, default_timeout: float
+) -> dict[str, ProbeRun]:
+    """Start every probe at once on a daemon thread; wait for each until its own deadline."""
+    results: dict[str, ProbeRun] = {}
+    lock = threading.Lock()
+    threads: list[tuple[ProbeSpec, threading.Thread, float, float]] = []
+
+    def work(spec: ProbeSpec, timeout: float) -> None:
+        start = time.monotonic()
+        try:
+            facts = spec.collect(ctx_for(timeout))
+            run = ProbeRun(spec.name, facts=facts, duration_s=time.monotonic() - start)
+        except Exception as exc:  # a crashing probe must not take the report down
+            run = ProbeRun(
+                spec.name,
+                error=f"probe {spec.name!r} crashed: {type(exc).__name__}: {exc}",
+                duration_s=time.monotonic() - start,
+            )
+        with lock:
+            results.setdefault(spec.name, run)
+
+    for spec in probes:
+        timeout = spec.timeout_s if spec.timeout_s is not None else default_timeout
+        thread = threading.Thread(target=work, args=(spec, timeout), name=f"probe-{spec.name}", daemon=True)
+        started = time.monotonic()
+        thread.start()
+        threads.append((spec, thread, timeout, started))
+
+    for spec, thread, timeout, started in threads:
+        # A little grace past the deadline for probes whose own subprocess timeouts fire right at it.
+        remaining = started + timeout + 0.25 - time.monotonic()
+        thread.join(max(0.0, remaining))
+        with lock:
+            if spec.name not in results:
+                results[spec.name] = ProbeRun(
+                    spec.name,
+                    error=f"probe {spec.name!r} did not finish within its {timeout:g} s deadline",
+                    duration_s=time.monotonic() - started,
+                )
+    return results
+
+
+def judge(checks: Sequence[CheckSpec], probe_runs: Mapping[str, ProbeRun], policy: Policy) -> list[Result]:
+    """Apply every check to its probe's facts, in registry order."""
+    results: list[Result] = []
+    by_id: dict[str, Result] = {}
+    for check in checks:
+        run = probe_runs.get(check.probe)
+        blocker = _blocker(check, by_id)
+        start = time.monotonic()
+        outcomes: Sequence[Outcome]
+        if blocker is not None:
+            outcomes = [blocker]
+        elif run is None or run.error:
+            reason = run.error if run is not None else f"probe {check.probe!r} did not run"
+            outcomes = [Outcome(Status.UNKNOWN, reason=reason, fix="Run with -v for details; report it if it repeats.")]
+        else:
+            try:
+                produced = check.judge(run.facts, policy)
+                outcomes = [produced] if isinstance(produced, Outcome) else list(produced)
+            except Exception as exc:  # a buggy check is "could not check", never a pass
+                outcomes = [Outcome(Status.UNKNOWN, reason=f"check crashed: {type(exc).__name__}: {exc}")]
+        probe_time = run.duration_s if run is not None else 0.0
+        elapsed = probe_time + time.monotonic() - start
+        for outcome in outcomes or [Outcome(Status.SKIP, reason="nothing to check")]:
+            result = Result.from_outcome(check.id, check.title, outcome, round(elapsed, 4))
+            results.append(result)
+            previous = by_id.get(check.id)
+            if previous is None or result.status.rank > previous.status.rank:
+                by_id[check.id] = result
+    return results
+
+
+def _blocker(check: CheckSpec, done: Mapping[str, Result]) -> Outcome | None:
+    """When a required check did not pass, this one is moot: point at the root cause."""
+    for required in check.requires:
+        prior = done.get(required)
+        if prior is None or prior.status in (Status.PASS, Status.WARN):
+            continue
+        root = prior.caused_by or prior.id
+        if prior.status is Status.SKIP:
+            return Outcome(Status.SKIP, reason=f"not applicable: {prior.reason or prior.title}", caused_by=root)
+        return Outcome(
+            Status.UNKNOWN,
+            reason=f"could not check because {root} is {prior.status.value}",
+            caused_by=root,
+        )
+    return None
+
+
+def make_context(policy: Policy, options: Mapping[str, Any] | None = None) -> Any:
+    env = dict(os.environ)
+    home = os.path.expanduser("~")
+
+    def ctx_for(timeout: float) -> ProbeContext:
+        return ProbeContext(env=env, home=home, timeout_s=timeout, run=runner.run, options=dict(options or {}))
+
+    return ctx_for
+
+
+def run_checks(
+    checks: Sequence[CheckSpec],
+    probes: Mapping[str, ProbeSpec],
+    policy: Policy,
+    *,
+    command: str = "doctor",
+    options: Mapping[str, Any] | None = None,
+    strict: bool = False,
+    ctx_for: Any = None,
+) -> Report:
+    """The whole run: probes in parallel, then checks, into one Report."""
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    start = time.monotonic()
+    needed = [probes[name] for name in dict.fromkeys(c.probe for c in checks) if name in probes]
+    probe_runs = run_probes(needed, ctx_for or make_context(policy, options), policy.probe_timeout_s)
+    results = judge(checks, probe_runs, policy)
+    return Report(
+        command=command,
+        host=socket.gethostname(),
+        started_at=started_at,
+        duration_s=round(time.monotonic() - start, 4),
+        results=tuple(results),
+        strict=strict,
+    )

@@ -1,0 +1,7 @@
+"""Facts about gpu (filled in by its issue)."""
+
+from __future__ import annotations
+
+from envcheck.model import ProbeSpec
+
+PROBES: tuple[ProbeSpec, ...] = ()

@@ -1,0 +1,52 @@
+"""The versioned JSON envelope. Adding a field is free; renaming or removing one bumps SCHEMA_VERSION."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from envcheck import __version__
+from envcheck.model import Report, Result
+from envcheck.redact import redact
+
+SCHEMA = "envcheck.report"
+SCHEMA_VERSION = 1
+
+
+def result_to_dict(result: Result) -> dict[str, Any]:
+    return {
+        "id": result.id,
+        "subject": result.subject,
+        "item": result.item,
+        "title": result.title,
+        "status": result.status.value,
+        "observed": result.observed,
+        "expected": result.expected,
+        "reason": result.reason,
+        "fix": result.fix,
+        "caused_by": result.caused_by,
+        "duration_s": result.duration_s,
+        "evidence": dict(result.evidence),
+    }
+
+
+def envelope(report: Report) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "envcheck_version": __version__,
+        "command": report.command,
+        "host": report.host,
+        "time": report.started_at,
+        "duration_s": report.duration_s,
+        "strict": report.strict,
+        "overall": report.overall.value,
+        "exit_code": report.exit_code,
+        "counts": report.counts(),
+        "results": [result_to_dict(r) for r in report.results],
+    }
+
+
+def render_json(report: Report, secrets: tuple[str, ...] = ()) -> str:
+    text = json.dumps(envelope(report), indent=2, default=str)
+    return redact(text, secrets=secrets) + "\n"

@@ -1,0 +1,38 @@
+"""``--share``: a markdown report to paste into a bug report, secrets masked and home shown as ~."""
+
+from __future__ import annotations
+
+from envcheck import __version__
+from envcheck.model import Report, Status
+from envcheck.redact import redact
+from envcheck.report.terminal import SYMBOL, closing_line
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: Report, *, home: str | None = None, secrets: tuple[str, ...] = ()) -> str:
+    lines = [
+        f"### envcheck {report.command} report",
+        "",
+        f"envcheck {__version__}, {report.started_at}, overall **{report.overall.value}**, "
+        f"exit code {report.exit_code}",
+        "",
+        "| | check | found | note |",
+        "|---|---|---|---|",
+    ]
+    for r in report.results:
+        note = r.reason if r.status is not Status.PASS else ""
+        if r.caused_by:
+            note = f"blocked by `{r.caused_by}`"
+        check = f"`{r.id}`" + (f" ({r.item})" if r.item else "")
+        lines.append(f"| {SYMBOL[r.status]} {r.status.value} | {check} | {_cell(r.observed)} | {_cell(note)} |")
+    fixes = [r for r in report.results if r.fix and r.status in (Status.FAIL, Status.WARN, Status.UNKNOWN)]
+    if fixes:
+        lines += ["", "<details><summary>Suggested fixes</summary>", ""]
+        for r in fixes:
+            lines.append(f"- `{r.id}`: `{_cell(r.fix)}`")
+        lines += ["", "</details>"]
+    lines += ["", closing_line(report)]
+    return redact("\n".join(lines) + "\n", home=home, secrets=secrets)

@@ -1,0 +1,100 @@
+"""The one subprocess seam: argv + timeout -> CommandResult.
+
+Every external command envcheck runs goes through :func:`run`: argv lists only (never a shell),
+stdin closed, output decoded with ``errors="replace"``, the whole process group killed on timeout.
+A missing binary, a non-zero exit and a timeout are three distinct facts.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    rc: int | None  # None when the command never ran to an exit (missing or timed out)
+    out: str = ""
+    err: str = ""
+    missing: bool = False  # the executable was not found or could not be executed
+    timed_out: bool = False
+    duration_s: float = 0.0
+    error: str = ""  # why it could not start, when missing
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0 and not self.timed_out and not self.missing
+
+    def describe(self) -> str:
+        """One line saying what happened, for a result's reason."""
+        cmd = " ".join(self.argv)
+        if self.missing:
+            return f"`{cmd}` could not start: {self.error or 'not found'}"
+        if self.timed_out:
+            return f"`{cmd}` did not finish within {self.duration_s:.1f} s"
+        if self.rc != 0:
+            tail = (self.err or self.out).strip().splitlines()[-1:] or [""]
+            return f"`{cmd}` exited {self.rc}: {tail[0][:200]}"
+        return f"`{cmd}` succeeded"
+
+
+def run(
+    argv: Sequence[str],
+    timeout: float,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    input_text: str | None = None,
+) -> CommandResult:
+    """Run ``argv`` with a hard ``timeout`` in seconds; never raises for the command's own failures."""
+    args = tuple(str(a) for a in argv)
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,  # own process group, so a timeout kills grandchildren too
+        )
+    except (FileNotFoundError, PermissionError, NotADirectoryError, OSError) as exc:
+        return CommandResult(
+            argv=args, rc=None, missing=True, error=f"{type(exc).__name__}: {exc.strerror or exc}",
+            duration_s=time.monotonic() - start,
+        )
+    try:
+        out_b, err_b = proc.communicate(
+            input=input_text.encode() if input_text is not None else None, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        try:
+            out_b, err_b = proc.communicate(timeout=1.0)
+        except subprocess.TimeoutExpired:  # a grandchild holds the pipes open; give up on them
+            out_b, err_b = b"", b""
+        return CommandResult(
+            argv=args, rc=None, out=_decode(out_b), err=_decode(err_b), timed_out=True,
+            duration_s=time.monotonic() - start,
+        )
+    return CommandResult(
+        argv=args, rc=proc.returncode, out=_decode(out_b), err=_decode(err_b),
+        duration_s=time.monotonic() - start,
+    )
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+def _decode(data: bytes | None) -> str:
+    return (data or b"").decode("utf-8", errors="replace")
