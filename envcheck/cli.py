@@ -71,7 +71,9 @@ def cli() -> None:
 @click.option("--share", is_flag=True, help="Print a markdown report for a bug report (secrets masked, home as ~).")
 @click.option("--junit", metavar="FILE", help="Also write a JUnit XML report to FILE.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every check with its evidence and duration.")
-@click.option("--only", multiple=True, metavar="ID|SUBJECT", help="Run only these checks or subjects (repeat or comma-separate).")
+@click.option(
+    "--only", multiple=True, metavar="ID|SUBJECT", help="Run only these checks or subjects (repeat or comma-separate)."
+)
 @click.option("--skip", multiple=True, metavar="ID|SUBJECT", help="Leave out these checks or subjects.")
 @click.option("--list", "list_checks", is_flag=True, help="List every check id with its title and exit.")
 @click.option("--strict", is_flag=True, help="Count warnings as failures (exit code 1).")

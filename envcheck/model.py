@@ -28,7 +28,7 @@ class Status(str, enum.Enum):
 _RANK = {Status.SKIP: 0, Status.PASS: 1, Status.WARN: 2, Status.UNKNOWN: 3, Status.FAIL: 4}
 
 
-def worst(statuses: "list[Status] | tuple[Status, ...]") -> Status:
+def worst(statuses: list[Status] | tuple[Status, ...]) -> Status:
     """The worst of several outcomes; skip when there are none."""
     return max(statuses, key=lambda s: s.rank, default=Status.SKIP)
 
@@ -76,7 +76,7 @@ class Result:
         return self.id.split(".", 1)[0]
 
     @classmethod
-    def from_outcome(cls, check_id: str, title: str, outcome: Outcome, duration_s: float) -> "Result":
+    def from_outcome(cls, check_id: str, title: str, outcome: Outcome, duration_s: float) -> Result:
         return cls(
             id=check_id,
             title=title,
@@ -190,5 +190,5 @@ class CheckSpec:
     id: str
     title: str
     probe: str
-    judge: Callable[[Any, Any], "Outcome | Sequence[Outcome]"]
+    judge: Callable[[Any, Any], Outcome | Sequence[Outcome]]
     requires: tuple[str, ...] = ()

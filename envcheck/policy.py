@@ -33,7 +33,7 @@ class Policy:
     basic_tools: tuple[str, ...]
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], *, base: "Policy | None" = None) -> "Policy":
+    def from_mapping(cls, data: Mapping[str, Any], *, base: Policy | None = None) -> Policy:
         """Build a policy from a mapping; keys not given come from ``base`` (the defaults)."""
         known = {f.name: f for f in fields(cls)}
         values: dict[str, Any] = {}

@@ -11,7 +11,7 @@ _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s:@]+(
 _CONDA_TOKEN = re.compile(r"/t/[^/\s]+/")
 _SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH)", re.I)
 _ASSIGNMENT = re.compile(
-    r"\b(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|CREDENTIALS?|AUTH)"
+    r"\b(?P<name>[A-Za-z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|CREDENTIALS?|AUTH)"
     r"[A-Za-z0-9_]*)(?P<sep>\s*[=:]\s*)(?P<value>[^\s,;\"']+)",
     re.I,
 )
@@ -43,7 +43,7 @@ def redact(text: str, *, home: str | None = None, secrets: tuple[str, ...] = ())
     return text
 
 
-def secret_values(env: "dict[str, str] | None" = None) -> tuple[str, ...]:
+def secret_values(env: dict[str, str] | None = None) -> tuple[str, ...]:
     """Values of token-like environment variables, to mask wherever they appear."""
     import os
 

@@ -1,0 +1,158 @@
+"""The command line as a user meets it: real processes, real exit codes (README's table)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+GIT = shutil.which("git")
+
+
+def envcheck(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "envcheck", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def _home(tmp_path: Path, *, identity: bool, path: str | None = None) -> dict[str, str]:
+    env = {**os.environ, "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1"}
+    if path is not None:
+        env["PATH"] = path
+    if identity:
+        assert GIT
+        subprocess.run([GIT, "config", "--global", "user.name", "Ada"], env=env, check=True)
+        subprocess.run([GIT, "config", "--global", "user.email", "ada@example.org"], env=env, check=True)
+    return env
+
+
+@pytest.mark.skipif(GIT is None, reason="git is not installed")
+def test_exit_0_when_nothing_failed(tmp_path: Path) -> None:
+    done = envcheck("doctor", "--only", "git", env=_home(tmp_path, identity=True))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[✓] git" in done.stdout
+    assert "No problems found" in done.stdout
+
+
+@pytest.mark.skipif(GIT is None, reason="git is not installed")
+def test_warning_is_exit_0_and_strict_makes_it_1(tmp_path: Path) -> None:
+    env = _home(tmp_path, identity=False)
+    assert envcheck("doctor", "--only", "git.identity,git.installed", env=env).returncode == 0
+    strict = envcheck("doctor", "--only", "git", "--strict", env=env)
+    assert strict.returncode == 1
+    assert 'git config --global user.name "Your Name"' in strict.stdout
+
+
+def test_exit_1_when_something_failed(tmp_path: Path) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    done = envcheck("doctor", "--only", "git", env=_home(tmp_path, identity=False, path=str(empty)))
+    assert done.returncode == 1
+    assert "sudo apt-get install -y git" in done.stdout
+
+
+def test_exit_3_when_something_could_not_be_checked(tmp_path: Path) -> None:
+    # A real `git` that never answers: the probe's deadline turns it into "unknown", never "pass".
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "git"
+    fake.write_text("#!/bin/sh\nsleep 30\n")
+    fake.chmod(0o755)
+    done = envcheck("doctor", "--only", "git", "--timeout", "0.5", "--json",
+                    env=_home(tmp_path, identity=False, path=f"{bindir}:/usr/bin:/bin"))
+    assert done.returncode == 3, done.stdout + done.stderr
+    data = json.loads(done.stdout)
+    assert data["exit_code"] == 3 and data["overall"] == "unknown"
+    assert data["results"][0]["status"] == "unknown"
+    assert "did not finish" in data["results"][0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["doctor", "--only", "nonexistent"], "no check or subject named 'nonexistent'"),
+        (["doctor", "--json", "--share"], "choose one"),
+        (["doctor", "--timeout", "-1"], "Invalid value for '--timeout'"),
+        (["doctor", "--bogus"], "No such option"),
+        (["no-such-command"], "No such command"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_clear_message(args: list[str], message: str) -> None:
+    done = envcheck(*args)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_bad_policy_file_is_a_usage_error(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("python_min: 3.10\nram_min_gib: lots\n")
+    done = envcheck("doctor", "--policy", str(policy))
+    assert done.returncode == 2
+    assert "ram_min_gib must be float" in done.stderr
+    unknown = tmp_path / "p.json"
+    unknown.write_text('{"no_such_key": 1}')
+    assert "unknown key 'no_such_key'" in envcheck("doctor", "--policy", str(unknown)).stderr
+    assert "cannot read" in envcheck("doctor", "--policy", str(tmp_path / "missing.yaml")).stderr
+
+
+def test_policy_file_changes_a_threshold(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("probe_timeout_s: 0.5\n")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "git").write_text("#!/bin/sh\nsleep 30\n")
+    (bindir / "git").chmod(0o755)
+    env = _home(tmp_path, identity=False, path=f"{bindir}:/usr/bin:/bin")
+    done = envcheck("doctor", "--only", "git", "--policy", str(policy), "--json", env=env)
+    assert json.loads(done.stdout)["results"][0]["reason"].endswith("did not finish within 0.5 s")
+
+
+def test_list_prints_every_id_with_its_title() -> None:
+    from envcheck.checks import CHECKS
+
+    done = envcheck("doctor", "--list")
+    assert done.returncode == 0
+    lines = done.stdout.splitlines()
+    assert len(lines) == len(CHECKS)
+    for line, check in zip(lines, CHECKS, strict=True):
+        assert line.split()[0] == check.id
+        assert line.endswith(check.title)
+    assert len({c.id for c in CHECKS}) == len(CHECKS), "check ids must be unique"
+
+
+def test_check_ids_are_stable_kebab_case_and_live_in_their_subject_module() -> None:
+    import re
+
+    from envcheck.checks import CHECKS
+
+    for check in CHECKS:
+        assert re.fullmatch(r"[a-z]+\.[a-z0-9]+(-[a-z0-9]+)*", check.id), check.id
+        subject = check.id.split(".")[0]
+        assert check.judge.__module__ == f"envcheck.checks.{subject}", check.id
+
+
+def test_json_prints_only_the_envelope() -> None:
+    done = envcheck("doctor", "--json")
+    data = json.loads(done.stdout)
+    assert data["schema"] == "envcheck.report"
+    assert data["exit_code"] == done.returncode
+
+
+def test_share_masks_home_and_secret_env_values(tmp_path: Path) -> None:
+    env = _home(tmp_path, identity=False)
+    env["HF_TOKEN"] = "hf_" + "x" * 30
+    done = envcheck("doctor", "--share", env=env)
+    assert done.stdout.startswith("### envcheck doctor report")
+    assert "hf_xxxx" not in done.stdout
+    assert str(tmp_path) not in done.stdout
+
+
+def test_version_and_python_m() -> None:
+    done = envcheck("--version")
+    assert done.returncode == 0 and "envcheck, version" in done.stdout

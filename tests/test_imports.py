@@ -1,0 +1,88 @@
+"""Start-up stays light and imports flow one way (STYLE.md, conventions 1 and 8)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "envcheck"
+HEAVY = ("docker", "pynvml", "jinja2", "torch")
+
+
+def test_help_imports_none_of_the_heavy_libraries() -> None:
+    # A fresh interpreter: what `envcheck --help` imports is all that is in sys.modules afterwards.
+    code = (
+        "import sys, json\n"
+        "from envcheck.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {list(HEAVY)!r})))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "Usage:" in out.stdout
+    assert loaded == []
+
+
+def test_doctor_list_imports_none_of_the_heavy_libraries() -> None:
+    code = (
+        "import sys, json\n"
+        "from envcheck.cli import main\n"
+        "try:\n"
+        "    main(['doctor', '--list'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {list(HEAVY)!r})))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+# Layers, lowest first: a module may import its own layer or lower ones, never a higher one.
+LAYERS = [
+    {"envcheck.model", "envcheck.runner", "envcheck.redact", "envcheck"},
+    {"envcheck.policy", "envcheck.compat"},
+    {"envcheck.probes"},
+    {"envcheck.checks"},
+    {"envcheck.engine"},
+    {"envcheck.report", "envcheck.smoke", "envcheck.scaffold"},
+    {"envcheck.cli", "envcheck.__main__"},
+]
+
+
+def _layer(module: str) -> int | None:
+    best = None
+    for index, names in enumerate(LAYERS):
+        for name in names:
+            if (module == name or module.startswith(name + ".")) and (best is None or len(name) > best[1]):
+                best = (index, len(name))
+    return best[0] if best else None
+
+
+def test_imports_flow_one_way() -> None:
+    wrong = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        module = ".".join(rel.parts).removesuffix(".__init__")
+        own = _layer(module)
+        if own is None:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            for target in targets:
+                if not target.startswith("envcheck"):
+                    continue
+                layer = _layer(target)
+                if layer is not None and layer > own and target != "envcheck":
+                    wrong.append(f"{module} imports {target}")
+    assert not wrong, "imports against the layering: " + "; ".join(sorted(set(wrong)))
+    assert not any("envcheck.cli" in w.split(" imports ")[1] for w in wrong)

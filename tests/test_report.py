@@ -1,0 +1,121 @@
+"""Renderers: the whole JSON envelope, the terminal layout, markdown for sharing, JUnit."""
+
+from __future__ import annotations
+
+import json
+from xml.etree import ElementTree as ET
+
+from envcheck import __version__
+from envcheck.model import Report, Result, Status
+from envcheck.report.jsonreport import envelope, render_json
+from envcheck.report.junit import render_junit
+from envcheck.report.markdown import render_markdown
+from envcheck.report.terminal import render_terminal
+
+REPORT = Report(
+    command="doctor",
+    host="gpu-01",
+    started_at="2026-11-27T12:00:00+00:00",
+    duration_s=0.42,
+    results=(
+        Result("git.installed", "git installed", Status.PASS, observed="git 2.39.5", duration_s=0.01),
+        Result("docker.daemon-reachable", "Docker daemon answers", Status.FAIL, observed="permission denied",
+               reason="user ada is not in group docker", fix="sudo usermod -aG docker $USER", duration_s=0.02),
+        Result("docker.runtime-nvidia", "nvidia runtime registered", Status.UNKNOWN,
+               reason="could not check because docker.daemon-reachable is fail",
+               caused_by="docker.daemon-reachable", duration_s=0.02),
+        Result("gpu.temperature", "GPU temperature", Status.WARN, observed="88 C", expected="< 83 C",
+               item="GPU 1", fix="check the airflow", duration_s=0.1, evidence={"temp_c": 88}),
+        Result("conda.installed", "conda found", Status.SKIP, reason="conda not found"),
+    ),
+)
+
+
+def test_whole_json_envelope() -> None:
+    data = json.loads(render_json(REPORT))
+    assert data == {
+        "schema": "envcheck.report",
+        "schema_version": 1,
+        "envcheck_version": __version__,
+        "command": "doctor",
+        "host": "gpu-01",
+        "time": "2026-11-27T12:00:00+00:00",
+        "duration_s": 0.42,
+        "strict": False,
+        "overall": "fail",
+        "exit_code": 1,
+        "counts": {"pass": 1, "warn": 1, "fail": 1, "unknown": 1, "skip": 1},
+        "results": [
+            {"id": "git.installed", "subject": "git", "item": None, "title": "git installed", "status": "pass",
+             "observed": "git 2.39.5", "expected": "", "reason": "", "fix": "", "caused_by": None,
+             "duration_s": 0.01, "evidence": {}},
+            {"id": "docker.daemon-reachable", "subject": "docker", "item": None, "title": "Docker daemon answers",
+             "status": "fail", "observed": "permission denied", "expected": "",
+             "reason": "user ada is not in group docker", "fix": "sudo usermod -aG docker $USER",
+             "caused_by": None, "duration_s": 0.02, "evidence": {}},
+            {"id": "docker.runtime-nvidia", "subject": "docker", "item": None, "title": "nvidia runtime registered",
+             "status": "unknown", "observed": "", "expected": "",
+             "reason": "could not check because docker.daemon-reachable is fail", "fix": "",
+             "caused_by": "docker.daemon-reachable", "duration_s": 0.02, "evidence": {}},
+            {"id": "gpu.temperature", "subject": "gpu", "item": "GPU 1", "title": "GPU temperature", "status": "warn",
+             "observed": "88 C", "expected": "< 83 C", "reason": "", "fix": "check the airflow",
+             "caused_by": None, "duration_s": 0.1, "evidence": {"temp_c": 88}},
+            {"id": "conda.installed", "subject": "conda", "item": None, "title": "conda found", "status": "skip",
+             "observed": "", "expected": "", "reason": "conda not found", "fix": "", "caused_by": None,
+             "duration_s": 0.0, "evidence": {}},
+        ],
+    }
+
+
+def test_json_masks_secret_values() -> None:
+    report = Report("doctor", "h", "t", 0.1, (Result("x.y", "t", Status.PASS, observed="token hf_secret12345"),))
+    assert "hf_secret12345" not in render_json(report, secrets=("hf_secret12345",))
+
+
+def test_terminal_one_line_per_subject_details_under_problems_and_closing_line() -> None:
+    text = render_terminal(REPORT, color=False)
+    lines = text.splitlines()
+    subject_lines = [line for line in lines if line.startswith("[")]
+    assert [line.split()[1] for line in subject_lines] == ["git", "docker", "gpu", "conda"]
+    assert subject_lines[1].startswith("[✗] docker")
+    assert "fix:      sudo usermod -aG docker $USER" in text
+    assert "(blocked by docker.daemon-reachable)" in text
+    # The blocked result is not counted as a problem of its own.
+    assert lines[-1] == (
+        "2 problems: 1 failed, 1 warning (1 passed, 1 skipped, 1 blocked by the above) in 0.42 s; exit code 1."
+    )
+    assert "\x1b[" not in text
+
+
+def test_terminal_colour_only_when_asked_and_verbose_shows_every_check() -> None:
+    assert "\x1b[31m" in render_terminal(REPORT, color=True)
+    verbose = render_terminal(REPORT, verbose=True)
+    assert "git.installed" in verbose and "took 10 ms" in verbose and '"temp_c": 88' in verbose
+    assert "git.installed" not in render_terminal(REPORT)
+
+
+def test_markdown_share_masks_home_and_secrets() -> None:
+    report = Report("doctor", "h", "t", 0.1, (
+        Result("conda.channels", "channels", Status.WARN, observed="/home/ada/miniforge3 https://u:pw@x.org/c",
+               fix="conda config --remove channels defaults"),
+    ))
+    text = render_markdown(report, home="/home/ada")
+    assert "~/miniforge3" in text and "/home/ada" not in text
+    assert "pw@" not in text and "https://***@x.org/c" in text
+    assert "| ! warn | `conda.channels` |" in text
+    assert "conda config --remove channels defaults" in text
+
+
+def test_junit_maps_outcomes() -> None:
+    root = ET.fromstring(render_junit(REPORT))
+    assert root.get("tests") == "5" and root.get("failures") == "1" and root.get("errors") == "1"
+    cases = {case.get("name"): case for case in root.iter("testcase")}
+    assert cases["docker.daemon-reachable"].find("failure") is not None
+    assert cases["docker.runtime-nvidia"].find("error") is not None
+    assert cases["conda.installed"].find("skipped") is not None
+    assert "gpu.temperature[GPU 1]" in cases
+
+
+def test_envelope_strict_counts_warnings() -> None:
+    strict = Report("doctor", "h", "t", 0.1, (Result("a.b", "t", Status.WARN),), strict=True)
+    assert envelope(strict)["exit_code"] == 1 and envelope(strict)["overall"] == "fail"
