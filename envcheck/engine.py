@@ -152,7 +152,8 @@ def make_context(policy: Policy, options: Mapping[str, Any] | None = None) -> An
     home = os.path.expanduser("~")
 
     def ctx_for(timeout: float) -> ProbeContext:
-        return ProbeContext(env=env, home=home, timeout_s=timeout, run=runner.run, options=dict(options or {}))
+        return ProbeContext(env=env, home=home, timeout_s=timeout, run=runner.run, options=dict(options or {}),
+                            policy=policy)
 
     return ctx_for
 

@@ -171,6 +171,9 @@ class ProbeContext:
     timeout_s: float
     run: Callable[..., Any]
     options: Mapping[str, Any] = field(default_factory=dict)
+    # The run's Policy (None in hand-built contexts): for probes whose *scope* is policy data, such as
+    # host's list of basic tools to look up. Verdicts still belong to the checks.
+    policy: Any = None
 
 
 @dataclass(frozen=True)
