@@ -28,6 +28,7 @@ class Policy:
     require_gpu: bool
     require_docker: bool
     require_conda: bool
+    conda_warn_below: str
     shared_server: bool
     probe_timeout_s: float
     basic_tools: tuple[str, ...]
