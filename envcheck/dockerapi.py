@@ -1,0 +1,301 @@
+"""The Docker adapter: where the engine is, how to talk to it, and what a failure to talk means.
+
+Three parts, all used by ``probes/docker.py`` and by anything else that needs the engine:
+
+- :func:`resolve_endpoint` finds the endpoint the way the docker CLI does (``DOCKER_HOST``, then
+  ``DOCKER_CONTEXT`` / ``currentContext`` from the CLI's config, then the default socket), plus the
+  rootless socket the CLI would not find on its own. The SDK ignores contexts (docker/docker-py#3146).
+- :func:`fetch_engine` asks the daemon for ``/version`` and ``/info`` within a deadline, through a
+  minimal HTTP client over the socket (``transport="http"``, the default) or through the docker SDK
+  (``transport="sdk"``). Why both: ``import docker`` (requests, urllib3) costs about 0.16 s on the
+  2-core build machine, a third of doctor's 0.5 s budget, while the two requests themselves take a
+  few milliseconds (benchmarks/docker_probe.py measures both). The SDK stays the client for work that
+  drives containers (:func:`sdk_client`); the tests run every failure mode through both transports to
+  keep the classification the same.
+- :func:`classify` turns whatever either transport raised into one of a few kinds by walking the
+  exception chain (``__cause__``, ``__context__`` and exception arguments: urllib3 hides the OSError in
+  ``ProtocolError.args``), as ../shared/facts/failure-modes.md lays out.
+
+The docker SDK is imported inside functions only: ``envcheck --help`` must not pay for it.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import http.client
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the daemon is expected, which rule chose it, and why."""
+
+    url: str  # unix:///var/run/docker.sock, tcp://host:2375, ssh://user@host; "" when none could be named
+    source: str  # "option", "DOCKER_HOST", "context", "default socket", "rootless socket"
+    why: str  # one sentence for the report
+    context: str | None = None  # the docker context named, when one was
+    tls_verify: bool = False
+    cert_dir: str | None = None  # holds ca.pem, cert.pem, key.pem when TLS is used
+    error: str = ""  # why no endpoint could be named (a context that does not exist, a broken config)
+
+    @property
+    def scheme(self) -> str:
+        return urlsplit(self.url).scheme if self.url else ""
+
+    @property
+    def socket_path(self) -> str | None:
+        if self.scheme != "unix":
+            return None
+        parts = urlsplit(self.url)
+        return (parts.netloc + parts.path) or None
+
+
+def config_dir(env: Mapping[str, str], home: str) -> str:
+    """The docker CLI's config folder: ``$DOCKER_CONFIG`` or ``~/.docker``."""
+    return env.get("DOCKER_CONFIG") or os.path.join(home, ".docker")
+
+
+def rootless_socket(env: Mapping[str, str]) -> str:
+    runtime_dir = env.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+    return os.path.join(runtime_dir, "docker.sock")
+
+
+def resolve_endpoint(env: Mapping[str, str], home: str, option: str | None = None) -> Endpoint:
+    """Name the endpoint as `docker` would (docker/cli cli/command/cli.go resolveContextName):
+    an explicit option, then DOCKER_HOST, then DOCKER_CONTEXT, then config.json currentContext;
+    the "default" context means the default socket. The rootless socket comes last: the CLI would
+    not look there, so the report says to export DOCKER_HOST."""
+    tls_verify = bool(env.get("DOCKER_TLS_VERIFY"))
+    cert_dir = env.get("DOCKER_CERT_PATH") or (config_dir(env, home) if tls_verify else None)
+    if option:
+        return Endpoint(option, "option", f"given on the command line: {option}", tls_verify=tls_verify,
+                        cert_dir=cert_dir)
+    if env.get("DOCKER_HOST"):
+        host = env["DOCKER_HOST"]
+        return Endpoint(host, "DOCKER_HOST", f"DOCKER_HOST is set to {host}", tls_verify=tls_verify, cert_dir=cert_dir)
+    cfg_dir = config_dir(env, home)
+    name, origin = env.get("DOCKER_CONTEXT") or "", "DOCKER_CONTEXT"
+    if not name:
+        name, origin = _current_context(cfg_dir), f"currentContext in {os.path.join(cfg_dir, 'config.json')}"
+    if name and name != "default":
+        return _context_endpoint(cfg_dir, name, origin)
+    chosen = "" if not name else f" ({origin} names the default context)"
+    if os.path.exists(DEFAULT_SOCKET):
+        return Endpoint(f"unix://{DEFAULT_SOCKET}", "default socket",
+                        f"no DOCKER_HOST and no docker context{chosen}: the default socket {DEFAULT_SOCKET}")
+    rootless = rootless_socket(env)
+    if os.path.exists(rootless):
+        return Endpoint(f"unix://{rootless}", "rootless socket",
+                        f"no socket at {DEFAULT_SOCKET}, but a rootless daemon's socket at {rootless}")
+    return Endpoint(f"unix://{DEFAULT_SOCKET}", "default socket",
+                    f"no DOCKER_HOST and no docker context{chosen}; no socket at {DEFAULT_SOCKET} "
+                    f"nor at the rootless {rootless}")
+
+
+def _current_context(cfg_dir: str) -> str:
+    try:
+        with open(os.path.join(cfg_dir, "config.json"), encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return ""  # no config or a broken one: the CLI falls back to the default context too
+    value = data.get("currentContext") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def _context_endpoint(cfg_dir: str, name: str, origin: str) -> Endpoint:
+    # Context metadata lives under contexts/meta/<sha256 of the name>/meta.json (docker/cli context/store).
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    meta = os.path.join(cfg_dir, "contexts", "meta", digest, "meta.json")
+    why = f"{origin} names docker context {name!r} ({meta})"
+    try:
+        with open(meta, encoding="utf-8") as handle:
+            data = json.load(handle)
+        docker_ep = data["Endpoints"]["docker"]
+        host = str(docker_ep["Host"])
+    except FileNotFoundError:
+        return Endpoint("", "context", why, context=name, error=f"docker context {name!r} does not exist ({meta})")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return Endpoint("", "context", why, context=name, error=f"cannot read docker context {name!r}: {exc}")
+    tls_dir = os.path.join(cfg_dir, "contexts", "tls", digest, "docker")
+    has_tls = os.path.isdir(tls_dir)
+    return Endpoint(host, "context", f"{why}: {host}", context=name,
+                    tls_verify=has_tls and not docker_ep.get("SkipTLSVerify", False),
+                    cert_dir=tls_dir if has_tls else None)
+
+
+# --- talking to the daemon ------------------------------------------------------------------------
+
+
+class EngineHTTPError(Exception):
+    """The daemon answered, but not with 200 (an API error, a proxy in the way)."""
+
+    def __init__(self, path: str, status: int, body: str) -> None:
+        super().__init__(f"GET {path} answered HTTP {status}: {body[:200]}")
+        self.status = status
+
+
+class UnsupportedEndpoint(Exception):
+    """An endpoint this probe does not open (ssh://, npipe://)."""
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self._path)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def _connection(endpoint: Endpoint, timeout: float) -> http.client.HTTPConnection:
+    parts = urlsplit(endpoint.url)
+    if parts.scheme == "unix":
+        return _UnixConnection(endpoint.socket_path or DEFAULT_SOCKET, timeout)
+    if parts.scheme in ("tcp", "http", "https"):
+        host, port = parts.hostname or "localhost", parts.port
+        if endpoint.tls_verify or parts.scheme == "https":
+            import ssl  # only for TLS endpoints
+
+            context = ssl.create_default_context()
+            if endpoint.cert_dir:
+                ca = os.path.join(endpoint.cert_dir, "ca.pem")
+                if os.path.exists(ca):
+                    context.load_verify_locations(ca)
+                cert, key = (os.path.join(endpoint.cert_dir, f) for f in ("cert.pem", "key.pem"))
+                if os.path.exists(cert) and os.path.exists(key):
+                    context.load_cert_chain(cert, key)
+            return http.client.HTTPSConnection(host, port or 2376, timeout=timeout, context=context)
+        return http.client.HTTPConnection(host, port or 2375, timeout=timeout)
+    raise UnsupportedEndpoint(f"envcheck does not open {parts.scheme or 'this'}:// endpoints ({endpoint.url})")
+
+
+def fetch_engine(endpoint: Endpoint, deadline: float, transport: str = "http") -> tuple[dict[str, Any], dict[str, Any]]:
+    """``GET /version`` and ``GET /info``, all within ``deadline`` (a time.monotonic() value).
+
+    Raises what the transport raised; :func:`classify` names it. Unversioned paths: the daemon
+    answers them at its own API version, so no client minimum (Docker 29 refuses API < 1.44) bites.
+    """
+    if transport == "sdk":
+        client = sdk_client(endpoint, max(0.05, deadline - time.monotonic()))
+        try:
+            return dict(client.version()), dict(client.info())
+        finally:
+            client.close()
+    conn = _connection(endpoint, max(0.05, deadline - time.monotonic()))
+    try:
+        return _get(conn, "/version", deadline), _get(conn, "/info", deadline)
+    finally:
+        conn.close()
+
+
+def _get(conn: http.client.HTTPConnection, path: str, deadline: float) -> dict[str, Any]:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError(f"no time left for GET {path}")
+    conn.timeout = remaining
+    if conn.sock is not None:
+        conn.sock.settimeout(remaining)
+    conn.request("GET", path, headers={"Host": "docker", "User-Agent": "envcheck"})
+    response = conn.getresponse()
+    body = response.read().decode("utf-8", errors="replace")
+    if response.status != 200:
+        raise EngineHTTPError(path, response.status, body)
+    data = json.loads(body)
+    if not isinstance(data, dict):
+        raise EngineHTTPError(path, response.status, "not a JSON object")
+    return data
+
+
+def sdk_client(endpoint: Endpoint, timeout: float) -> Any:
+    """A ``docker.DockerClient`` for ``endpoint`` with envcheck's deadline as its timeout (never the
+    SDK's 60 s default). ``version="auto"`` asks the daemon, so its errors surface here already."""
+    import docker  # heavy (requests, urllib3): only when a caller really wants the SDK
+
+    tls: Any = False
+    if endpoint.tls_verify and endpoint.cert_dir:
+        import docker.tls
+
+        def pem(name: str) -> str:
+            return os.path.join(endpoint.cert_dir or "", name)
+
+        tls = docker.tls.TLSConfig(client_cert=(pem("cert.pem"), pem("key.pem")), ca_cert=pem("ca.pem"), verify=True)
+    if endpoint.scheme not in ("unix", "tcp", "http", "https"):
+        raise UnsupportedEndpoint(f"envcheck does not open {endpoint.scheme or 'this'}:// endpoints ({endpoint.url})")
+    return docker.DockerClient(base_url=endpoint.url, version="auto", timeout=timeout, tls=tls)
+
+
+# --- what a failure means -------------------------------------------------------------------------
+
+# Kinds, each with its own cause and fix in checks/docker.py.
+NO_SOCKET = "no-socket"  # FileNotFoundError: nothing at that path
+REFUSED = "refused"  # ConnectionRefusedError: stale socket file, or no listener on the port
+PERMISSION = "permission"  # PermissionError: the socket exists, this process may not open it
+TIMEOUT = "timeout"  # accepted (or connecting) and no answer within the deadline
+UNREACHABLE = "unreachable"  # host name or network trouble on a TCP endpoint
+TLS = "tls"  # certificate or handshake trouble
+HTTP = "http"  # the daemon answered with an error status or garbage
+UNSUPPORTED = "unsupported"  # ssh:// and friends
+OTHER = "other"
+
+_TIMEOUT_NAMES = {"ReadTimeout", "ConnectTimeout", "Timeout", "ReadTimeoutError", "ConnectTimeoutError"}
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """Every exception reachable through __cause__, __context__ and exception arguments, outermost first."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo:
+        current = todo.pop(0)
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        todo.extend(a for a in current.args if isinstance(a, BaseException))
+    return seen
+
+
+def _is_unreachable(e: BaseException) -> bool:
+    return isinstance(e, socket.gaierror) or (
+        type(e) is OSError and e.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN))
+
+
+# Most specific first: a requests ConnectionError is itself an OSError, so the builtin subclasses
+# deeper in the chain must win over it.
+_MATCHERS: tuple[tuple[str, Callable[[BaseException], bool]], ...] = (
+    (UNSUPPORTED, lambda e: isinstance(e, UnsupportedEndpoint)),
+    (PERMISSION, lambda e: isinstance(e, PermissionError)),
+    (NO_SOCKET, lambda e: isinstance(e, FileNotFoundError)),
+    (REFUSED, lambda e: isinstance(e, ConnectionRefusedError)),
+    (TIMEOUT, lambda e: isinstance(e, TimeoutError) or type(e).__name__ in _TIMEOUT_NAMES),
+    (TLS, lambda e: type(e).__name__.startswith("SSL")),
+    (UNREACHABLE, _is_unreachable),
+    (HTTP, lambda e: isinstance(e, (EngineHTTPError, http.client.HTTPException, ValueError))
+     or type(e).__name__ == "APIError"),
+)
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """(kind, detail) for an exception from either transport; detail is the innermost message."""
+    chain = _chain(exc)
+    for kind, match in _MATCHERS:
+        for item in chain:
+            if match(item):
+                return kind, f"{type(item).__name__}: {item}"
+    innermost = chain[-1]
+    return OTHER, f"{type(innermost).__name__}: {innermost}"
