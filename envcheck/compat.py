@@ -1,38 +1,43 @@
 """The driver / CUDA / PyTorch / Ubuntu / nvidia-cuda image / GPU peak data and the questions asked of it.
 
 The facts live in ``data/compat.json`` (transcribed from ``../shared/facts/compat.md``; every row names its
-source and the date it was read, weak rows carry ``"unverified": true``). This module is the only reader:
-it loads the file once, lazily, and answers questions; stdlib only, so ``envcheck --help`` stays cheap.
-The API is the one agreed in compat-api.md (used by the gpu and host checks and by scaffold).
+source and the date it was read, weak rows carry ``"unverified": true``); ``compat_data.py`` loads them into
+typed rows, once and lazily. This module answers the questions: the API agreed in compat-api.md (used by the
+gpu and host checks and by scaffold). Stdlib only, so ``envcheck --help`` stays cheap.
 """
 
 from __future__ import annotations
 
-import calendar
-import json
 import re
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
-from importlib import resources
-from typing import Any
+from typing import Sequence
 
-DATA_VERSION = "2026-11-27"  # == data/compat.json "data_version" (a test holds them together)
+from envcheck.compat_data import (
+    DATA_VERSION,
+    CondaFacts,
+    GpuPeak,
+    TorchRelease,
+    TorchVariant,
+    UbuntuRelease,
+    conda_row,
+    gpu_rows,
+    image_rows,
+    lifecycle_rows,
+    parse_version,
+    raw,
+    toolkit_rows,
+    torch_rows,
+    ubuntu_rows,
+)
 
-
-@lru_cache(maxsize=1)
-def _data() -> dict[str, Any]:
-    text = resources.files("envcheck").joinpath("data/compat.json").read_text(encoding="utf-8")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
-
-
-def parse_version(v: str) -> tuple[int, ...]:
-    """"535.104.05" -> (535, 104, 5); trailing text such as "-1ubuntu1" or "+cpu" is ignored."""
-    m = re.match(r"\s*v?(\d+(?:\.\d+)*)", v)
-    if m is None:
-        raise ValueError(f"not a version: {v!r}")
-    return tuple(int(p) for p in m.group(1).split("."))
+__all__ = [
+    "DATA_VERSION", "BranchStatus", "CondaFacts", "CudaImage", "GpuPeak", "TorchChoice", "TorchRelease",
+    "TorchVariant", "UbuntuRelease", "arch_list_covers", "arch_supported", "branch_status", "conda_facts",
+    "cuda_family_minimum", "cuda_full_support", "cuda_image", "cuda_min_driver", "cuda_runs_on", "driver_branch",
+    "gpu_peak", "image_ubuntus", "normalize_driver_cuda", "parse_version", "pip_index_url", "torch_choices",
+    "torch_release", "torch_releases", "ubuntu_interim_support_months", "ubuntu_release",
+]
 
 
 def _xy(v: str) -> tuple[int, int]:
@@ -40,40 +45,21 @@ def _xy(v: str) -> tuple[int, int]:
     return (parts[0], parts[1] if len(parts) > 1 else 0)
 
 
-def _month_end(yyyy_mm: str) -> date:
-    # A date known only to the month ("June 2026") ends with that month: never call it ended early.
-    year, month = (int(p) for p in yyyy_mm.split("-"))
-    return date(year, month, calendar.monthrange(year, month)[1])
+def _dotted(v: Sequence[int]) -> str:
+    return ".".join(str(p) for p in v)
 
 
 # --- Ubuntu (compat.md section 6) -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class UbuntuRelease:
-    version: str
-    codename: str
-    lts: bool
-    default_python: str
-    standard_support_end: date
-    esm_end: date | None
-    source: str
-
-
 def ubuntu_release(version_id: str) -> UbuntuRelease | None:
     """os-release VERSION_ID ("22.04") -> the release; None for releases not in the data (interim ones)."""
-    for r in _data()["ubuntu"]:
-        if r["version"] == version_id.strip():
-            esm = r.get("esm_end")
-            return UbuntuRelease(r["version"], r["codename"], r["lts"], r["default_python"],
-                                 date.fromisoformat(r["standard_support_end"]),
-                                 date.fromisoformat(esm) if esm else None, r["source"])
-    return None
+    return next((r for r in ubuntu_rows() if r.version == version_id.strip()), None)
 
 
 def ubuntu_interim_support_months() -> int:
     """Interim (non-LTS) Ubuntu releases get this many months of support (compat.md section 6)."""
-    return int(_data()["ubuntu_interim_support_months"])
+    return int(raw()["ubuntu_interim_support_months"])
 
 
 # --- driver <-> CUDA (compat.md sections 1 and 2) ----------------------------------------------------------
@@ -83,43 +69,28 @@ def driver_branch(driver: str) -> int:
     return parse_version(driver)[0]
 
 
-def _toolkits() -> list[tuple[tuple[int, ...], tuple[int, ...] | None]]:
-    """(cuda x.y.z, minimum driver or None when unknown), oldest CUDA first."""
-    rows = [(parse_version(r["cuda"]), parse_version(r["min_driver"]) if r["min_driver"] else None)
-            for r in _data()["cuda_toolkits"]]
-    return sorted(rows)
-
-
 def cuda_min_driver(cuda: str) -> str | None:
     """Minimum driver for full support of "12.4.1", or of "12.4" (its first patch in Table 3); None if unknown."""
     want = parse_version(cuda)
-    for r in sorted(_data()["cuda_toolkits"], key=lambda r: parse_version(r["cuda"])):
-        have = parse_version(r["cuda"])
-        if have == want or (len(want) == 2 and have[:2] == want):
-            return r["min_driver"]  # type: ignore[no-any-return]  # JSON str or null
+    for t in toolkit_rows():
+        if t.cuda == want or (len(want) == 2 and t.cuda[:2] == want):
+            return t.min_driver
     return None
 
 
 def cuda_full_support(driver: str) -> str | None:
-    """Highest CUDA "X.Y" whose X.Y.0 (first listed patch) minimum this driver meets; None if too old for all.
-    Rows with no known minimum (13.4) are never claimed: NVML's own answer wins on a live machine."""
+    """Highest CUDA "X.Y" whose first listed patch's minimum this driver meets; None if too old for all.
+    Rows with no known minimum (13.4) are never claimed: on a live machine NVML's own answer wins."""
     d = parse_version(driver)
-    best: tuple[int, ...] | None = None
-    seen: set[tuple[int, ...]] = set()
-    for cuda, minimum in _toolkits():
-        if cuda[:2] in seen:
-            continue  # only the first patch of a minor decides "X.Y"
-        seen.add(cuda[:2])
-        if minimum is not None and d >= minimum:
-            best = cuda[:2]
-    return None if best is None else f"{best[0]}.{best[1]}"
+    first: dict[tuple[int, ...], str | None] = {}
+    for t in toolkit_rows():
+        first.setdefault(t.cuda[:2], t.min_driver)
+    ok = [xy for xy, minimum in first.items() if minimum is not None and d >= parse_version(minimum)]
+    return _dotted(max(ok)) if ok else None
 
 
 def cuda_family_minimum(major: int) -> str | None:
-    for r in _data()["cuda_families"]:
-        if r["major"] == major:
-            return r["minimum"]  # type: ignore[no-any-return]
-    return None
+    return next((str(r["minimum"]) for r in raw()["cuda_families"] if r["major"] == major), None)
 
 
 def cuda_runs_on(driver: str, cuda: str, *, minor_compat: bool = False) -> bool:
@@ -137,10 +108,8 @@ def cuda_runs_on(driver: str, cuda: str, *, minor_compat: bool = False) -> bool:
 def normalize_driver_cuda(reported: str) -> str:
     """NVML's CUDA driver version -> the highest released toolkit X.Y at or below it ("12.7" -> "12.6")."""
     want = _xy(reported)
-    released = sorted({c[:2] for c, _ in _toolkits() if c[:2] <= want})
-    if not released:
-        return f"{want[0]}.{want[1]}"
-    return f"{released[-1][0]}.{released[-1][1]}"
+    released = [t.cuda[:2] for t in toolkit_rows() if t.cuda[:2] <= want]
+    return _dotted(released[-1] if released else want)
 
 
 @dataclass(frozen=True)
@@ -154,16 +123,181 @@ class BranchStatus:
 
 def branch_status(driver: str, today: date) -> BranchStatus:
     branch = driver_branch(driver)
-    rows = sorted(_data()["branch_lifecycle"], key=lambda r: r["branch"])
+    rows = lifecycle_rows()
     for r in rows:
-        if r["branch"] == branch:
-            eol = _month_end(r["eol"])
-            return BranchStatus(branch, r["kind"], eol, today > eol, f"{r['source']} (read {r['read']})")
+        if r.branch == branch:
+            return BranchStatus(branch, r.kind, r.eol, today > r.eol, r.source)
     oldest = rows[0]
-    oldest_eol = _month_end(oldest["eol"])
-    if branch < oldest["branch"] and today > oldest_eol:
+    if branch < oldest.branch and today > oldest.eol:
         # NVIDIA lists only branches still (or recently) supported; one older than an ended LTS has ended too.
         return BranchStatus(branch, None, None, True,
-                            f"inferred: older than R{oldest['branch']}, whose support ended {oldest_eol} "
-                            f"({oldest['source']})")
-    return BranchStatus(branch, None, None, False, f"R{branch} is not in {oldest['source']}: lifecycle unknown")
+                            f"inferred: older than R{oldest.branch}, whose support ended {oldest.eol}; {oldest.source}")
+    return BranchStatus(branch, None, None, False, f"R{branch} is not in {oldest.source}: lifecycle unknown")
+
+
+# --- PyTorch wheels (compat.md section 3) -----------------------------------------------------------------
+
+
+def torch_releases() -> tuple[TorchRelease, ...]:
+    """Oldest first."""
+    return torch_rows()
+
+
+def torch_release(version: str) -> TorchRelease | None:
+    """"2.13", "2.13.0" or "2.13.0+cu126" -> that release; None when not in the data."""
+    want = _dotted(_xy(version))
+    return next((r for r in torch_rows() if r.version == want), None)
+
+
+def arch_supported(variant: TorchVariant, capability: tuple[int, int]) -> bool:
+    """Does the wheel carry code this GPU runs? An exact sm match; or an older minor of the same major (a cubin
+    for X.y runs on X.z, z >= y: CUDA C++ Programming Guide, binary compatibility; sm_86 serves an sm_89 RTX
+    4090); or, with PTX embedded, a GPU newer than the highest arch (JIT)."""
+    if not variant.archs:
+        return False
+    if any(a[0] == capability[0] and a[1] <= capability[1] for a in variant.archs):
+        return True
+    return variant.ptx and capability > max(variant.archs)
+
+
+def arch_list_covers(arch_list: Sequence[str], capability: tuple[int, int]) -> bool:
+    """The same question for a live ``torch.cuda.get_arch_list()`` (["sm_80", "sm_90", "compute_90"])."""
+    sass = tuple((int(m.group(1)) // 10, int(m.group(1)) % 10)
+                 for a in arch_list if (m := re.fullmatch(r"sm_(\d+)a?", a.strip())))
+    ptx = tuple((int(m.group(1)) // 10, int(m.group(1)) % 10)
+                for a in arch_list if (m := re.fullmatch(r"compute_(\d+)a?", a.strip())))
+    if any(s[0] == capability[0] and s[1] <= capability[1] for s in sass):
+        return True
+    return any(p <= capability for p in ptx)
+
+
+@dataclass(frozen=True)
+class TorchChoice:
+    release: TorchRelease
+    variant: TorchVariant
+    reason: str
+
+
+def _python_fits(release: TorchRelease, python: str) -> bool:
+    return _xy(release.python_min) <= _xy(python) <= _xy(release.python_max)
+
+
+def _arch_names(variant: TorchVariant) -> str:
+    names = ", ".join(f"sm_{a}{b}" for a, b in variant.archs)
+    return names + (" + PTX" if variant.ptx else "")
+
+
+def torch_choices(driver: str | None, capability: tuple[int, int] | None, *, minor_compat: bool = False,
+                  include_experimental: bool = False, python: str | None = None) -> list[TorchChoice]:
+    """Newest torch first, each with its best variant: the newest CUDA that the driver fully supports (or runs
+    through minor-version compatibility, only when asked: pytorch/pytorch#130684 is why it is not the default)
+    and whose archs cover the GPU. Driver None -> the cpu variant of each release. Capability None -> the
+    architecture is not checked (planning for another machine) and the reason says so."""
+    out: list[TorchChoice] = []
+    for rel in reversed(torch_rows()):
+        if python is not None and not _python_fits(rel, python):
+            continue
+        if driver is None:
+            cpu = next(v for v in rel.variants if v.cuda is None)
+            out.append(TorchChoice(rel, cpu, f"torch {rel.latest_patch} cpu: no NVIDIA driver, so the CPU build"))
+            continue
+        full = cuda_full_support(driver)
+        candidates = sorted((v for v in rel.variants if v.cuda is not None and (v.stable or include_experimental)),
+                            key=lambda v: parse_version(v.cuda or ""), reverse=True)
+        for v in candidates:
+            cuda = v.cuda or ""
+            if cuda_runs_on(driver, cuda):
+                why = f"driver {driver} fully supports CUDA {cuda} (needs >= {cuda_min_driver(cuda)})"
+            elif minor_compat and cuda_runs_on(driver, cuda, minor_compat=True):
+                why = (f"driver {driver} fully supports only CUDA {full}; CUDA {cuda} runs through minor-version "
+                       f"compatibility (CUDA {cuda.split('.')[0]}.x needs >= "
+                       f"{cuda_family_minimum(int(cuda.split('.')[0]))}) with a limited feature set: PTX JIT of "
+                       "newer PTX can fail")
+            else:
+                continue
+            if capability is None:
+                arch = "GPU architecture not known, not checked"
+            elif arch_supported(v, capability):
+                arch = f"sm_{capability[0]}{capability[1]} is covered by the wheel's {_arch_names(v)}"
+            else:
+                continue
+            label = "" if v.stable else " (experimental in this release)"
+            out.append(TorchChoice(rel, v, f"torch {rel.latest_patch} {v.name}{label}: {why}; {arch}"))
+            break
+    return out
+
+
+def pip_index_url(variant: str) -> str:
+    return f"{raw()['torch_index_url']}{variant}"
+
+
+# --- nvidia/cuda images (compat.md section 5) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CudaImage:
+    tag: str  # "12.6.3-cudnn-runtime-ubuntu24.04"
+    cuda: str  # "12.6.3"
+    ubuntu: str
+    flavor: str  # base / runtime / devel
+    cudnn: bool
+    unverified: bool = False  # the tag rests on weak evidence (13.1-13.3: public Dockerfiles, not NVIDIA's list)
+
+
+FLAVORS = ("base", "runtime", "devel")
+
+
+def _image_row(cuda: str) -> tuple[str, tuple[str, ...], str, bool] | None:
+    want = parse_version(cuda)
+    for r in image_rows():
+        have = parse_version(r.cuda)
+        if have == want or (len(want) == 2 and have[:2] == want):
+            return r.cuda, r.ubuntus, r.cudnn_infix, r.unverified
+    return None
+
+
+def image_ubuntus(cuda: str) -> tuple[str, ...]:
+    """Ubuntu versions the supported tag of this CUDA ("12.6" or "12.6.3") exists for, oldest first."""
+    row = _image_row(cuda)
+    return row[1] if row else ()
+
+
+def cuda_image(cuda: str, ubuntu: str | None = None, flavor: str = "runtime", cudnn: bool = True) -> CudaImage | None:
+    """The full tag for CUDA X.Y (its latest patch: the only one NVIDIA keeps) or that exact X.Y.Z; on the
+    newest Ubuntu it exists for unless one is named. None when no such tag is known (13.4, 12.x on 26.04, an
+    old patch, cuDNN on `base`, which NVIDIA does not publish)."""
+    if flavor not in FLAVORS:
+        raise ValueError(f"flavor must be one of {', '.join(FLAVORS)}, not {flavor!r}")
+    row = _image_row(cuda)
+    if row is None or (cudnn and flavor == "base"):
+        return None
+    patch, ubuntus, infix, unverified = row
+    chosen = ubuntus[-1] if ubuntu is None else ubuntu
+    if chosen not in ubuntus:
+        return None
+    tag = f"{patch}-{infix + '-' if cudnn else ''}{flavor}-ubuntu{chosen}"
+    return CudaImage(tag, patch, chosen, flavor, cudnn, unverified)
+
+
+# --- GPU datasheet peaks (compat.md section 8) ------------------------------------------------------------
+
+
+def _has_word(name: str, part: str) -> bool:
+    # Whole-word match, so "L4" does not match "L40S" and "T4" does not match "RTX 4090".
+    return re.search(rf"(?<![A-Za-z0-9]){re.escape(part)}(?![A-Za-z0-9])", name, re.IGNORECASE) is not None
+
+
+def gpu_peak(nvml_name: str) -> GpuPeak | None:
+    """NVML's name ("NVIDIA H100 80GB HBM3") -> its datasheet peaks; None for a GPU not in the data."""
+    for g in gpu_rows():
+        if any(_has_word(nvml_name, m) for m in g.match) and not any(_has_word(nvml_name, x) for x in g.exclude):
+            return g
+    return None
+
+
+# --- conda (compat.md section 4) --------------------------------------------------------------------------
+
+
+def conda_facts() -> CondaFacts:
+    """The `pytorch` channel's last torch (2.5) and the CUDA of conda-forge's recent pytorch builds."""
+    return conda_row()

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from envcheck import compat
+from envcheck import compat, compat_data
 
 TODAY = date(2026, 11, 27)
 
@@ -201,3 +201,186 @@ def test_branch_status_unlisted() -> None:
     assert not compat.branch_status("470.256.02", date(2026, 1, 1)).ended
     new = compat.branch_status("595.71.05", TODAY)
     assert (new.kind, new.eol, new.ended) == (None, None, False) and "unknown" in new.source
+
+
+# --- PyTorch releases and variants --------------------------------------------------------------------------
+
+
+def _v(t: str) -> tuple[int, ...]:
+    return compat.parse_version(t)
+
+
+def test_torch_release_data_is_consistent() -> None:
+    releases = compat.torch_releases()
+    assert [r.version for r in releases][:2] == ["2.0", "2.1"] and releases[-1].version == "2.14"
+    assert [_v(r.version) for r in releases] == sorted(_v(r.version) for r in releases)
+    for r in releases:
+        assert r.latest_patch.startswith(r.version + ".") and len(_v(r.latest_patch)) == 3
+        assert _v(r.python_min) <= _v(r.python_max)
+        assert sum(v.cuda is None for v in r.variants) == 1, "exactly one cpu variant"
+        assert any(v.stable and v.cuda for v in r.variants), f"{r.version} has no stable CUDA variant"
+        assert "RELEASE.md" in r.source
+        for v in r.variants:
+            if v.cuda is None:
+                assert v.name == "cpu" and not v.archs
+                continue
+            assert v.name == "cu" + v.cuda.replace(".", ""), v
+            assert any(t.cuda[:2] == _v(v.cuda) for t in compat_data.toolkit_rows()), f"no CUDA row for {v}"
+            assert list(v.archs) == sorted(set(v.archs)), v
+
+
+@pytest.mark.parametrize(
+    ("version", "python", "stable", "experimental"),
+    [
+        ("2.0", ("3.8", "3.11"), {"cu117"}, {"cu118"}),
+        ("2.3", ("3.8", "3.11"), {"cu118"}, {"cu121"}),
+        ("2.4", ("3.8", "3.12"), {"cu118", "cu121"}, {"cu124"}),
+        ("2.5", ("3.9", "3.12"), {"cu118", "cu121", "cu124"}, set()),
+        ("2.7", ("3.9", "3.13"), {"cu118", "cu126"}, {"cu128"}),
+        ("2.8", ("3.9", "3.13"), {"cu126", "cu128"}, {"cu129"}),
+        ("2.9", ("3.10", "3.14"), {"cu126", "cu128"}, {"cu130"}),
+        ("2.11", ("3.10", "3.14"), {"cu126", "cu128", "cu130"}, set()),
+        ("2.13", ("3.10", "3.14"), {"cu126", "cu130"}, {"cu132"}),
+        ("2.14", ("3.10", "3.14"), {"cu126", "cu130", "cu132"}, {"cu134"}),
+    ],
+)
+def test_torch_release_rows(version: str, python: tuple[str, str], stable: set[str], experimental: set[str]) -> None:
+    r = compat.torch_release(version)
+    assert r is not None and (r.python_min, r.python_max) == python
+    assert {v.name for v in r.variants if v.stable and v.cuda} == stable
+    assert {v.name for v in r.variants if not v.stable} == experimental
+
+
+def test_torch_arch_lists_from_build_cuda_sh() -> None:
+    def variant(release: str, name: str) -> compat.TorchVariant:
+        r = compat.torch_release(release)
+        assert r is not None
+        return next(v for v in r.variants if v.name == name)
+
+    cu126, cu128_27, cu128 = variant("2.14", "cu126"), variant("2.7", "cu128"), variant("2.8", "cu128")
+    assert cu126.archs == ((5, 0), (6, 0), (7, 0), (7, 5), (8, 0), (8, 6), (9, 0)) and not cu126.ptx
+    assert cu128_27.archs[0] == (7, 5)  # torch 2.7's cu128 started at sm_75
+    for release in ("2.8", "2.9", "2.10", "2.11"):
+        assert variant(release, "cu128").archs == ((7, 0), (7, 5), (8, 0), (8, 6), (9, 0), (10, 0), (12, 0))
+    assert not cu128.ptx and variant("2.8", "cu129").ptx
+    for release, name in (("2.11", "cu130"), ("2.14", "cu132"), ("2.14", "cu134")):
+        v = variant(release, name)
+        assert v.archs == ((7, 5), (8, 0), (8, 6), (9, 0), (10, 0), (12, 0)) and v.ptx and not v.unverified
+    assert variant("2.5", "cu124").unverified  # arch list not in compat.md
+
+
+def test_cu128_stops_at_2_11_and_plain_pypi_wheel_cuda() -> None:
+    with_cu128 = [r.version for r in compat.torch_releases() if any(v.name == "cu128" for v in r.variants)]
+    assert with_cu128 == ["2.7", "2.8", "2.9", "2.10", "2.11"]
+    pypi = {r.version: r.pypi_cuda_variant for r in compat.torch_releases()}
+    assert pypi["2.6"] is None and pypi["2.7"] == "cu126"
+    assert pypi["2.8"] == pypi["2.9"] == pypi["2.10"] == "cu128"
+    assert pypi["2.11"] == pypi["2.13"] == pypi["2.14"] == "cu130"  # so from 2.11 it needs a driver >= 580
+
+
+def test_torch_release_lookup_and_index() -> None:
+    import importlib.metadata
+
+    installed = importlib.metadata.version("torch")  # the real torch in this venv, e.g. "2.13.0+cpu"
+    release = compat.torch_release(installed)
+    assert release is not None and installed.startswith(release.latest_patch)
+    assert compat.torch_release("2.13.0+cu126") is release
+    assert compat.torch_release("1.13.1") is None
+    assert compat.pip_index_url("cu126") == "https://download.pytorch.org/whl/cu126"
+    assert compat.pip_index_url("cpu") == "https://download.pytorch.org/whl/cpu"
+
+
+def test_arch_supported() -> None:
+    r = compat.torch_release("2.14")
+    assert r is not None
+    by = {v.name: v for v in r.variants}
+    assert compat.arch_supported(by["cu126"], (6, 1))  # Pascal: sm_60 cubins run on 6.1 (same major)
+    assert compat.arch_supported(by["cu126"], (8, 9))  # RTX 4090 through sm_86
+    assert not compat.arch_supported(by["cu126"], (12, 0))  # RTX 50: "sm_120 is not compatible"
+    assert not compat.arch_supported(by["cu130"], (7, 0))  # Volta dropped from 13.0
+    assert not compat.arch_supported(by["cu130"], (6, 1))
+    assert compat.arch_supported(by["cu130"], (12, 0)) and compat.arch_supported(by["cu130"], (10, 0))
+    assert not compat.arch_supported(by["cpu"], (9, 0))
+
+
+def test_arch_list_covers_live_arch_lists() -> None:
+    cu126 = ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]
+    assert not compat.arch_list_covers(cu126, (12, 0))  # pytorch/pytorch#150733
+    assert compat.arch_list_covers(cu126, (8, 9)) and compat.arch_list_covers(cu126, (6, 1))
+    assert compat.arch_list_covers(["sm_80", "sm_90", "compute_90"], (12, 0))  # PTX JIT forward
+    assert not compat.arch_list_covers(["sm_80", "sm_90", "compute_90"], (7, 5))
+    assert not compat.arch_list_covers([], (9, 0))
+
+
+# --- torch_choices: the questions doctor and scaffold ask -------------------------------------------------------
+
+
+def _first(choices: list[compat.TorchChoice]) -> tuple[str, str]:
+    assert choices
+    return choices[0].release.version, choices[0].variant.name
+
+
+def test_choices_hopper_on_r580() -> None:
+    choices = compat.torch_choices("580.95.05", (9, 0))
+    assert _first(choices) == ("2.14", "cu130")
+    assert "fully supports CUDA 13.0" in choices[0].reason and "sm_90" in choices[0].reason
+    assert [_v(c.release.version) for c in choices] == sorted((_v(c.release.version) for c in choices), reverse=True)
+    assert all(c.variant.stable for c in choices)
+    by_release = {c.release.version: c.variant.name for c in choices}
+    assert by_release["2.11"] == "cu130" and by_release["2.10"] == "cu128" and by_release["2.5"] == "cu124"
+    newest_driver = compat.torch_choices("595.71.05", (9, 0))
+    assert _first(newest_driver) == ("2.14", "cu132")
+    assert _first(compat.torch_choices("595.71.05", (9, 0), include_experimental=True)) == ("2.14", "cu132")
+
+
+def test_choices_pascal_only_cu126() -> None:
+    choices = compat.torch_choices("580.95.05", (6, 1))
+    recent = {c.release.version: c.variant.name for c in choices if _v(c.release.version) >= (2, 7)}
+    assert set(recent) == {f"2.{n}" for n in range(7, 15)} and set(recent.values()) == {"cu126"}
+    assert not any(c.variant.cuda and _v(c.variant.cuda) >= (12, 8) for c in choices)
+
+
+def test_choices_rtx50_on_r570() -> None:
+    choices = compat.torch_choices("570.86.10", (12, 0))
+    assert _first(choices) == ("2.11", "cu128")
+    assert {c.variant.name for c in choices} == {"cu128"}
+    assert [c.release.version for c in choices] == ["2.11", "2.10", "2.9", "2.8"]  # 2.7's cu128 is experimental
+    with_exp = compat.torch_choices("570.86.10", (12, 0), include_experimental=True)
+    assert with_exp[-1].release.version == "2.7" and "experimental" in with_exp[-1].reason
+    assert compat.torch_choices("565.57.01", (12, 0)) == []  # 12.6 driver: no wheel has sm_120 for it
+
+
+def test_choices_volta() -> None:
+    by_release = {c.release.version: c.variant.name for c in compat.torch_choices("580.95.05", (7, 0))}
+    assert by_release["2.14"] == "cu126" and by_release["2.11"] == "cu128" and by_release["2.8"] == "cu128"
+    exp = {c.release.version: c.variant.name
+           for c in compat.torch_choices("580.95.05", (7, 0), include_experimental=True)}
+    assert exp["2.8"] == "cu129" and exp["2.7"] == "cu126"  # 2.7 cu128 has no sm_70
+
+
+def test_minor_compat_changes_the_answer_and_says_so() -> None:
+    default = compat.torch_choices("535.104.05", (9, 0))
+    assert _first(default) == ("2.7", "cu118")  # 12.2 driver: no cu12x wheel of a newer torch fully runs
+    assert "fully supports CUDA 11.8" in default[0].reason
+    minor = compat.torch_choices("535.104.05", (9, 0), minor_compat=True)
+    assert _first(minor) == ("2.14", "cu126")
+    assert "minor-version compatibility" in minor[0].reason and "525.60.13" in minor[0].reason
+    assert "fully supports only CUDA 12.2" in minor[0].reason
+    # no major-version crossing: a 13.x wheel never runs on a 12.x-family driver
+    assert all(not c.variant.cuda or c.variant.cuda.startswith(("11.", "12.")) for c in minor)
+
+
+def test_no_driver_means_cpu_and_python_filter() -> None:
+    choices = compat.torch_choices(None, None)
+    assert len(choices) == len(compat.torch_releases())
+    assert {c.variant.name for c in choices} == {"cpu"} and "no NVIDIA driver" in choices[0].reason
+    py314 = compat.torch_choices(None, (9, 0), python="3.14.1")
+    assert [c.release.version for c in py314][-1] == "2.9"
+    py38 = compat.torch_choices("580.95.05", (8, 0), python="3.8")
+    assert [c.release.version for c in py38] == ["2.4", "2.3", "2.2", "2.1", "2.0"]
+
+
+def test_unknown_capability_is_said() -> None:
+    choices = compat.torch_choices("580.95.05", None)
+    assert _first(choices) == ("2.14", "cu130") and "not checked" in choices[0].reason
+    assert compat.torch_choices("390.157", (9, 0)) == []  # too old for every wheel

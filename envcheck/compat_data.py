@@ -1,0 +1,186 @@
+"""Loading ``data/compat.json`` into typed, frozen rows. The questions asked of them live in ``compat.py``
+(import from there: this module is its data layer and its names are re-exported there).
+
+The file is transcribed from ``../shared/facts/compat.md``; every row names its source and the date it was
+read, and rows resting on weak evidence carry ``"unverified": true`` (kept on the typed rows too).
+Loaded once, lazily (``lru_cache``): importing envcheck costs nothing.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+DATA_VERSION = "2026-11-27"  # == data/compat.json "data_version" (a test holds them together)
+
+
+def parse_version(v: str) -> tuple[int, ...]:
+    """"535.104.05" -> (535, 104, 5); trailing text such as "-1ubuntu1" or "+cpu" is ignored."""
+    m = re.match(r"\s*v?(\d+(?:\.\d+)*)", v)
+    if m is None:
+        raise ValueError(f"not a version: {v!r}")
+    return tuple(int(p) for p in m.group(1).split("."))
+
+
+def month_end(yyyy_mm: str) -> date:
+    """A date known only to the month ("June 2026") ends with that month: nothing is called ended early."""
+    year, month = (int(p) for p in yyyy_mm.split("-"))
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+@lru_cache(maxsize=1)
+def raw() -> dict[str, Any]:
+    text = resources.files("envcheck").joinpath("data/compat.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def _cite(row: dict[str, Any]) -> str:
+    return f"{row['source']} (read {row['read']})"
+
+
+@dataclass(frozen=True)
+class UbuntuRelease:
+    version: str
+    codename: str
+    lts: bool
+    default_python: str
+    standard_support_end: date
+    esm_end: date | None
+    source: str
+
+
+@lru_cache(maxsize=1)
+def ubuntu_rows() -> tuple[UbuntuRelease, ...]:
+    return tuple(
+        UbuntuRelease(r["version"], r["codename"], r["lts"], r["default_python"],
+                      date.fromisoformat(r["standard_support_end"]),
+                      date.fromisoformat(r["esm_end"]) if r.get("esm_end") else None, _cite(r))
+        for r in raw()["ubuntu"])
+
+
+@dataclass(frozen=True)
+class Toolkit:
+    cuda: tuple[int, ...]  # (12, 4, 1)
+    min_driver: str | None  # None: exact minimum not known (13.4)
+    source: str
+
+
+@lru_cache(maxsize=1)
+def toolkit_rows() -> tuple[Toolkit, ...]:
+    """Table 3 rows, oldest CUDA first."""
+    rows = (Toolkit(parse_version(r["cuda"]), r["min_driver"], _cite(r)) for r in raw()["cuda_toolkits"])
+    return tuple(sorted(rows, key=lambda t: t.cuda))
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    branch: int
+    kind: str
+    eol: date
+    source: str
+
+
+@lru_cache(maxsize=1)
+def lifecycle_rows() -> tuple[Lifecycle, ...]:
+    """Data-center branches with a published end of life, oldest branch first."""
+    rows = (Lifecycle(r["branch"], r["kind"], month_end(r["eol"]), _cite(r)) for r in raw()["branch_lifecycle"])
+    return tuple(sorted(rows, key=lambda r: r.branch))
+
+
+@dataclass(frozen=True)
+class TorchVariant:
+    name: str  # "cu126" / "cpu"
+    cuda: str | None  # "12.6"; None for cpu
+    stable: bool  # False: experimental in that release
+    archs: tuple[tuple[int, int], ...]  # SASS targets, e.g. ((7, 5), (8, 0), ...)
+    ptx: bool  # PTX of the highest arch is embedded (JIT forward to newer GPUs)
+    unverified: bool = False  # arch list rests on weak evidence
+
+
+@dataclass(frozen=True)
+class TorchRelease:
+    version: str  # "2.13"
+    python_min: str
+    python_max: str
+    variants: tuple[TorchVariant, ...]
+    latest_patch: str  # "2.13.0"
+    source: str
+    pypi_cuda_variant: str | None = None  # the CUDA of a plain `pip install torch` ("cu130"); None: not recorded
+
+
+def _arch(s: str) -> tuple[int, int]:
+    major, minor = s.split(".")
+    return (int(major), int(minor))
+
+
+@lru_cache(maxsize=1)
+def torch_rows() -> tuple[TorchRelease, ...]:
+    out = []
+    for r in raw()["torch"]:
+        variants = tuple(TorchVariant(v["name"], v["cuda"], v["stable"], tuple(_arch(a) for a in v["archs"]),
+                                      v["ptx"], v.get("unverified", False)) for v in r["variants"])
+        out.append(TorchRelease(r["version"], r["python_min"], r["python_max"], variants, r["latest_patch"],
+                                _cite(r), r["pypi_cuda_variant"]))
+    return tuple(sorted(out, key=lambda t: parse_version(t.version)))
+
+
+@dataclass(frozen=True)
+class ImageRow:
+    cuda: str  # "12.4.1": the latest patch of its minor
+    ubuntus: tuple[str, ...]  # oldest first
+    cudnn_infix: str  # "cudnn8" / "cudnn9" / "cudnn"
+    unverified: bool
+    source: str
+
+
+@lru_cache(maxsize=1)
+def image_rows() -> tuple[ImageRow, ...]:
+    return tuple(ImageRow(r["cuda"], tuple(sorted(r["ubuntus"], key=parse_version)), r["cudnn_infix"],
+                          r.get("unverified", False), _cite(r)) for r in raw()["cuda_images"])
+
+
+@dataclass(frozen=True)
+class GpuPeak:
+    name: str
+    match: tuple[str, ...]  # substrings of NVML names (whole words, case-insensitive)
+    fp32_tflops: float
+    tf32_tflops: float | None
+    bf16_tflops: float | None
+    fp16_tflops: float | None
+    mem_bw_gbs: float
+    memory_gb: float
+    source: str
+    exclude: tuple[str, ...] = ()  # names containing one of these are another product (H200 NVL, RTX 4090 D)
+
+
+@lru_cache(maxsize=1)
+def gpu_rows() -> tuple[GpuPeak, ...]:
+    return tuple(GpuPeak(r["name"], tuple(r["match"]), float(r["fp32_tflops"]), _float(r["tf32_tflops"]),
+                         _float(r["bf16_tflops"]), _float(r["fp16_tflops"]), float(r["mem_bw_gbs"]),
+                         float(r["memory_gb"]), _cite(r), tuple(r["exclude"])) for r in raw()["gpus"])
+
+
+def _float(v: float | int | None) -> float | None:
+    return None if v is None else float(v)
+
+
+@dataclass(frozen=True)
+class CondaFacts:
+    pytorch_channel_last: str  # "2.5": the last torch on the `pytorch` Anaconda channel (pytorch/pytorch#138506)
+    pytorch_cuda_last: str  # "12.4": pytorch::pytorch-cuda stops there
+    forge_cuda_builds: tuple[str, ...]  # ("12.9", "13.0"): CUDA of recent conda-forge linux-64 pytorch builds
+    source: str
+
+
+@lru_cache(maxsize=1)
+def conda_row() -> CondaFacts:
+    r = raw()["conda"]
+    return CondaFacts(r["pytorch_channel_last"], r["pytorch_cuda_last"], tuple(r["conda_forge_cuda_builds"]),
+                      _cite(r))
