@@ -384,3 +384,155 @@ def test_unknown_capability_is_said() -> None:
     choices = compat.torch_choices("580.95.05", None)
     assert _first(choices) == ("2.14", "cu130") and "not checked" in choices[0].reason
     assert compat.torch_choices("390.157", (9, 0)) == []  # too old for every wheel
+
+
+# --- nvidia/cuda images ---------------------------------------------------------------------------------------
+
+
+def test_image_rows_are_latest_patches_on_known_ubuntus() -> None:
+    toolkits = compat_data.toolkit_rows()
+    for row in compat_data.image_rows():
+        patch = _v(row.cuda)
+        assert len(patch) == 3, f"{row.cuda} is not a full x.y.z"
+        same_minor = [t.cuda for t in toolkits if t.cuda[:2] == patch[:2]]
+        assert patch == max(same_minor), f"{row.cuda} is not the latest patch of its minor in Table 3"
+        assert row.ubuntus, row
+        for ubuntu in row.ubuntus:
+            release = compat.ubuntu_release(ubuntu)
+            assert release is not None and release.lts, f"{row.cuda} names unknown Ubuntu {ubuntu}"
+    minors = [_v(r.cuda)[:2] for r in compat_data.image_rows()]
+    assert len(minors) == len(set(minors))
+    assert (13, 4) not in minors  # 13.4.x tags too weakly attested to generate
+
+
+@pytest.mark.parametrize(
+    ("cuda", "ubuntus", "infix"),
+    [
+        ("11.8", ("20.04", "22.04"), "cudnn8"),
+        ("12.2", ("20.04", "22.04"), "cudnn8"),  # cudnn8- up to 12.2.2
+        ("12.3", ("20.04", "22.04"), "cudnn9"),  # cudnn9- in 12.3.2
+        ("12.4", ("20.04", "22.04"), "cudnn"),  # plain cudnn- from 12.4.1
+        ("12.5", ("20.04", "22.04", "24.04"), "cudnn"),  # 12.5.1 added 24.04
+        ("12.9", ("20.04", "22.04", "24.04"), "cudnn"),
+        ("13.0", ("22.04", "24.04"), "cudnn"),  # 20.04 dropped
+        ("13.2", ("22.04", "24.04"), "cudnn"),
+        ("13.3", ("22.04", "24.04", "26.04"), "cudnn"),
+    ],
+)
+def test_image_coverage_and_cudnn_infix(cuda: str, ubuntus: tuple[str, ...], infix: str) -> None:
+    assert compat.image_ubuntus(cuda) == ubuntus
+    image = compat.cuda_image(cuda, ubuntu=ubuntus[0])
+    assert image is not None and image.tag.split("-")[1] == infix
+
+
+def test_cuda_image_tags() -> None:
+    image = compat.cuda_image("12.4")
+    assert image == compat.CudaImage("12.4.1-cudnn-runtime-ubuntu22.04", "12.4.1", "22.04", "runtime", True)
+    assert compat.cuda_image("12.4.1") == image
+    assert compat.cuda_image("12.6").tag == "12.6.3-cudnn-runtime-ubuntu24.04"  # type: ignore[union-attr]
+    assert compat.cuda_image("12.2").tag == "12.2.2-cudnn8-runtime-ubuntu22.04"  # type: ignore[union-attr]
+    assert compat.cuda_image("13.0", flavor="devel").tag == "13.0.2-cudnn-devel-ubuntu24.04"  # type: ignore[union-attr]
+    assert compat.cuda_image("12.8", "22.04", "base", cudnn=False).tag == "12.8.1-base-ubuntu22.04"  # type: ignore[union-attr]
+    assert compat.cuda_image("12.8", flavor="base") is None  # NVIDIA publishes no cudnn base image
+    assert compat.cuda_image("13.0", ubuntu="20.04") is None
+    assert compat.cuda_image("12.4.0") is None  # only the latest patch of a minor is kept on Docker Hub
+    assert compat.cuda_image("12.7") is None and compat.cuda_image("13.4") is None
+    with pytest.raises(ValueError):
+        compat.cuda_image("12.4", flavor="slim")
+
+
+def test_no_cuda_12_image_for_ubuntu_26_04() -> None:
+    for row in compat_data.image_rows():
+        if row.cuda.startswith("12."):
+            assert compat.cuda_image(row.cuda, ubuntu="26.04") is None
+    image = compat.cuda_image("13.3")
+    assert image is not None and image.ubuntu == "26.04" and image.unverified
+    assert not compat.cuda_image("12.9").unverified  # type: ignore[union-attr]
+
+
+def test_every_torch_cuda_variant_since_2_8_has_a_base_image() -> None:
+    # scaffold pairs a wheel variant with an nvidia/cuda runtime tag of the same X.Y (cu134 excepted: no tag)
+    for r in compat.torch_releases():
+        for v in r.variants:
+            if v.cuda and _v(r.version) >= (2, 8) and v.name != "cu134":
+                assert compat.cuda_image(v.cuda) is not None, (r.version, v.name)
+
+
+# --- GPU peaks ----------------------------------------------------------------------------------------------
+
+
+NVML_NAMES = {  # names as NVML reports them -> the row they must match
+    "NVIDIA H100 80GB HBM3": "H100 SXM5",
+    "NVIDIA H100 PCIe": "H100 PCIe",
+    "NVIDIA H200": "H200 SXM",
+    "NVIDIA A100-SXM4-80GB": "A100 SXM4 80GB",
+    "NVIDIA A100-PCIE-40GB": "A100 PCIe 40GB",
+    "NVIDIA L40S": "L40S",
+    "NVIDIA L4": "L4",
+    "NVIDIA GeForce RTX 4090": "RTX 4090",
+    "NVIDIA GeForce RTX 3090": "RTX 3090",
+    "Tesla V100-SXM2-16GB": "V100 SXM2 16GB",
+    "Tesla V100-SXM2-32GB": "V100 SXM2 32GB",
+    "Tesla T4": "T4",
+}
+
+
+@pytest.mark.parametrize(("nvml_name", "row"), sorted(NVML_NAMES.items()))
+def test_gpu_peak_matches_nvml_names(nvml_name: str, row: str) -> None:
+    peak = compat.gpu_peak(nvml_name)
+    assert peak is not None and peak.name == row
+    assert compat.gpu_peak(nvml_name.lower()) == peak
+    assert [g.name for g in compat_data.gpu_rows() if compat.gpu_peak(nvml_name) is g] == [row]
+
+
+@pytest.mark.parametrize(
+    "other",
+    ["NVIDIA H100 NVL", "NVIDIA H200 NVL", "NVIDIA A100-SXM4-40GB", "NVIDIA A100 80GB PCIe", "NVIDIA L40",
+     "NVIDIA GeForce RTX 4090 Laptop GPU", "NVIDIA GeForce RTX 4090 D", "NVIDIA GeForce RTX 3090 Ti",
+     "Tesla V100-PCIE-16GB", "NVIDIA GeForce RTX 3060", "NVIDIA T400", ""],
+)
+def test_gpu_peak_other_products_are_not_guessed(other: str) -> None:
+    assert compat.gpu_peak(other) is None
+
+
+def test_gpu_peak_figures() -> None:
+    sxm, pcie, h200 = (compat.gpu_peak(n) for n in ("NVIDIA H100 80GB HBM3", "NVIDIA H100 PCIe", "NVIDIA H200"))
+    assert sxm is not None and pcie is not None and h200 is not None
+    assert (sxm.bf16_tflops, sxm.tf32_tflops, sxm.fp32_tflops, sxm.mem_bw_gbs, sxm.memory_gb) == (
+        989.4, 494.7, 67.0, 3350.0, 80.0)
+    assert (pcie.bf16_tflops, pcie.mem_bw_gbs) == (756.0, 2000.0)
+    assert (h200.bf16_tflops, h200.mem_bw_gbs, h200.memory_gb) == (989.4, 4800.0, 141.0)
+    t4 = compat.gpu_peak("Tesla T4")
+    assert t4 is not None
+    assert (t4.fp16_tflops, t4.bf16_tflops, t4.tf32_tflops, t4.mem_bw_gbs) == (65.0, None, None, 300.0)
+    a100 = compat.gpu_peak("NVIDIA A100-SXM4-80GB")
+    assert a100 is not None and (a100.bf16_tflops, a100.mem_bw_gbs) == (312.0, 2039.0)
+
+
+def test_gpu_peak_data_is_sane() -> None:
+    rows = compat_data.gpu_rows()
+    assert len(rows) == 12 and len({g.name for g in rows}) == 12
+    for g in rows:
+        assert g.fp32_tflops > 0 and g.mem_bw_gbs > 0 and g.memory_gb > 0 and g.match
+        assert "datasheet" in g.source or "whitepaper" in g.source
+        for figure in (g.tf32_tflops, g.bf16_tflops, g.fp16_tflops):
+            assert figure is None or figure > 0
+        if g.bf16_tflops is not None and g.tf32_tflops is not None:
+            assert g.bf16_tflops >= g.tf32_tflops, g.name
+        if g.fp16_tflops is not None:
+            assert g.fp16_tflops >= g.fp32_tflops, g.name
+        if g.tf32_tflops is None:  # pre-Ampere: no TF32 and no BF16 tensor cores
+            assert g.bf16_tflops is None
+
+
+# --- conda ------------------------------------------------------------------------------------------------
+
+
+def test_conda_facts() -> None:
+    facts = compat.conda_facts()
+    assert (facts.pytorch_channel_last, facts.pytorch_cuda_last, facts.forge_cuda_builds) == ("2.5", "12.4",
+                                                                                            ("12.9", "13.0"))
+    assert "138506" in facts.source
+    assert compat.torch_release(facts.pytorch_channel_last) is not None
+    for cuda in facts.forge_cuda_builds + (facts.pytorch_cuda_last,):
+        assert compat.cuda_min_driver(cuda) is not None
