@@ -1,7 +1,346 @@
-"""Verdicts about host (filled in by its issue)."""
+"""Verdicts about the host: distribution and Ubuntu support, kernel, CPU, memory, disks, reboot, container, tools.
+
+Issue #2 item 7. Ubuntu support dates come from envcheck.compat (data with sources); thresholds from the policy.
+"""
 
 from __future__ import annotations
 
-from envcheck.model import CheckSpec
+import calendar
+from datetime import date
 
-CHECKS: tuple[CheckSpec, ...] = ()
+from envcheck.model import CheckSpec, Outcome, Status
+from envcheck.policy import Policy
+from envcheck.probes.host import Disk, HostFacts
+
+GIB = 1024**3
+# MemTotal leaves out what firmware and the kernel reserve: a 16 GiB machine reports about 15.5 GiB.
+# Judge RAM against the installed size the user thinks in, not against that shortfall.
+_RAM_SLACK = 0.94
+# PyTorch publishes Linux wheels for these machine types only (download.pytorch.org/whl index).
+_WHEEL_ARCHES = ("x86_64", "aarch64")
+# Docker and the NVIDIA driver both need at least this kernel (docs.docker.com install requirements).
+_KERNEL_MIN = (3, 10)
+# Docker gives a container a 64 MiB /dev/shm; DataLoader workers then die with "bus error" or
+# "unable to write to file </torch_...>" (PyTorch README, "Docker image" section).
+_SHM_WARN_BYTES = 1 * GIB
+
+
+def gib(n: int | float | None) -> str:
+    return "n/a" if n is None else f"{n / GIB:.1f} GiB"
+
+
+def _pretty(facts: HostFacts) -> str:
+    osr = facts.os_release
+    return osr.get("PRETTY_NAME") or f"{osr.get('NAME', 'unknown')} {osr.get('VERSION', '')}".strip()
+
+
+def os_release(facts: HostFacts, policy: Policy) -> Outcome:
+    if not facts.os_release:
+        return Outcome(Status.UNKNOWN, observed="no os-release", reason=facts.os_release_error,
+                       expected="/etc/os-release or /usr/lib/os-release")
+    keys = ("ID", "ID_LIKE", "VERSION_ID", "VERSION_CODENAME", "PRETTY_NAME")
+    return Outcome(Status.PASS, observed=_pretty(facts),
+                   evidence={"path": facts.os_release_path, **{k: facts.os_release[k] for k in keys
+                                                                if k in facts.os_release}})
+
+
+def _add_months(year: int, month: int, months: int) -> date:
+    index = year * 12 + (month - 1) + months
+    y, m = divmod(index, 12)
+    return date(y, m + 1, calendar.monthrange(y, m + 1)[1])
+
+
+def ubuntu_support(facts: HostFacts, policy: Policy) -> Outcome:
+    from envcheck import compat  # data file read once, only when this check runs
+
+    osr = facts.os_release
+    name = _pretty(facts)
+    if osr.get("ID") != "ubuntu":
+        based = " (based on Ubuntu)" if "ubuntu" in osr.get("ID_LIKE", "").split() else ""
+        return Outcome(
+            Status.WARN, observed=f"{name}{based}", expected="Ubuntu LTS",
+            reason="envcheck's advice (apt packages, CUDA images, support dates) is written for Ubuntu LTS; "
+                   "the other checks still run",
+        )
+    version = osr.get("VERSION_ID", "")
+    release = compat.ubuntu_release(version)
+    days = policy.ubuntu_support_warn_days
+    evidence: dict[str, object] = {"version_id": version, "data_version": compat.DATA_VERSION}
+    upgrade = "sudo do-release-upgrade  # or reinstall with the current LTS"
+    if release is None:
+        try:
+            year, month = (int(p) for p in version.split(".")[:2])
+        except ValueError:
+            return Outcome(Status.UNKNOWN, observed=name, reason=f"VERSION_ID {version!r} is not YY.MM")
+        if month == 4 and year % 2 == 0:  # an LTS newer than envcheck's data
+            return Outcome(Status.UNKNOWN, observed=name, evidence=evidence,
+                           reason=f"Ubuntu {version} is not in envcheck's data ({compat.DATA_VERSION}); "
+                                  "update envcheck to judge its support dates")
+        end = _add_months(2000 + year, month, compat.ubuntu_interim_support_months())
+        evidence["support_end_estimate"] = end.isoformat()
+        state = "ended" if end < facts.today else "ends"
+        return Outcome(
+            Status.WARN, observed=f"{name}: interim release, support {state} about {end:%Y-%m}",
+            expected="an Ubuntu LTS release", evidence=evidence, fix=upgrade,
+            reason=f"interim releases get {compat.ubuntu_interim_support_months()} months of updates; "
+                   "CUDA images and most guides target LTS releases",
+        )
+    evidence.update(standard_support_end=release.standard_support_end.isoformat(),
+                    esm_end=release.esm_end.isoformat() if release.esm_end else None, source=release.source)
+    label = f"Ubuntu {release.version} {'LTS ' if release.lts else ''}({release.codename})"
+    end, esm = release.standard_support_end, release.esm_end
+    if end < facts.today:
+        if esm is None or esm < facts.today:
+            return Outcome(
+                Status.FAIL, observed=f"{label}: all support ended {(esm or end).isoformat()}",
+                expected="a supported Ubuntu release", evidence=evidence, fix=upgrade,
+                reason="no security updates at all, and current CUDA images and drivers no longer target it",
+            )
+        return Outcome(
+            Status.WARN, observed=f"{label}: standard support ended {end.isoformat()}",
+            expected="a release in standard support", evidence=evidence, fix=upgrade,
+            reason=f"only Ubuntu Pro (ESM) security updates remain, until {esm.isoformat()}",
+        )
+    left = (end - facts.today).days
+    if left <= days:
+        return Outcome(
+            Status.WARN, observed=f"{label}: standard support ends {end.isoformat()} (in {left} days)",
+            expected=f"more than {days} days of standard support left", evidence=evidence, fix=upgrade,
+            reason="plan the upgrade before updates stop",
+        )
+    if not release.lts and policy.ubuntu_require_lts:
+        return Outcome(Status.WARN, observed=f"{label}: not an LTS release", expected="an Ubuntu LTS release",
+                       evidence=evidence, fix=upgrade, reason="the policy asks for an LTS release")
+    return Outcome(Status.PASS, observed=f"{label}, standard support until {end.isoformat()}", evidence=evidence)
+
+
+def kernel(facts: HostFacts, policy: Policy) -> Outcome:
+    observed = f"Linux {facts.kernel} {facts.arch}"
+    evidence = {"kernel": facts.kernel, "arch": facts.arch, "modules_dir_present": facts.kernel_modules_dir}
+    if facts.arch not in _WHEEL_ARCHES:
+        return Outcome(Status.WARN, observed=observed, expected=" or ".join(_WHEEL_ARCHES), evidence=evidence,
+                       reason=f"PyTorch publishes Linux wheels only for {' and '.join(_WHEEL_ARCHES)}")
+    try:
+        parts = tuple(int(p) for p in facts.kernel.split("-")[0].split(".")[:2])
+    except ValueError:
+        parts = _KERNEL_MIN
+    if parts < _KERNEL_MIN:
+        return Outcome(Status.FAIL, observed=observed, expected="Linux >= 3.10", evidence=evidence,
+                       reason="Docker and the NVIDIA driver need Linux 3.10 or newer", fix="sudo do-release-upgrade")
+    if facts.kernel_modules_dir is False and facts.container is None:
+        return Outcome(
+            Status.WARN, observed=f"{observed}; /lib/modules/{facts.kernel} is missing", evidence=evidence,
+            expected="the running kernel's modules installed",
+            reason="the running kernel was removed by an upgrade: no new module (such as the NVIDIA driver) "
+                   "can load until you reboot into the installed kernel",
+            fix="sudo reboot",
+        )
+    return Outcome(Status.PASS, observed=observed, evidence=evidence)
+
+
+def cpu(facts: HostFacts, policy: Policy) -> Outcome:
+    evidence = {"model": facts.cpu_model, "logical": facts.cpu_logical, "usable": facts.cpu_usable,
+                "physical_cores": facts.cpu_physical}
+    if facts.cpu_logical is None:
+        return Outcome(Status.UNKNOWN, reason="the CPU count could not be read", evidence=evidence)
+    cores = f"{facts.cpu_logical} logical CPUs"
+    if facts.cpu_physical:
+        cores += f" ({facts.cpu_physical} cores)"
+    if facts.cpu_usable is not None and facts.cpu_usable < facts.cpu_logical:
+        cores += f", {facts.cpu_usable} usable by this process"
+    return Outcome(Status.PASS, observed=f"{facts.cpu_model or 'unknown model'}, {cores}", evidence=evidence)
+
+
+def memory(facts: HostFacts, policy: Policy) -> Outcome:
+    if facts.mem_total is None:
+        return Outcome(Status.UNKNOWN, reason=facts.mem_error or "total memory could not be read")
+    usable = min(facts.mem_total, facts.mem_limit) if facts.mem_limit else facts.mem_total
+    observed = f"{gib(facts.mem_total)} total, {gib(facts.mem_available)} available"
+    if facts.mem_limit:
+        observed += f", limited to {gib(facts.mem_limit)} by this cgroup"
+    evidence = {"total_bytes": facts.mem_total, "available_bytes": facts.mem_available,
+                "cgroup_limit_bytes": facts.mem_limit}
+    if usable < policy.ram_min_gib * GIB * _RAM_SLACK:
+        return Outcome(Status.FAIL, observed=observed, expected=f">= {policy.ram_min_gib:g} GiB", evidence=evidence,
+                       reason="too little memory to load datasets and models; expect the OOM killer")
+    if usable < policy.ram_warn_gib * GIB * _RAM_SLACK:
+        return Outcome(Status.WARN, observed=observed, expected=f">= {policy.ram_warn_gib:g} GiB", evidence=evidence,
+                       reason="enough for small models only; DataLoader workers each hold a copy of the dataset")
+    return Outcome(Status.PASS, observed=observed, expected=f">= {policy.ram_warn_gib:g} GiB", evidence=evidence)
+
+
+def swap(facts: HostFacts, policy: Policy) -> Outcome:
+    if facts.swap_total is None:
+        return Outcome(Status.UNKNOWN, reason=facts.mem_error or "swap could not be read")
+    evidence = {"swap_total_bytes": facts.swap_total, "swap_free_bytes": facts.swap_free}
+    if facts.swap_total == 0:
+        if facts.mem_total is not None and facts.mem_total < policy.ram_warn_gib * GIB * _RAM_SLACK:
+            return Outcome(
+                Status.WARN, observed="no swap", expected="swap on a machine with little RAM", evidence=evidence,
+                reason="with little RAM and no swap the OOM killer ends a run without warning",
+                fix="sudo fallocate -l 8G /swapfile && sudo chmod 600 /swapfile && sudo mkswap /swapfile "
+                    "&& sudo swapon /swapfile",
+            )
+        return Outcome(Status.PASS, observed="no swap (enough RAM)", evidence=evidence)
+    used = facts.swap_total - (facts.swap_free or 0)
+    observed = f"{gib(facts.swap_total)} swap, {gib(used)} in use"
+    if used > facts.swap_total / 2:
+        return Outcome(Status.WARN, observed=observed, expected="swap mostly free", evidence=evidence,
+                       reason="more than half the swap is in use: the machine is short of memory and slows down")
+    return Outcome(Status.PASS, observed=observed, evidence=evidence)
+
+
+def _disk(facts: HostFacts, role: str) -> Disk | None:
+    return next((d for d in facts.disks if d.role == role), None)
+
+
+def _judge_disk(disk: Disk | None, fail_gib: float, warn_gib: float, why: str, fix: str) -> Outcome:
+    if disk is None:
+        return Outcome(Status.SKIP, reason="not present")
+    evidence = {"path": disk.path, "source": disk.source, "free_bytes": disk.free_bytes,
+                "total_bytes": disk.total_bytes}
+    if disk.free_bytes is None or disk.total_bytes is None:
+        return Outcome(Status.UNKNOWN, observed=disk.path, reason=disk.error or "free space could not be read",
+                       evidence=evidence)
+    observed = f"{gib(disk.free_bytes)} free of {gib(disk.total_bytes)} at {disk.path}"
+    if disk.free_bytes < fail_gib * GIB:
+        return Outcome(Status.FAIL, observed=observed, expected=f">= {fail_gib:g} GiB free", evidence=evidence,
+                       reason=why, fix=fix)
+    if disk.free_bytes < warn_gib * GIB:
+        return Outcome(Status.WARN, observed=observed, expected=f">= {warn_gib:g} GiB free", evidence=evidence,
+                       reason=why, fix=fix)
+    return Outcome(Status.PASS, observed=observed, expected=f">= {warn_gib:g} GiB free", evidence=evidence)
+
+
+def disk_home(facts: HostFacts, policy: Policy) -> Outcome:
+    return _judge_disk(
+        _disk(facts, "home"), policy.disk_free_fail_gib, policy.disk_free_warn_gib,
+        "a CUDA PyTorch install takes about 5 GiB, and pip and Hugging Face caches live under ~/.cache",
+        "du -sh ~/.cache/* | sort -h | tail  # then: pip cache purge; rm -rf ~/.cache/huggingface/hub/<old models>",
+    )
+
+
+def disk_tmp(facts: HostFacts, policy: Policy) -> Outcome:
+    tmp = _disk(facts, "tmp")
+    outcome = _judge_disk(
+        tmp, policy.disk_free_fail_gib, policy.tmp_free_warn_gib,
+        "pip downloads and unpacks wheels in the temp dir (a CUDA torch is several GiB)",
+        "mkdir -p ~/tmp && export TMPDIR=~/tmp",
+    )
+    home = _disk(facts, "home")
+    if tmp is not None and home is not None and tmp.device is not None and tmp.device == home.device:
+        return Outcome(**{**outcome.__dict__, "evidence": {**outcome.evidence, "same_filesystem_as_home": True}})
+    return outcome
+
+
+def disk_docker(facts: HostFacts, policy: Policy) -> Outcome:
+    return _judge_disk(
+        _disk(facts, "docker"), policy.disk_free_fail_gib, policy.docker_free_warn_gib,
+        "CUDA images are several GiB each and builds fail when the data root fills up",
+        "docker system df && docker image prune -a  # removes images no container uses",
+    )
+
+
+def shm(facts: HostFacts, policy: Policy) -> Outcome:
+    if facts.shm is None:
+        return Outcome(Status.SKIP, reason="no /dev/shm")
+    if facts.shm.total_bytes is None:
+        return Outcome(Status.UNKNOWN, reason=facts.shm.error or "size could not be read")
+    observed = f"{gib(facts.shm.total_bytes)} ({gib(facts.shm.free_bytes)} free)"
+    if facts.shm.total_bytes < _SHM_WARN_BYTES:
+        return Outcome(
+            Status.WARN, observed=observed, expected=">= 1 GiB", evidence={"total_bytes": facts.shm.total_bytes},
+            reason="DataLoader workers pass batches through /dev/shm; Docker's 64 MiB default makes them "
+                   "die with 'bus error'",
+            fix="docker run --shm-size=8g ...  # or --ipc=host; outside Docker: sudo mount -o remount,size=8G /dev/shm",
+        )
+    return Outcome(Status.PASS, observed=observed, evidence={"total_bytes": facts.shm.total_bytes})
+
+
+def reboot_required(facts: HostFacts, policy: Policy) -> Outcome:
+    if not facts.reboot_required:
+        return Outcome(Status.PASS, observed="no reboot pending")
+    pkgs = list(facts.reboot_packages)
+    why = "updates wait for a reboot"
+    if any(p.startswith(("linux-image", "linux-base", "nvidia", "libnvidia")) for p in pkgs):
+        why = "a new kernel or NVIDIA driver waits for a reboot: until then the driver and its library can disagree"
+    shown = ", ".join(pkgs[:8]) + (f" and {len(pkgs) - 8} more" if len(pkgs) > 8 else "")
+    return Outcome(Status.WARN, observed="/var/run/reboot-required" + (f" ({shown})" if pkgs else ""),
+                   expected="no reboot pending", reason=why, fix="sudo reboot", evidence={"packages": pkgs})
+
+
+def container(facts: HostFacts, policy: Policy) -> Outcome:
+    evidence = {"markers": list(facts.container_evidence), "root_fs": facts.root_fs_type, "wsl": facts.wsl}
+    if facts.wsl == "WSL1":
+        return Outcome(Status.WARN, observed="WSL1", expected="WSL2", evidence=evidence,
+                       reason="WSL1 has no GPU support and no Docker engine; WSL2 has both",
+                       fix="wsl.exe --set-version <distro> 2  # in Windows PowerShell")
+    if facts.wsl == "WSL2":
+        return Outcome(Status.PASS, observed="WSL2", evidence=evidence,
+                       reason="the GPU driver is the Windows one: never install a Linux NVIDIA driver inside WSL")
+    if facts.container is None:
+        return Outcome(Status.PASS, observed="not in a container", evidence=evidence)
+    only_marker = facts.container_evidence == ("/.dockerenv exists",)
+    if only_marker and facts.root_fs_type not in (None, "overlay"):
+        # A /.dockerenv left in a VM image built from a container: the root is a real block device.
+        return Outcome(Status.PASS, observed=f"not in a container (stray /.dockerenv; root is {facts.root_fs_type})",
+                       evidence=evidence)
+    return Outcome(Status.PASS, observed=f"inside a {facts.container} container", evidence=evidence,
+                   reason="reboot, driver and disk results describe the container; the host may differ")
+
+
+# Debian package for each tool (packages.debian.org file search); build-essential brings gcc and make.
+_DEBIAN_PACKAGES = {
+    "ls": "coreutils", "cp": "coreutils", "mv": "coreutils", "cat": "coreutils", "grep": "grep",
+    "ps": "procps", "kill": "procps", "tar": "tar", "unzip": "unzip", "curl": "curl", "gcc": "build-essential",
+    "make": "build-essential", "g++": "build-essential", "git": "git", "wget": "wget", "zip": "zip",
+    "xz": "xz-utils", "bzip2": "bzip2", "ssh": "openssh-client", "rsync": "rsync", "less": "less",
+}
+# The same tools on Fedora/RHEL (dnf); gcc and make are separate packages there.
+_DNF_PACKAGES = {**_DEBIAN_PACKAGES, "ps": "procps-ng", "kill": "procps-ng", "gcc": "gcc", "make": "make",
+                 "g++": "gcc-c++", "xz": "xz", "ssh": "openssh-clients"}
+_CORE = {"ls", "cp", "mv", "cat", "grep", "ps", "kill", "tar"}
+
+
+def tools(facts: HostFacts, policy: Policy) -> Outcome:
+    family = {facts.os_release.get("ID", ""), *facts.os_release.get("ID_LIKE", "").split()}
+    debian = bool(family & {"debian", "ubuntu"})
+    judged = {t: p for t, p in facts.tools.items() if t != "apt-get" or debian or not facts.os_release}
+    missing = [t for t, path in judged.items() if path is None]
+    evidence = {"found": {t: p for t, p in facts.tools.items() if p}, "missing": missing}
+    if "apt-get" in facts.tools and "apt-get" not in judged:
+        evidence["not_applicable"] = ["apt-get"]
+    if not missing:
+        return Outcome(Status.PASS, observed=f"all {len(judged)} found", evidence=evidence)
+    if debian or not family - {""}:
+        pkgs = dict.fromkeys(_DEBIAN_PACKAGES.get(t, t) for t in missing if t != "apt-get")
+        fix = f"sudo apt-get update && sudo apt-get install -y {' '.join(pkgs)}" if pkgs else ""
+    elif family & {"fedora", "rhel", "centos"}:
+        pkgs = dict.fromkeys(_DNF_PACKAGES.get(t, t) for t in missing)
+        fix = f"sudo dnf install -y {' '.join(pkgs)}"
+    else:
+        fix = f"# install with your distribution's package manager: {' '.join(missing)}"
+    reason = "scripts, installers and builds call these"
+    if "gcc" in missing:
+        reason += "; torch.compile (Triton) and pip builds of C extensions need a C compiler"
+    status = Status.FAIL if set(missing) & _CORE else Status.WARN
+    return Outcome(status, observed=f"missing: {', '.join(missing)}", expected="all found on PATH",
+                   reason=reason, fix=fix, evidence=evidence)
+
+
+CHECKS = (
+    CheckSpec("host.os-release", "distribution identified", "host", os_release),
+    CheckSpec("host.ubuntu-support", "Ubuntu LTS in standard support", "host", ubuntu_support,
+              requires=("host.os-release",)),
+    CheckSpec("host.kernel", "kernel and architecture", "host", kernel),
+    CheckSpec("host.cpu", "CPU model and cores", "host", cpu),
+    CheckSpec("host.memory", "enough RAM", "host", memory),
+    CheckSpec("host.swap", "swap", "host", swap),
+    CheckSpec("host.disk-home", "free disk in home", "host", disk_home),
+    CheckSpec("host.disk-tmp", "free disk in the temp dir", "host", disk_tmp),
+    CheckSpec("host.disk-docker", "free disk for Docker's data root", "host", disk_docker),
+    CheckSpec("host.shm", "shared memory (/dev/shm) for DataLoader workers", "host", shm),
+    CheckSpec("host.reboot-required", "no reboot pending", "host", reboot_required),
+    CheckSpec("host.container", "container or WSL", "host", container),
+    CheckSpec("host.tools", "basic tools on PATH", "host", tools),
+)
