@@ -32,6 +32,10 @@ class Policy:
     shared_server: bool
     probe_timeout_s: float
     basic_tools: tuple[str, ...]
+    smoke_loss_max: float
+    smoke_accuracy_min: float
+    smoke_matmul_peak_min_pct: float
+    smoke_memory_peak_min_pct: float
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, base: Policy | None = None) -> Policy:

@@ -98,3 +98,97 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 def _decode(data: bytes | None) -> str:
     return (data or b"").decode("utf-8", errors="replace")
+
+
+class LineStream:
+    """A running child whose stdout is read line by line under deadlines (the smoke test's child, issue #4).
+
+    :func:`run` waits for the whole output; a long-running child that reports as it goes needs each line as
+    it comes, with a deadline per wait. Reader threads move stdout lines into a queue and keep the last
+    ``tail_bytes`` of stderr; :meth:`close` kills the whole process group when the child is still running.
+    """
+
+    def __init__(self, argv: tuple[str, ...], proc: subprocess.Popen[bytes] | None, error: str = "",
+                 tail_bytes: int = 16384) -> None:
+        import collections
+        import queue
+        import threading
+
+        self.argv, self.proc, self.error = argv, proc, error
+        self.missing = proc is None
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._err: collections.deque[bytes] = collections.deque()
+        self._err_size, self._tail_bytes = 0, tail_bytes
+        self._err_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        if proc is None:
+            self._lines.put(None)
+            return
+        for target in (self._pump_out, self._pump_err):
+            thread = threading.Thread(target=target, daemon=True, name=f"stream-{target.__name__}")
+            thread.start()
+            self._threads.append(thread)
+
+    def _pump_out(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for raw in iter(self.proc.stdout.readline, b""):
+            self._lines.put(_decode(raw).rstrip("\r\n"))
+        self._lines.put(None)
+
+    def _pump_err(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        fd = self.proc.stderr.fileno()
+        for chunk in iter(lambda: os.read(fd, 4096), b""):
+            with self._err_lock:
+                self._err.append(chunk)
+                self._err_size += len(chunk)
+                while self._err_size - len(self._err[0]) >= self._tail_bytes and len(self._err) > 1:
+                    self._err_size -= len(self._err.popleft())
+
+    def readline(self, timeout: float) -> str | None:
+        """The next stdout line (without its newline), or None at end of output.
+        Raises TimeoutError when no line came within ``timeout`` seconds."""
+        import queue
+
+        try:
+            return self._lines.get(timeout=max(0.0, timeout))
+        except queue.Empty:
+            raise TimeoutError(f"no output within {timeout:.1f} s") from None
+
+    def stderr_tail(self, limit: int = 4000) -> str:
+        with self._err_lock:
+            data = b"".join(self._err)
+        return _decode(data[-limit:])
+
+    def close(self, grace: float = 2.0) -> int | None:
+        """Kill the process group if the child still runs, then reap it; its exit code (negative: a signal)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            _kill_group(self.proc)
+        else:  # the child exited; anything it left running in its group goes too
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            self.proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            return None
+        for thread in self._threads:  # drain what the pipes still hold, bounded
+            thread.join(timeout=grace)
+        return self.proc.returncode
+
+
+def stream(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None) -> LineStream:
+    """Start ``argv`` (stdin closed, its own process group) and hand back its output line by line.
+    Never raises for the command's own failures: a missing binary gives a stream with ``missing`` set."""
+    args = tuple(str(a) for a in argv)
+    try:
+        proc = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True,
+        )
+    except (FileNotFoundError, PermissionError, NotADirectoryError, OSError) as exc:
+        return LineStream(args, None, error=f"{type(exc).__name__}: {exc.strerror or exc}")
+    return LineStream(args, proc)
