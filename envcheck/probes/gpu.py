@@ -1,7 +1,252 @@
-"""Facts about gpu (filled in by its issue)."""
+"""Facts about NVIDIA GPUs: NVML (in a child process), the kernel module, device nodes, Xid errors, pending resets.
+
+NVML is only ever called in ``envcheck/nvml_child.py``, run through the runner seam with a deadline
+(STYLE.md convention 7): a hung driver costs this probe its deadline, never the report. Everything else
+here reads files (``/proc/driver/nvidia``, ``/dev``, ``/dev/kmsg``, ``/var/run/reboot-required``), which is
+cheap and works even when NVML does not. With ``options["torch_check"]`` a second child imports torch in
+the checked interpreter (about 2 s: opt-in only, issue #3 item 9).
+"""
 
 from __future__ import annotations
 
-from envcheck.model import ProbeSpec
+import json
+import os
+import re
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
 
-PROBES: tuple[ProbeSpec, ...] = ()
+from envcheck import xid
+from envcheck.model import ProbeContext, ProbeSpec
+from envcheck.probes.gpu_device import GpuDevice, device_from_child, throttle_names
+from envcheck.probes.gpu_torch import TorchFacts, collect_torch
+
+__all__ = ["GpuDevice", "GpuFacts", "HostPaths", "TorchFacts", "XidFacts", "collect", "gather", "throttle_names"]
+
+CHILD = Path(__file__).resolve().parent.parent / "nvml_child.py"
+# "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 ..." or
+# "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  550.54.15  Release Build ..."
+_MODULE_VERSION = re.compile(r"Kernel Module(?: for \S+)?\s+(\d+\.\d+(?:\.\d+)?)")
+
+
+@dataclass(frozen=True)
+class HostPaths:
+    """Where the host facts are read; tests point these at files they wrote, the code path is the same."""
+
+    proc_version: str = "/proc/driver/nvidia/version"
+    proc_gpus: str = "/proc/driver/nvidia/gpus"
+    dev: str = "/dev"
+    kmsg: str = "/dev/kmsg"
+    reboot_required: str = "/var/run/reboot-required"
+    nvidia_modprobe: str = "/usr/bin/nvidia-modprobe"
+    child: str = str(CHILD)
+    python: str = sys.executable
+
+
+@dataclass(frozen=True)
+class XidFacts:
+    source: str
+    readable: bool
+    error: str = ""
+    needs_root: bool = False
+    wrapped: bool = False
+    events: tuple[xid.XidEvent, ...] = ()
+
+
+@dataclass(frozen=True)
+class GpuFacts:
+    # The NVML child: "ok", "timeout", "crashed", "no-pynvml" (nvidia-ml-py missing) or "bad-output"
+    child: str
+    child_error: str = ""
+    child_seconds: float = 0.0
+    init_error: str | None = None  # NVML error name: "LibraryNotFound", "DriverNotLoaded", ...
+    init_error_code: int | None = None
+    driver_version: str | None = None
+    cuda_driver_version: str | None = None  # "12.4", from nvmlSystemGetCudaDriverVersion_v2 = 12040
+    nvml_version: str | None = None  # "12.550.54.15"
+    device_count: int | None = None
+    devices: tuple[GpuDevice, ...] = ()
+    system_errors: Mapping[str, str] = field(default_factory=dict)
+    fallbacks: tuple[str, ...] = ()
+    module_version: str | None = None  # from /proc/driver/nvidia/version; None when no module is loaded
+    module_error: str = ""
+    proc_gpus: tuple[str, ...] = ()  # PCI addresses the kernel module knows
+    device_nodes: Mapping[str, str] = field(default_factory=dict)  # path -> "ok" / "missing" / "no access"
+    nvidia_modprobe: bool = False
+    xid: XidFacts | None = None  # None: not read (no driver)
+    reboot_required: bool = False
+    reboot_required_pkgs: tuple[str, ...] = ()
+    today: str = ""  # ISO date, for end-of-life verdicts
+    torch_asked: bool = False
+    torch: TorchFacts | None = None
+
+    @property
+    def library_version(self) -> str | None:
+        """The NVML library's driver version: "12.550.54.15" -> "550.54.15" (the leading part is the CUDA major)."""
+        if not self.nvml_version:
+            return None
+        parts = self.nvml_version.split(".")
+        return ".".join(parts[1:]) if len(parts) >= 3 and int(parts[0] or 0) < 100 else self.nvml_version
+
+    @property
+    def driver_present(self) -> bool:
+        """Any trace of an NVIDIA driver: a loaded module, device nodes, or an NVML library that loads."""
+        library = self.child == "ok" and self.init_error != "LibraryNotFound"
+        nodes = self.device_nodes.get("/dev/nvidiactl", "missing") != "missing"
+        return library or self.module_version is not None or nodes
+
+
+def collect(ctx: ProbeContext) -> GpuFacts:
+    return gather(ctx, HostPaths())
+
+
+def gather(ctx: ProbeContext, paths: HostPaths) -> GpuFacts:
+    torch_asked = bool(ctx.options.get("torch_check"))
+    torch_box: list[TorchFacts] = []
+    torch_thread = None
+    if torch_asked:  # in parallel with the NVML child: the two never wait on each other
+        python = str(ctx.options.get("python") or paths.python)
+        torch_thread = threading.Thread(
+            target=lambda: torch_box.append(collect_torch(ctx, python, max(0.5, ctx.timeout_s - 0.3))), daemon=True
+        )
+        torch_thread.start()
+    child = _run_child(ctx, paths)
+    module_version, module_error = _module_version(paths.proc_version)
+    proc_gpus = _proc_gpus(paths.proc_gpus)
+    count = child.get("device_count")
+    expected = count if isinstance(count, int) else len(proc_gpus)
+    nodes = _device_nodes(paths.dev, expected)
+    facts = GpuFacts(
+        child=child["state"],
+        child_error=child.get("error", ""),
+        child_seconds=child.get("seconds", 0.0),
+        init_error=child.get("init_error"),
+        init_error_code=child.get("init_error_code"),
+        driver_version=child.get("driver_version"),
+        cuda_driver_version=child.get("cuda_driver_version"),
+        nvml_version=child.get("nvml_version"),
+        device_count=count if isinstance(count, int) else None,
+        devices=tuple(child.get("devices", ())),
+        system_errors=child.get("system_errors", {}),
+        fallbacks=tuple(child.get("fallbacks", ())),
+        module_version=module_version,
+        module_error=module_error,
+        proc_gpus=proc_gpus,
+        device_nodes=nodes,
+        nvidia_modprobe=os.path.exists(paths.nvidia_modprobe),
+        reboot_required=os.path.exists(paths.reboot_required),
+        reboot_required_pkgs=_lines(paths.reboot_required + ".pkgs"),
+        today=datetime.now(timezone.utc).date().isoformat(),
+        torch_asked=torch_asked,
+    )
+    if facts.driver_present:
+        log = xid.read_kernel_log(paths.kmsg, timeout_s=max(0.2, ctx.timeout_s / 4))
+        facts = _replace(facts, xid=XidFacts(
+            source=log.source, readable=not log.error, error=log.error, needs_root=log.needs_root,
+            wrapped=log.wrapped, events=tuple(xid.parse(log.lines)),
+        ))
+    if torch_thread is not None:
+        torch_thread.join(max(0.0, ctx.timeout_s - 0.2))
+        facts = _replace(facts, torch=torch_box[0] if torch_box else TorchFacts(
+            python=str(ctx.options.get("python") or paths.python), error="the torch child did not report in time"))
+    return facts
+
+
+def _replace(facts: GpuFacts, **changes: Any) -> GpuFacts:
+    from dataclasses import replace
+
+    return replace(facts, **changes)
+
+
+def _run_child(ctx: ProbeContext, paths: HostPaths) -> dict[str, Any]:
+    """Run the NVML child and turn its JSON into plain values; every way it can go wrong is a state."""
+    # A little under the probe's deadline, so this probe reports "timeout" itself before the engine gives up on it.
+    timeout = max(0.5, ctx.timeout_s - 0.3)
+    result = ctx.run([paths.python, paths.child], timeout=timeout, env=ctx.env)
+    seconds = round(result.duration_s, 4)
+    if result.timed_out:
+        return {"state": "timeout", "seconds": seconds,
+                "error": f"NVML did not answer within {timeout:.1f} s (a hung driver; the child was killed)"}
+    if not result.ok:
+        return {"state": "crashed", "seconds": seconds, "error": result.describe()}
+    try:
+        doc = json.loads(result.out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        error = f"unreadable NVML child output: {result.out[:200]!r}"
+        return {"state": "bad-output", "seconds": seconds, "error": error}
+    if doc.get("import_error"):
+        return {"state": "no-pynvml", "seconds": seconds, "error": doc["import_error"]}
+    out: dict[str, Any] = {"state": "ok", "seconds": seconds}
+    init = doc.get("init") or {}
+    if not init.get("ok"):
+        failure = init.get("error") or {}
+        out["init_error"] = str(failure.get("error", "Unknown"))
+        out["init_error_code"] = failure.get("code")
+    system = doc.get("system") or {}
+    out["nvml_version"] = _str(system.get("nvml_version"))
+    out["driver_version"] = _str(system.get("driver_version"))
+    cuda = system.get("cuda_driver_version")
+    if isinstance(cuda, int) and cuda > 0:  # 12040 -> "12.4" (NVML_CUDA_DRIVER_VERSION_MAJOR/MINOR)
+        out["cuda_driver_version"] = f"{cuda // 1000}.{(cuda % 1000) // 10}"
+    if isinstance(system.get("device_count"), int):
+        out["device_count"] = system["device_count"]
+    out["system_errors"] = {k: str(v.get("error")) for k, v in (doc.get("system_errors") or {}).items()}
+    out["fallbacks"] = [str(f) for f in doc.get("fallbacks") or ()]
+    out["devices"] = [device_from_child(d) for d in doc.get("devices") or ()]
+    return out
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _module_version(path: str) -> tuple[str | None, str]:
+    try:
+        text = Path(path).read_text("utf-8", errors="replace")
+    except FileNotFoundError:
+        return None, ""
+    except OSError as exc:
+        return None, f"{path}: {exc.strerror or exc}"
+    match = _MODULE_VERSION.search(text)
+    return (match.group(1), "") if match else (None, f"no version in {path}: {text[:120]!r}")
+
+
+def _proc_gpus(path: str) -> tuple[str, ...]:
+    try:
+        return tuple(sorted(entry.name.lower() for entry in os.scandir(path)))
+    except OSError:
+        return ()
+
+
+def _device_nodes(dev: str, expected: int) -> dict[str, str]:
+    """/dev/nvidiactl, /dev/nvidia-uvm and one /dev/nvidiaN per GPU (N is the minor number, not the NVML index)."""
+    def state(path: str) -> str:
+        if not os.path.exists(path):
+            return "missing"
+        return "ok" if os.access(path, os.R_OK | os.W_OK) else "no access"
+
+    nodes = {f"/dev/{name}": state(os.path.join(dev, name)) for name in ("nvidiactl", "nvidia-uvm")}
+    try:
+        numbered = sorted((e.name for e in os.scandir(dev) if re.fullmatch(r"nvidia\d+", e.name)),
+                          key=lambda n: int(n[6:]))
+    except OSError:
+        numbered = []
+    for name in numbered:
+        nodes[f"/dev/{name}"] = state(os.path.join(dev, name))
+    for missing in range(len(numbered), expected):  # fewer nodes than GPUs: name the gap
+        nodes[f"/dev/nvidia? (GPU {missing})"] = "missing"
+    return nodes
+
+
+def _lines(path: str) -> tuple[str, ...]:
+    try:
+        text = Path(path).read_text("utf-8", errors="replace")
+        return tuple(line.strip() for line in text.splitlines() if line.strip())
+    except OSError:
+        return ()
+
+
+PROBES = (ProbeSpec("gpu", collect),)
