@@ -78,9 +78,10 @@ def ubuntu_support(facts: HostFacts, policy: Policy) -> Outcome:
                                   "update envcheck to judge its support dates")
         end = _add_months(2000 + year, month, compat.ubuntu_interim_support_months())
         evidence["support_end_estimate"] = end.isoformat()
-        state = "ended" if end < facts.today else "ends"
+        ended = end < facts.today
         return Outcome(
-            Status.WARN, observed=f"{name}: interim release, support {state} about {end:%Y-%m}",
+            Status.FAIL if ended else Status.WARN,
+            observed=f"{name}: interim release, support {'ended' if ended else 'ends'} about {end:%Y-%m}",
             expected="an Ubuntu LTS release", evidence=evidence, fix=upgrade,
             reason=f"interim releases get {compat.ubuntu_interim_support_months()} months of updates; "
                    "CUDA images and most guides target LTS releases",
