@@ -26,6 +26,7 @@ class Policy:
     ubuntu_require_lts: bool
     ubuntu_support_warn_days: int
     require_gpu: bool
+    gpu_temp_warn_c: float
     require_docker: bool
     require_conda: bool
     conda_warn_below: str
