@@ -69,7 +69,9 @@ def rootless_socket(env: Mapping[str, str]) -> str:
     return os.path.join(runtime_dir, "docker.sock")
 
 
-def resolve_endpoint(env: Mapping[str, str], home: str, option: str | None = None) -> Endpoint:
+def resolve_endpoint(
+    env: Mapping[str, str], home: str, option: str | None = None, default_socket: str = DEFAULT_SOCKET
+) -> Endpoint:
     """Name the endpoint as `docker` would (docker/cli cli/command/cli.go resolveContextName):
     an explicit option, then DOCKER_HOST, then DOCKER_CONTEXT, then config.json currentContext;
     the "default" context means the default socket. The rootless socket comes last: the CLI would
@@ -89,15 +91,15 @@ def resolve_endpoint(env: Mapping[str, str], home: str, option: str | None = Non
     if name and name != "default":
         return _context_endpoint(cfg_dir, name, origin)
     chosen = "" if not name else f" ({origin} names the default context)"
-    if os.path.exists(DEFAULT_SOCKET):
-        return Endpoint(f"unix://{DEFAULT_SOCKET}", "default socket",
-                        f"no DOCKER_HOST and no docker context{chosen}: the default socket {DEFAULT_SOCKET}")
+    if os.path.exists(default_socket):
+        return Endpoint(f"unix://{default_socket}", "default socket",
+                        f"no DOCKER_HOST and no docker context{chosen}: the default socket {default_socket}")
     rootless = rootless_socket(env)
     if os.path.exists(rootless):
         return Endpoint(f"unix://{rootless}", "rootless socket",
-                        f"no socket at {DEFAULT_SOCKET}, but a rootless daemon's socket at {rootless}")
-    return Endpoint(f"unix://{DEFAULT_SOCKET}", "default socket",
-                    f"no DOCKER_HOST and no docker context{chosen}; no socket at {DEFAULT_SOCKET} "
+                        f"no socket at {default_socket}, but a rootless daemon's socket at {rootless}")
+    return Endpoint(f"unix://{default_socket}", "default socket",
+                    f"no DOCKER_HOST and no docker context{chosen}; no socket at {default_socket} "
                     f"nor at the rootless {rootless}")
 
 
@@ -286,7 +288,7 @@ _MATCHERS: tuple[tuple[str, Callable[[BaseException], bool]], ...] = (
     (TLS, lambda e: type(e).__name__.startswith("SSL")),
     (UNREACHABLE, _is_unreachable),
     (HTTP, lambda e: isinstance(e, (EngineHTTPError, http.client.HTTPException, ValueError))
-     or type(e).__name__ == "APIError"),
+     or type(e).__name__ in ("APIError", "HTTPError")),  # docker.errors / requests.exceptions
 )
 
 

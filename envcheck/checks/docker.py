@@ -289,7 +289,7 @@ def tcp_exposure(facts: DockerFacts, policy: Policy) -> Outcome:
                        reason="anyone who reaches the port is root on this host",
                        fix="# remove tcp:// from \"hosts\" in /etc/docker/daemon.json and -H tcp://... from dockerd's "
                            "flags, or add --tlsverify with certificates; for remote use: export DOCKER_HOST=ssh://"
-                           f"user@host\n{_service(facts, 'restart')}", evidence=evidence)
+                           f"THE-HOST\n{_service(facts, 'restart')}", evidence=evidence)
     if tcp.errors:
         return Outcome(Status.UNKNOWN, observed="; ".join(tcp.errors), reason="could not read every source",
                        evidence=evidence)
