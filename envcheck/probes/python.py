@@ -172,6 +172,16 @@ def resolve(name: str, env: Mapping[str, str], cwd: str) -> Resolution:
     return Resolution(name, path, real, "script" if interp else "binary", None, interp, broken)
 
 
+def _failure(interpreter: str, run: Any) -> str:
+    """Why the inspection failed, without echoing the whole inline script."""
+    if run.timed_out:
+        return f"`{interpreter} -c ...` did not finish within {run.duration_s:.1f} s"
+    if run.missing:
+        return f"`{interpreter}` could not start: {run.error or 'not found'}"
+    tail = (run.err or run.out).strip().splitlines()[-1:] or [""]
+    return f"`{interpreter} -c ...` exited {run.rc}: {tail[0][:200]}"
+
+
 def collect(ctx: ProbeContext) -> PythonFacts:
     cwd = os.getcwd()
     resolutions = tuple(resolve(name, ctx.env, cwd) for name in NAMES)
@@ -191,7 +201,7 @@ def collect(ctx: ProbeContext) -> PythonFacts:
         return PythonFacts(requested, None, resolutions=resolutions)
     run = ctx.run([interpreter, "-c", SCRIPT], timeout=ctx.timeout_s, env=ctx.env)
     if not run.ok:
-        return PythonFacts(requested, interpreter, via, error=run.describe(), resolutions=resolutions)
+        return PythonFacts(requested, interpreter, via, error=_failure(interpreter, run), resolutions=resolutions)
     try:
         info = ast.literal_eval(run.out.strip().splitlines()[-1])
         if not isinstance(info, dict):
