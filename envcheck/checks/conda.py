@@ -176,7 +176,7 @@ def pytorch_channel(facts: CondaFacts, policy: Policy) -> Outcome:
         return blocked
     configured = [c for c in facts.channels if _is_pytorch_channel(c)]
     frozen = [e for e in facts.envs if e.torch_source and _is_pytorch_channel(e.torch_source)]
-    newer = [e for e in facts.envs if e.torch_version and _vtuple(e.torch_version) > (2, 5)]
+    newer = [e for e in facts.envs if e.torch_version and _vtuple(e.torch_version)[:2] > (2, 5)]
     if not configured and not frozen:
         return Outcome(Status.PASS, observed="the `pytorch` channel is not used")
     parts = []

@@ -186,6 +186,14 @@ def _read_environments_txt(home: str) -> tuple[str, tuple[str, ...], tuple[str, 
 
 def parse_info(text: str) -> tuple[dict[str, Any] | None, str]:
     """conda's JSON object, or why there is none. Tolerates noise before the object (plugins that print)."""
+    try:
+        whole = json.loads(text)
+    except ValueError:
+        whole = None
+    if isinstance(whole, dict):
+        return whole, ""
+    if whole is not None:
+        return None, "`conda info --json` printed JSON that is not an object"
     start = text.find("{")
     if start < 0:
         first = text.strip().splitlines()[:1] or ["(no output)"]
@@ -194,8 +202,6 @@ def parse_info(text: str) -> tuple[dict[str, Any] | None, str]:
         data, _ = json.JSONDecoder().raw_decode(text, start)
     except json.JSONDecodeError as exc:
         return None, f"`conda info --json` printed something that is not JSON ({exc.msg} at char {exc.pos})"
-    if not isinstance(data, dict):
-        return None, "`conda info --json` printed JSON that is not an object"
     return data, ""
 
 
