@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import click
 
@@ -79,6 +79,8 @@ def cli() -> None:
 @click.option("--strict", is_flag=True, help="Count warnings as failures (exit code 1).")
 @click.option("--policy", "policy_path", metavar="FILE", help="Policy file (YAML or JSON) over the built-in defaults.")
 @click.option("--timeout", type=click.FloatRange(min=0.1, max=600), help="Deadline for each probe, in seconds.")
+@click.option("--smoke", "with_smoke", is_flag=True,
+              help="Then run the PyTorch smoke test in the active environment and add its results.")
 @click.option("--color/--no-color", default=None, help="Force colour on or off (default: only on a terminal).")
 def doctor(
     as_json: bool,
@@ -91,6 +93,7 @@ def doctor(
     strict: bool,
     policy_path: str | None,
     timeout: float | None,
+    with_smoke: bool,
     color: bool | None,
 ) -> int:
     """Check this machine: host, Python, git, conda, Jupyter, Docker, NVIDIA GPUs."""
@@ -113,6 +116,87 @@ def doctor(
         policy = replace(policy, probe_timeout_s=timeout)
     checks = select(CHECKS, _split(only), _split(skip))
     report = run_checks(checks, PROBES, policy, command="doctor", strict=strict)
+    if with_smoke:  # the smoke steps join the same report: one envelope, one exit code (issue #4)
+        from dataclasses import replace as _replace
+
+        smoked = _run_smoke_live(as_json or share, policy=policy, strict=strict)
+        report = _replace(report, results=report.results + smoked.results,
+                          duration_s=round(report.duration_s + smoked.duration_s, 4))
+    return emit_report(report, as_json=as_json, share=share, junit=junit, verbose=verbose, color=color)
+
+
+def _smoke_progress(as_json: bool) -> Any:
+    """Live progress only on a terminal and never with --json (issue #4, item 7)."""
+    if as_json or not sys.stdout.isatty():
+        return None
+    from rich.console import Console
+
+    from envcheck.smoke.progress import LiveProgress
+
+    return LiveProgress(Console())
+
+
+def _run_smoke_live(as_json: bool, **kwargs: Any) -> Report:
+    from envcheck.smoke import run_smoke
+
+    live = _smoke_progress(as_json)
+    if live is None:
+        return run_smoke(**kwargs)
+    with live:
+        return run_smoke(on_event=live, **kwargs)
+
+
+@cli.command()
+@click.option("--python", "python", metavar="PATH", help="Run in this interpreter (with --docker: inside the image).")
+@click.option("--conda-env", metavar="NAME", help="Run in this conda env (found through conda, not activated).")
+@click.option("--docker", "image", metavar="IMAGE", help="Run in a container of this local image, GPUs requested.")
+@click.option("--bench", is_flag=True, help="Also measure matmul TFLOP/s, memory and PCIe bandwidth vs the datasheet.")
+@click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON report and nothing else.")
+@click.option("--share", is_flag=True, help="Print a markdown report for a bug report (secrets masked, home as ~).")
+@click.option("--junit", metavar="FILE", help="Also write a JUnit XML report to FILE.")
+@click.option("-v", "--verbose", is_flag=True, help="Show every step with its evidence and duration.")
+@click.option("--list", "list_steps", is_flag=True, help="List every step id with its title and exit.")
+@click.option("--strict", is_flag=True, help="Count warnings as failures (exit code 1).")
+@click.option("--policy", "policy_path", metavar="FILE", help="Policy file (YAML or JSON) over the built-in defaults.")
+@click.option("--timeout", type=click.FloatRange(min=1, max=7200), default=600.0, show_default=True,
+              help="Deadline for the whole run, in seconds.")
+@click.option("--step-timeout", type=click.FloatRange(min=0.5, max=7200),
+              help="Deadline for every step, in seconds (default: each step's own, 30-180 s).")
+@click.option("--color/--no-color", default=None, help="Force colour on or off (default: only on a terminal).")
+def smoke(
+    python: str | None,
+    conda_env: str | None,
+    image: str | None,
+    bench: bool,
+    as_json: bool,
+    share: bool,
+    junit: str | None,
+    verbose: bool,
+    list_steps: bool,
+    strict: bool,
+    policy_path: str | None,
+    timeout: float,
+    step_timeout: float | None,
+    color: bool | None,
+) -> int:
+    """Train a small MLP with PyTorch in the named environment, on the CPU and every GPU, step by step."""
+    from envcheck.policy import default_policy, load_policy
+
+    if as_json and share:
+        raise UsageError("--json and --share each print a whole report: choose one")
+    if list_steps:
+        from envcheck.smoke import step_list
+
+        rows = step_list()
+        width = max(len(i) for i, _ in rows)
+        for step_id, title in rows:
+            click.echo(f"{step_id.ljust(width)}  {title}")
+        return 0
+    policy = load_policy(policy_path) if policy_path else default_policy()
+    report = _run_smoke_live(
+        as_json or share, python=python, conda_env=conda_env, docker=image, bench=bench, run_timeout=timeout,
+        step_timeout=step_timeout, policy=policy, strict=strict,
+    )
     return emit_report(report, as_json=as_json, share=share, junit=junit, verbose=verbose, color=color)
 
 

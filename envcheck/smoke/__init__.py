@@ -1,0 +1,85 @@
+"""`envcheck smoke`: prove that PyTorch trains in the named environment, and name the first broken step.
+
+The parent side lives here (targets, driver, steps, bench, fixes, container, progress); ``child.py`` is the
+one script that runs in the target interpreter, by path, with the standard library and torch only.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+from envcheck import runner
+from envcheck.model import Report
+from envcheck.policy import Policy, default_policy
+
+
+def run_smoke(
+    *,
+    python: str | None = None,
+    conda_env: str | None = None,
+    docker: str | None = None,
+    bench: bool = False,
+    run_timeout: float = 600.0,
+    step_timeout: float | None = None,
+    policy: Policy | None = None,
+    on_event: Callable[[Mapping[str, Any]], None] | None = None,
+    env: Mapping[str, str] | None = None,
+    strict: bool = False,
+) -> Report:
+    """The whole smoke run as a Report (command "smoke"); a named target that is not there is a UsageError."""
+    from envcheck.smoke import steps, targets
+    from envcheck.smoke.driver import ChildRun, LineSource, child_args, drive, start_local
+
+    policy = policy or default_policy()
+    env = dict(os.environ) if env is None else dict(env)
+    home = os.path.expanduser("~")
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    start = time.monotonic()
+    target = targets.resolve(python=python, conda_env=conda_env, docker=docker, env=env, home=home, run=runner.run)
+    host_gpus = targets.host_gpus()
+
+    def deadline_for(step: str) -> float:
+        spec = steps.BY_NAME.get(step)
+        return step_timeout if step_timeout is not None else (spec.deadline_s if spec else 60.0)
+
+    def driven(source: LineSource) -> ChildRun:
+        return drive(source, target, deadline_for=deadline_for, run_timeout=run_timeout, on_event=on_event, bench=bench)
+
+    if target.error:
+        run = ChildRun(target, "not-started", error=target.error, bench=bench)
+    elif target.kind == "docker":
+        from envcheck.smoke import container
+
+        try:
+            stream = container.start(target.image or "", target.python, child_args(bench), env=env, home=home,
+                                     timeout=min(30.0, run_timeout), gpus=bool(host_gpus), run_timeout=run_timeout)
+        except container.ContainerError as exc:
+            run = ChildRun(target, "not-started", error=str(exc), error_fix=exc.fix, bench=bench)
+        else:
+            try:
+                run = driven(stream)
+            finally:
+                stream.remove()
+    else:
+        run = driven(start_local(target, bench, env))
+    judging = steps.Judging(policy, target, targets.host_driver(), host_gpus,
+                            python_version=str((run.hello or {}).get("version") or "") or None)
+    return Report(
+        command="smoke", host=socket.gethostname(), started_at=started_at,
+        duration_s=round(time.monotonic() - start, 4), results=tuple(steps.results(run, judging)), strict=strict,
+    )
+
+
+def step_list() -> list[tuple[str, str]]:
+    """(id, title) of every result a smoke run can give, for `envcheck smoke --list`."""
+    from envcheck.smoke.steps import STEPS
+
+    rows = [("smoke.target", "The target environment runs the smoke child")]
+    for spec in STEPS:
+        scope = " (per GPU)" if spec.gpu else ""
+        rows.append((spec.id, spec.title + scope + (" [--bench]" if spec.bench else "")))
+    return rows

@@ -1,0 +1,103 @@
+"""The fix for each way a smoke step breaks: a command a person can paste (issue #4).
+
+The torch install line comes from the compatibility data (envcheck.compat): the newest torch whose
+variant this host's driver fully supports and whose wheels cover the GPU, or the CPU wheel without a driver.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only for annotations: steps imports this module
+    from envcheck.smoke.driver import ChildRun
+    from envcheck.smoke.steps import Judging
+
+NO_DRIVER = "Install the NVIDIA driver (Ubuntu: `sudo ubuntu-drivers install`), then reboot; `nvidia-smi` must answer"
+NO_DRIVER_IN_CONTAINER = (
+    "Give the container the driver: install the NVIDIA Container Toolkit on the host, then\n"
+    "sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker"
+)
+CONTAINER_GPUS = "docker run --gpus all ...  # and check NVIDIA_VISIBLE_DEVICES in the image is unset or 'all'"
+CUDA_INIT = (
+    "nvidia-smi  # must list every GPU; then look for Xid errors: sudo dmesg | grep -i xid\n"
+    "sudo nvidia-smi -pm 1  # persistence mode avoids slow or failing initialisation"
+)
+GPU_WRONG = "nvidia-smi -q -d ECC,PAGE_RETIREMENT,ROW_REMAPPER  # then a reset (sudo nvidia-smi -r) or a reboot"
+NCCL = "NCCL_DEBUG=INFO envcheck smoke  # shows the transport that fails; NCCL_P2P_DISABLE=1 tells P2P faults apart"
+
+HANGS = {
+    "import-torch": "Importing torch stalls: a slow or hung filesystem under site-packages, or a lock.",
+    "cuda-available": "CUDA initialisation hangs (pytorch/pytorch#35754): the driver does not answer.",
+    "device-count": "Asking the driver for its devices hangs: NVML or CUDA does not answer.",
+    "context": "Creating a CUDA context hangs: the driver does not answer, or the GPU is in a bad state.",
+    "nccl": "The all-reduce hangs: peer-to-peer or network transport between the GPUs is broken.",
+}
+
+
+def install(j: Judging, *, cuda: bool, capability: tuple[int, int] | None = None) -> str:
+    """`<python> -m pip install torch==X --index-url ...`: the build this host can run (or a Dockerfile line)."""
+    from envcheck import compat
+
+    driver = j.driver if cuda else None
+    choices = compat.torch_choices(driver, capability, python=j.python_version)
+    if not choices and j.python_version:  # a Python no release in the data fits: leave the version to pip
+        choices = compat.torch_choices(driver, capability)
+    if choices:
+        choice = choices[0]
+        args = f"torch=={choice.release.latest_patch} --index-url {compat.pip_index_url(choice.variant.name)}"
+        why = f"  # {choice.reason}"
+    else:
+        args, why = "torch", "  # no torch build in envcheck's data fits this driver and GPU"
+    if j.target.kind == "docker":
+        return f"Add to the image's Dockerfile: RUN {j.target.python} -m pip install --no-cache-dir {args}{why}"
+    return f"{j.target.python} -m pip install {args}{why}"
+
+
+def for_error(step: str, kind: str, message: str, j: Judging) -> tuple[str, str]:
+    """(reason, fix) for a step that raised."""
+    text = message.lower()
+    if step == "import-torch":
+        if kind in ("ModuleNotFoundError", "ImportError") and "no module named 'torch'" in text:
+            return "torch is not installed in this environment", install(j, cuda=j.driver is not None)
+        return ("torch is installed but broken (a missing or mismatched library)",
+                install(j, cuda=j.driver is not None).replace(" -m pip install ", " -m pip install --force-reinstall "))
+    if "no kernel image" in text or "not compatible with the current pytorch installation" in text:
+        return "torch has no kernels for this GPU's architecture", install(j, cuda=True)
+    if "out of memory" in text:
+        return "the GPU is out of memory: other processes hold it", "nvidia-smi  # see which processes hold memory"
+    if "cudnn" in text:
+        return "cuDNN failed", install(j, cuda=True).replace(" -m pip install ", " -m pip install --force-reinstall ")
+    if step == "nccl" or "nccl" in text:
+        return "the collective failed", NCCL
+    if "cuda" in text or "device-side" in text:
+        return "a CUDA error", CUDA_INIT
+    return f"the step raised {kind}", "Run `envcheck smoke -v` and report the traceback in the evidence"
+
+
+def hang(step: str) -> str:
+    if step == "import-torch":
+        return "python -X importtime -c 'import torch' 2>&1 | sort -t'|' -k2 -n | tail  # where the import waits"
+    if step == "nccl":
+        return NCCL
+    if step in HANGS:
+        return CUDA_INIT
+    return "envcheck smoke --step-timeout 600  # if the step is only slow here"
+
+
+def crash(step: str) -> str:
+    if step == "import-torch":
+        return "python -c 'import torch'  # run it by hand to see the crash; then reinstall torch"
+    if step in ("cuda-available", "device-count", "context"):
+        return CUDA_INIT
+    return "sudo dmesg | tail  # an OOM kill or an Xid error shows here"
+
+
+def for_target(run: ChildRun) -> str:
+    target = run.target
+    if run.error_fix:
+        return run.error_fix
+    if target.kind == "docker":
+        return f"docker image inspect {target.image}  # the image must exist locally and hold {target.python}"
+    if target.error:
+        return "envcheck smoke --python /path/to/python  # or activate the env first"
+    return f"{target.python} -c 'import sys; print(sys.version)'  # the interpreter must run Python 3.8 or newer"

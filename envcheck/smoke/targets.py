@@ -1,0 +1,166 @@
+"""Where the smoke test runs: the interpreter (or image) the user names, not envcheck's own (issue #4, item 2).
+
+Resolution order for the default: the active conda env (``CONDA_PREFIX``), then the active venv
+(``VIRTUAL_ENV``), then ``python3`` on PATH; the report says which it took. ``--conda-env NAME`` asks conda
+itself (``$CONDA_EXE info --json``: after ``conda init``, ``conda`` is a shell function a subprocess cannot
+see) and falls back to ``~/.conda/environments.txt`` and ``<root>/envs/NAME`` for the usual roots.
+
+Also here: what the host shows of its NVIDIA driver and GPUs, read from /proc (files, so it cannot hang),
+used for the install fix and, with ``--docker``, to say how many GPUs the container should see.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from envcheck.model import UsageError
+
+CONDA_ROOTS = ("miniforge3", "miniconda3", "anaconda3", "mambaforge", "micromamba", ".conda")
+SYSTEM_CONDA_ROOTS = ("/opt/conda", "/opt/miniforge3", "/opt/miniconda3", "/opt/anaconda3")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The interpreter the child runs in. ``kind``: active-conda, active-venv, path, python, conda, docker."""
+
+    kind: str
+    python: str  # a path on this host, or the command inside the image for docker
+    description: str  # for the report: "the active venv /home/a/.venvs/ml"
+    image: str | None = None
+    error: str = ""  # why no interpreter could be found (the default target only)
+
+
+@dataclass(frozen=True)
+class HostGpu:
+    bus: str
+    model: str | None
+    uuid: str | None
+
+
+def _executable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def _python_in(prefix: str) -> str:
+    return os.path.join(prefix, "bin", "python")
+
+
+def resolve(
+    *,
+    python: str | None = None,
+    conda_env: str | None = None,
+    docker: str | None = None,
+    env: Mapping[str, str],
+    home: str,
+    run: Callable[..., Any],
+    timeout: float = 15.0,
+) -> Target:
+    """The target the options name; a named interpreter that is not there is a usage error."""
+    if conda_env and (python or docker):
+        raise UsageError("--conda-env names the interpreter already: leave out --python and --docker")
+    if docker:
+        command = python or "python3"  # with --docker, --python is the interpreter inside the image
+        return Target("docker", command, f"image {docker} ({command} inside it)", image=docker)
+    if python:
+        found = python if os.sep in python else shutil.which(python, path=env.get("PATH"))
+        if not found or not _executable(found):
+            raise UsageError(f"--python {python}: no executable interpreter there")
+        return Target("python", found, f"--python {found}")
+    if conda_env:
+        prefix = conda_prefix(conda_env, env=env, home=home, run=run, timeout=timeout)
+        return Target("conda", _python_in(prefix), f"conda env {conda_env!r} ({prefix})")
+    return active(env)
+
+
+def active(env: Mapping[str, str]) -> Target:
+    """The environment a plain `python` would run in: conda env, then venv, then python3 on PATH."""
+    prefix = env.get("CONDA_PREFIX")
+    if prefix and _executable(_python_in(prefix)):
+        name = env.get("CONDA_DEFAULT_ENV") or os.path.basename(prefix)
+        return Target("active-conda", _python_in(prefix), f"the active conda env {name!r} ({prefix})")
+    venv = env.get("VIRTUAL_ENV")
+    if venv and _executable(_python_in(venv)):
+        return Target("active-venv", _python_in(venv), f"the active venv {venv}")
+    found = shutil.which("python3", path=env.get("PATH"))
+    if found:
+        return Target("path", found, f"python3 on PATH ({found}): no conda env or venv is active")
+    return Target("path", "python3", "python3 on PATH", error="no conda env or venv is active and no python3 on PATH")
+
+
+def conda_prefix(name: str, *, env: Mapping[str, str], home: str, run: Callable[..., Any], timeout: float) -> str:
+    """The prefix of the conda env called ``name`` ("base" is the root prefix)."""
+    seen: list[str] = []
+    exe = env.get("CONDA_EXE") or shutil.which("conda", path=env.get("PATH"))
+    if exe:
+        result = run([exe, "info", "--json"], timeout=timeout)
+        if result.ok:
+            try:
+                info = json.loads(result.out)
+            except ValueError:
+                info = {}
+            root = info.get("root_prefix") or info.get("conda_prefix")
+            if name == "base" and root:
+                return str(root)
+            seen.extend(str(p) for p in info.get("envs", []) if isinstance(p, str))
+    roots = [env["CONDA_ROOT"]] if env.get("CONDA_ROOT") else []
+    roots += [os.path.join(home, r) for r in CONDA_ROOTS] + list(SYSTEM_CONDA_ROOTS)
+    if exe:  # <root>/bin/conda or <root>/condabin/conda
+        roots.insert(0, os.path.dirname(os.path.dirname(os.path.realpath(exe))))
+    try:
+        with open(os.path.join(home, ".conda", "environments.txt"), encoding="utf-8") as handle:
+            seen.extend(line.strip() for line in handle if line.strip())
+    except OSError:
+        pass
+    seen.extend(os.path.join(root, "envs", name) for root in roots)
+    if name == "base":
+        seen.extend(roots)
+    for prefix in dict.fromkeys(seen):
+        matches = os.path.basename(prefix.rstrip("/")) == name or (name == "base" and prefix in roots)
+        if matches and _executable(_python_in(prefix)):
+            return prefix
+    known = sorted({os.path.basename(p.rstrip("/")) for p in seen if _executable(_python_in(p))})
+    raise UsageError(
+        f"--conda-env {name}: no such conda env with a bin/python"
+        + (f" (found: {', '.join(known)})" if known else " (no conda env found at all)")
+    )
+
+
+# --- the host's driver and GPUs, from /proc ------------------------------------------------------------
+
+_DRIVER = re.compile(r"Kernel Module(?: for [a-z0-9_]+)?\s+(\d+\.\d+(?:\.\d+)?)")
+
+
+def host_driver(proc: str = "/proc") -> str | None:
+    """"535.104.05" from /proc/driver/nvidia/version, None without the kernel module."""
+    try:
+        with open(os.path.join(proc, "driver/nvidia/version"), encoding="utf-8", errors="replace") as handle:
+            match = _DRIVER.search(handle.read())
+    except OSError:
+        return None
+    return match.group(1) if match else None
+
+
+def host_gpus(proc: str = "/proc") -> tuple[HostGpu, ...]:
+    """Every GPU the kernel driver lists, with its model and UUID (/proc/driver/nvidia/gpus/*/information)."""
+    base = os.path.join(proc, "driver/nvidia/gpus")
+    try:
+        buses = sorted(os.listdir(base))
+    except OSError:
+        return ()
+    gpus = []
+    for bus in buses:
+        fields: dict[str, str] = {}
+        try:
+            with open(os.path.join(base, bus, "information"), encoding="utf-8", errors="replace") as handle:
+                for line in handle:
+                    key, _, value = line.partition(":")
+                    fields[key.strip()] = value.strip()
+        except OSError:
+            pass
+        gpus.append(HostGpu(bus, fields.get("Model"), fields.get("GPU UUID")))
+    return tuple(gpus)
