@@ -138,7 +138,10 @@ def _blocker(check: CheckSpec, done: Mapping[str, Result]) -> Outcome | None:
             continue
         root = prior.caused_by or prior.id
         if prior.status is Status.SKIP:
-            return Outcome(Status.SKIP, reason=f"not applicable: {prior.reason or prior.title}", caused_by=root)
+            why = prior.reason or prior.title
+            # A chain of skips (a -> b -> c) says "not applicable" once, not once per link.
+            why = why if why.startswith("not applicable: ") else f"not applicable: {why}"
+            return Outcome(Status.SKIP, reason=why, caused_by=root)
         return Outcome(
             Status.UNKNOWN,
             reason=f"could not check because {root} is {prior.status.value}",

@@ -1,7 +1,207 @@
-"""Verdicts about gpu (filled in by its issue)."""
+"""Verdicts about NVIDIA GPUs (issue #3, items 5-10). The registry of every ``gpu.*`` check is CHECKS below.
+
+The per-GPU judges live in ``gpu_devices.py`` and the compatibility / torch judges in ``gpu_compat.py``
+(kept apart for size only); this module holds the driver-level checks, the NVML error table, the Xid
+verdict and the one "waiting for a reboot or reset" line.
+"""
 
 from __future__ import annotations
 
-from envcheck.model import CheckSpec
+from envcheck import xid
+from envcheck.checks import gpu_compat, gpu_devices
+from envcheck.checks.gpu_errors import INSTALL_FIX, NVML_ERRORS, REBOOT_FIX, nvml_error
+from envcheck.model import CheckSpec, Outcome, Status
+from envcheck.policy import Policy
+from envcheck.probes.gpu import GpuFacts
 
-CHECKS: tuple[CheckSpec, ...] = ()
+
+def driver(facts: GpuFacts, policy: Policy) -> Outcome:
+    evidence = {"module_version": facts.module_version, "nvml_init": facts.init_error or "ok",
+                "nvml_child": facts.child, "nvml_child_seconds": facts.child_seconds}
+    if not facts.driver_present:
+        return Outcome(
+            Status.FAIL if policy.require_gpu else Status.SKIP, observed="no NVIDIA driver found",
+            expected="an NVIDIA driver (the policy requires a GPU)" if policy.require_gpu else "",
+            reason="no NVIDIA driver found: no libnvidia-ml.so.1 (NVML: LibraryNotFound), "
+                   "no /proc/driver/nvidia/version, no /dev/nvidiactl",
+            fix=INSTALL_FIX if policy.require_gpu else "", evidence=evidence,
+        )
+    if facts.init_error == "LibraryNotFound":
+        observed = f"kernel module {facts.module_version or '?'} loaded, no libnvidia-ml.so.1"
+        return Outcome(Status.FAIL, observed=observed,
+                       expected="the driver's user-space libraries", reason=NVML_ERRORS["LibraryNotFound"][1],
+                       fix=INSTALL_FIX + "  # in a container: docker run --gpus all (NVIDIA Container Toolkit)",
+                       evidence=evidence)
+    if facts.init_error == "DriverNotLoaded" or (facts.module_version is None and facts.device_nodes.get(
+            "/dev/nvidiactl") == "missing" and facts.init_error is not None):
+        status, cause, fix = NVML_ERRORS["DriverNotLoaded"]
+        return Outcome(status, observed="installed, kernel module not loaded", expected="nvidia module loaded",
+                       reason=cause, fix=fix, evidence=evidence)
+    version = facts.driver_version or facts.module_version or facts.library_version or "?"
+    cuda = f", CUDA {facts.cuda_driver_version}" if facts.cuda_driver_version else ""
+    return Outcome(Status.PASS, observed=f"driver {version}{cuda}", evidence=evidence)
+
+
+def _mismatch(facts: GpuFacts) -> bool:
+    module, library = facts.module_version, facts.library_version
+    return facts.init_error == "LibRmVersionMismatch" or bool(module and library and module != library)
+
+
+def kernel_module(facts: GpuFacts, policy: Policy) -> Outcome:
+    library = facts.library_version
+    evidence = {"module": facts.module_version, "library": library, "nvml_version": facts.nvml_version}
+    if _mismatch(facts):
+        observed = f"kernel module {facts.module_version or '?'} != NVML library {library or '?'}"
+        return Outcome(Status.FAIL, observed=observed,
+                       expected="the same version", reason=NVML_ERRORS["LibRmVersionMismatch"][1], fix=REBOOT_FIX,
+                       evidence=evidence)
+    if facts.module_version is None:
+        if facts.child == "ok" and facts.init_error is None:  # init refuses a mismatch, so a working NVML means a match
+            why = facts.module_error or "/proc/driver/nvidia/version is not visible here"
+            return Outcome(Status.PASS, observed=f"loaded ({why}; NVML initialised, so module and library match)",
+                           evidence=evidence)
+        return Outcome(Status.UNKNOWN, reason=facts.module_error or "no kernel module version and NVML did not start",
+                       evidence=evidence)
+    if library is None:
+        return Outcome(Status.PASS, observed=f"kernel module {facts.module_version} (library version not reported)",
+                       evidence=evidence)
+    observed = f"kernel module {facts.module_version} = NVML library {library}"
+    return Outcome(Status.PASS, observed=observed, evidence=evidence)
+
+
+def nvml(facts: GpuFacts, policy: Policy) -> Outcome:
+    if facts.child == "timeout":
+        return Outcome(Status.UNKNOWN, observed="NVML did not answer", reason=facts.child_error,
+                       fix="sudo dmesg | grep -iE 'nvrm|xid'  # a hung driver usually needs a reboot "
+                           "(NVIDIA/open-gpu-kernel-modules#971)")
+    if facts.child == "no-pynvml":
+        return Outcome(Status.SKIP, observed="nvidia-ml-py not installed", reason=facts.child_error,
+                       fix="pip install nvidia-ml-py")
+    if facts.child != "ok":
+        return Outcome(Status.UNKNOWN, reason=facts.child_error,
+                       fix="Run with -v for details; report it if it repeats.")
+    if facts.init_error:
+        status, cause, fix = nvml_error(facts.init_error)
+        code = f" ({facts.init_error_code})" if facts.init_error_code is not None else ""
+        return Outcome(status, observed=f"nvmlInit failed: {facts.init_error}{code}", expected="NVML initialises",
+                       reason=cause, fix=fix.replace("<driver branch>", (facts.module_version or "?").split(".")[0]))
+    count = facts.device_count or 0
+    notes = f"; fell back to {', '.join(facts.fallbacks)} (older driver)" if facts.fallbacks else ""
+    observed = f"NVML {facts.nvml_version or '?'}: {count} GPU{'s' if count != 1 else ''}{notes}"
+    if count == 0:
+        return Outcome(Status.WARN, observed=observed, expected="at least one GPU",
+                       reason="the driver is loaded but NVML lists no GPU (disabled in BIOS? passed through to a VM?)",
+                       fix="lspci | grep -i nvidia")
+    return Outcome(Status.PASS, observed=observed, evidence={"child_seconds": facts.child_seconds})
+
+
+def device_nodes(facts: GpuFacts, policy: Policy) -> Outcome:
+    nodes = dict(facts.device_nodes)
+    missing = [p for p, s in nodes.items() if s == "missing"]
+    denied = [p for p, s in nodes.items() if s == "no access"]
+    observed = ", ".join(f"{p} {s}" for p, s in nodes.items())
+    if "/dev/nvidiactl" in missing or any(p != "/dev/nvidia-uvm" for p in missing):
+        return Outcome(Status.FAIL, observed=observed,
+                       expected="/dev/nvidiactl, /dev/nvidia-uvm, one /dev/nvidiaN per GPU",
+                       reason=f"missing: {', '.join(missing)}",
+                       fix="sudo nvidia-modprobe -c 0 -u  # creates the nodes; in a container: docker run --gpus all",
+                       evidence=nodes)
+    if denied:
+        return Outcome(Status.FAIL, observed=observed, reason=f"this user may not open {', '.join(denied)}",
+                       fix=NVML_ERRORS["NoPermission"][2], evidence=nodes)
+    if missing:  # only nvidia-uvm: CUDA needs it
+        if facts.nvidia_modprobe:
+            return Outcome(Status.WARN, observed=observed, reason="/dev/nvidia-uvm appears on first CUDA use "
+                           "(nvidia-modprobe creates it), but CUDA fails where nvidia-modprobe cannot run",
+                           fix="sudo nvidia-modprobe -u -c 0", evidence=nodes)
+        return Outcome(Status.FAIL, observed=observed, reason="CUDA needs /dev/nvidia-uvm (module nvidia_uvm)",
+                       fix="sudo modprobe nvidia-uvm && sudo nvidia-modprobe -u -c 0", evidence=nodes)
+    return Outcome(Status.PASS, observed=observed, evidence=nodes)
+
+
+def xid_errors(facts: GpuFacts, policy: Policy) -> Outcome:
+    log = facts.xid
+    if log is None:
+        return Outcome(Status.SKIP, reason="kernel log not read (no NVIDIA driver)")
+    if log.needs_root:
+        return Outcome(Status.UNKNOWN, observed="kernel log not readable: needs root", reason=log.error,
+                       fix="sudo dmesg | grep -i 'NVRM: Xid'  # or: sudo envcheck doctor --only gpu.xid")
+    if not log.readable:
+        return Outcome(Status.UNKNOWN, observed="kernel log not readable", reason=log.error,
+                       fix="sudo dmesg | grep -i 'NVRM: Xid'")
+    scope = " (the kernel ring buffer has wrapped: older messages are gone)" if log.wrapped else ""
+    if not log.events:
+        return Outcome(Status.PASS, observed=f"no Xid errors in the kernel log{scope}", evidence={"source": log.source})
+    labels = {d.pci_short: d.label for d in facts.devices if d.pci_short}
+    counts: dict[tuple[int, str], int] = {}
+    for event in log.events:
+        key = (event.code, labels.get(event.pci, f"PCI {event.pci}"))
+        counts[key] = counts.get(key, 0) + 1
+    infos = {code: xid.describe(code) for code, _ in counts}
+    worst = Status.FAIL if any(i.severity == "fail" for i in infos.values()) else Status.WARN
+    observed = "; ".join(f"Xid {code} x{n} on {where} ({infos[code].name})" for (code, where), n in counts.items())
+    fixes = dict.fromkeys(f"Xid {code}: {infos[code].action}" for code, _ in counts)
+    return Outcome(worst, observed=observed + scope, expected="no Xid errors since boot",
+                   reason="Xid errors are the driver's reports of GPU faults (NVIDIA Xid catalog)",
+                   fix="\n".join(fixes), evidence={"events": [f"{e.code} {e.pci} {e.detail}" for e in log.events[:20]]})
+
+
+def reboot_pending(facts: GpuFacts, policy: Policy) -> Outcome:
+    failing: list[str] = []
+    waiting: list[str] = []
+    library = facts.library_version
+    if _mismatch(facts):
+        failing.append(f"kernel module {facts.module_version or '?'} != library {library or '?'} (reboot)")
+    for d in facts.devices:
+        if d.retired_pages_pending:
+            waiting.append(f"{d.label}: retired pages pending (reset)")
+        if d.remap_pending:
+            waiting.append(f"{d.label}: remapped rows pending (reset)")
+        if d.ecc_current is not None and d.ecc_pending is not None and d.ecc_current != d.ecc_pending:
+            waiting.append(f"{d.label}: ECC mode {'on' if d.ecc_pending else 'off'} pending (reset)")
+        if d.mig_current is not None and d.mig_pending is not None and d.mig_current != d.mig_pending:
+            waiting.append(f"{d.label}: MIG mode {'on' if d.mig_pending else 'off'} pending (reset)")
+    if facts.reboot_required:
+        pkgs = f" ({', '.join(facts.reboot_required_pkgs)})" if facts.reboot_required_pkgs else ""
+        waiting.append(f"/var/run/reboot-required{pkgs}")
+    items = failing + waiting
+    if not items:
+        return Outcome(Status.PASS, observed="nothing waits for a reboot or a GPU reset")
+    resets = [w for w in waiting if w.endswith("(reset)")]
+    fix = REBOOT_FIX if failing or facts.reboot_required else \
+        "sudo nvidia-smi -r -i <GPU index>  # for each GPU listed, with no process on it; or: sudo reboot"
+    return Outcome(Status.FAIL if failing else Status.WARN, observed="; ".join(items),
+                   expected="nothing pending", reason=f"{len(items)} change(s) take effect only after a reboot"
+                   + (f" or a reset of {len(resets)} GPU(s)" if resets else ""), fix=fix, evidence={"pending": items})
+
+
+_NVML = ("gpu.nvml",)
+CHECKS = (
+    CheckSpec("gpu.driver", "NVIDIA driver installed and loaded", "gpu", driver),
+    CheckSpec("gpu.kernel-module", "Kernel module matches the NVML library", "gpu", kernel_module,
+              requires=("gpu.driver",)),
+    CheckSpec("gpu.nvml", "NVML answers", "gpu", nvml, requires=("gpu.driver", "gpu.kernel-module")),
+    CheckSpec("gpu.device-nodes", "GPU device nodes present and usable", "gpu", device_nodes, requires=("gpu.driver",)),
+    CheckSpec("gpu.devices", "Every GPU answers", "gpu", gpu_devices.devices, requires=_NVML),
+    CheckSpec("gpu.temperature", "GPU temperature", "gpu", gpu_devices.temperature, requires=_NVML),
+    CheckSpec("gpu.power", "GPU power draw and limit", "gpu", gpu_devices.power, requires=_NVML),
+    CheckSpec("gpu.persistence", "GPU persistence mode", "gpu", gpu_devices.persistence, requires=_NVML),
+    CheckSpec("gpu.ecc", "GPU ECC mode and uncorrected errors", "gpu", gpu_devices.ecc, requires=_NVML),
+    CheckSpec("gpu.retired-pages", "GPU retired pages", "gpu", gpu_devices.retired_pages, requires=_NVML),
+    CheckSpec("gpu.remapped-rows", "GPU remapped rows", "gpu", gpu_devices.remapped_rows, requires=_NVML),
+    CheckSpec("gpu.throttle", "GPU clock throttling", "gpu", gpu_devices.throttle, requires=_NVML),
+    CheckSpec("gpu.pcie-link", "GPU PCIe link at full generation and width", "gpu", gpu_devices.pcie_link,
+              requires=_NVML),
+    CheckSpec("gpu.mig", "GPU MIG mode", "gpu", gpu_devices.mig, requires=_NVML),
+    CheckSpec("gpu.xid", "No Xid errors since boot", "gpu", xid_errors, requires=("gpu.driver",)),
+    CheckSpec("gpu.cuda-compat", "Highest CUDA this driver fully supports", "gpu", gpu_compat.cuda_compat,
+              requires=_NVML),
+    CheckSpec("gpu.driver-branch", "Driver branch still supported", "gpu", gpu_compat.driver_branch,
+              requires=("gpu.driver",)),
+    CheckSpec("gpu.torch-wheels", "PyTorch wheels that fit this driver and GPU", "gpu", gpu_compat.torch_wheels,
+              requires=_NVML),
+    CheckSpec("gpu.torch-build", "Installed torch runs on this driver and GPU", "gpu", gpu_compat.torch_build,
+              requires=("gpu.driver",)),
+    CheckSpec("gpu.reboot-pending", "Nothing waits for a reboot or GPU reset", "gpu", reboot_pending,
+              requires=("gpu.driver",)),
+)
