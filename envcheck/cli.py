@@ -81,6 +81,8 @@ def cli() -> None:
 @click.option("--timeout", type=click.FloatRange(min=0.1, max=600), help="Deadline for each probe, in seconds.")
 @click.option("--smoke", "with_smoke", is_flag=True,
               help="Then run the PyTorch smoke test in the active environment and add its results.")
+@click.option("--torch", "with_torch", is_flag=True,
+              help="Also import torch in a child process (about 2 s) and judge its CUDA build (gpu.torch-build).")
 @click.option("--color/--no-color", default=None, help="Force colour on or off (default: only on a terminal).")
 def doctor(
     as_json: bool,
@@ -94,6 +96,7 @@ def doctor(
     policy_path: str | None,
     timeout: float | None,
     with_smoke: bool,
+    with_torch: bool,
     color: bool | None,
 ) -> int:
     """Check this machine: host, Python, git, conda, Jupyter, Docker, NVIDIA GPUs."""
@@ -115,7 +118,9 @@ def doctor(
     if timeout is not None:
         policy = replace(policy, probe_timeout_s=timeout)
     checks = select(CHECKS, _split(only), _split(skip))
-    report = run_checks(checks, PROBES, policy, command="doctor", strict=strict)
+    # Importing torch costs ~2 s, so gpu.torch-build runs only when asked (issue #3 item 9).
+    options = {"torch_check": with_torch or with_smoke}
+    report = run_checks(checks, PROBES, policy, command="doctor", strict=strict, options=options)
     if with_smoke:  # the smoke steps join the same report: one envelope, one exit code (issue #4)
         from dataclasses import replace as _replace
 
