@@ -1,0 +1,70 @@
+"""`project.drift`: has the machine changed since `envcheck scaffold` planned the project around the working
+folder? (issue #5, item 2). A different driver or GPU is a warning; a driver that no longer runs the project's
+CUDA build is a failure. Outside a scaffolded project the check is skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from envcheck import compat
+from envcheck.model import CheckSpec, Outcome, Status
+from envcheck.policy import Policy
+from envcheck.probes.project import ProjectFacts
+
+
+def _planned(record: Mapping[str, Any]) -> tuple[str | None, str | None, str]:
+    """The driver and GPU the project was planned for, and how to name that machine."""
+    host = record.get("host") if isinstance(record.get("host"), dict) else {}
+    planned_driver = record.get("planned_driver")
+    if isinstance(planned_driver, str) and planned_driver:
+        return planned_driver, None, f"the --driver {planned_driver} target"
+    driver = host.get("driver") if isinstance(host, dict) else None
+    gpu = host.get("gpu_name") if isinstance(host, dict) else None
+    return (driver if isinstance(driver, str) else None, gpu if isinstance(gpu, str) else None,
+            "the machine it was scaffolded on")
+
+
+def drift(facts: ProjectFacts, policy: Policy) -> Outcome:
+    if facts.record_path is None:
+        return Outcome(Status.SKIP, reason="not inside a project made by `envcheck scaffold`")
+    if facts.record_error:
+        return Outcome(Status.UNKNOWN, reason=facts.record_error,
+                       fix="Recreate it with `envcheck scaffold --dry-run .` to compare, or delete .envcheck/")
+    record = facts.record
+    now = facts.now
+    if now.error:
+        return Outcome(Status.UNKNOWN, reason=now.error)
+    planned_driver, planned_gpu, whom = _planned(record)
+    cuda = record.get("cuda") if isinstance(record.get("cuda"), str) else None
+    variant = str(record.get("variant", "?"))
+    gpus_now = ", ".join(now.gpu_names) or "none"
+    evidence = {"record": facts.record_path, "planned_driver": planned_driver, "planned_gpu": planned_gpu,
+                "driver": now.driver, "gpus": list(now.gpu_names), "variant": variant,
+                "data_version": record.get("data_version"), "data_version_now": compat.DATA_VERSION}
+    observed = f"driver {now.driver or 'none'}, GPU {gpus_now}"
+    expected = f"driver {planned_driver or 'none'}, GPU {planned_gpu or 'as planned'} ({whom})"
+    regenerate = "envcheck scaffold --dry-run .   # compare; then `envcheck generate environment . --force`"
+    if cuda and now.driver and not compat.cuda_runs_on(now.driver, cuda):
+        return Outcome(
+            Status.FAIL, observed=observed, expected=expected, evidence=evidence,
+            reason=(f"the project installs torch {variant} (CUDA {cuda}), which needs driver >= "
+                    f"{compat.cuda_min_driver(cuda)}; driver {now.driver} fully supports CUDA up to "
+                    f"{compat.cuda_full_support(now.driver)}"),
+            fix=f"{regenerate}\n# or install a driver >= {compat.cuda_min_driver(cuda)}",
+        )
+    changes: list[str] = []
+    if planned_driver and now.driver != planned_driver:
+        changes.append(f"driver {planned_driver} -> {now.driver or 'none'}")
+    if planned_gpu and planned_gpu not in now.gpu_names:
+        changes.append(f"GPU {planned_gpu} -> {gpus_now}")
+    if not planned_driver and now.driver and cuda is None:
+        changes.append(f"planned for the CPU; this machine now has driver {now.driver} ({gpus_now})")
+    if changes:
+        return Outcome(Status.WARN, observed=observed, expected=expected, evidence=evidence,
+                       reason=f"the machine changed since the project was planned for {whom}: {'; '.join(changes)}",
+                       fix=regenerate)
+    return Outcome(Status.PASS, observed=observed, expected=expected, evidence=evidence)
+
+
+CHECKS = (CheckSpec("project.drift", "project matches this machine", "project", drift),)

@@ -1,0 +1,120 @@
+"""What `envcheck scaffold` and `envcheck generate ...` do, step by step; cli.py passes the options and a
+``say`` function (the only printing), so this module never prints or exits itself.
+
+Order matters for safety (issue #5, item 6): validate every input, probe, plan (no disk), refuse or list what
+would be replaced, and only then write, atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from envcheck.model import UsageError
+from envcheck.scaffold import validate
+from envcheck.scaffold.decide import Request
+from envcheck.scaffold.facts import HostFacts, probe_host
+from envcheck.scaffold.plan import RECORD_PATH, Plan, plan_project
+from envcheck.scaffold.write import replaced_files, write_tree
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    path: str
+    name: str | None = None
+    python: str | None = None
+    torch: str | None = None
+    cuda: str = "auto"
+    driver: str | None = None
+    route: str | None = None
+    minor_compat: bool = False
+    jupyter: bool = True
+    docker: bool = True
+    git: bool = True
+    dry_run: bool = False
+    force: bool = False
+    as_json: bool = False
+
+
+def _recorded_name(target: Path) -> str | None:
+    try:
+        data = json.loads((target / RECORD_PATH).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = data.get("name") if isinstance(data, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def build_request(opts: Options, *, existing_project: bool = False) -> tuple[Path, Request]:
+    """Validate every option; nothing has been probed or written yet."""
+    target = validate.target_path(opts.path)
+    if existing_project and not target.is_dir():
+        raise UsageError(f"{target} is not a folder: `envcheck scaffold {opts.path}` creates a project")
+    name = opts.name or (_recorded_name(target) if existing_project else None) or target.name
+    request = Request(
+        name=validate.dist_name(name),
+        package=validate.package_name(name),
+        python=validate.python_version(opts.python) if opts.python else None,
+        torch=validate.torch_version(opts.torch) if opts.torch else None,
+        cuda=validate.cuda_option(opts.cuda),
+        driver=validate.driver_version(opts.driver) if opts.driver else None,
+        route=opts.route,
+        minor_compat=opts.minor_compat,
+        jupyter=opts.jupyter,
+        docker=opts.docker,
+        git=opts.git,
+    )
+    return target, request
+
+
+def plan_text(plan: Plan, replaces: list[str]) -> str:
+    """The plan for a person: decisions with reasons, then the files."""
+    lines = [f"Plan for {plan.target} ({plan.request.name}, package {plan.request.package}):", ""]
+    lines += [f"  {d.key:<13} {d.value}\n  {'':<13} {d.reason}" for d in plan.decisions.items]
+    lines += ["", "Files:"]
+    lines += [f"  {path}{'  (replaces the existing file)' if path in replaces else ''}" for path in sorted(plan.files)]
+    lines += [f"  note: {note}" for note in plan.facts.notes]
+    return "\n".join(lines)
+
+
+def run(opts: Options, say: Say, *, part: str = "project", facts: HostFacts | None = None) -> dict[str, Any]:
+    """Scaffold (``part="project"``) or generate one part; returns the JSON summary."""
+    target, request = build_request(opts, existing_project=part != "project")
+    facts = facts if facts is not None else probe_host()
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    plan = plan_project(str(target), request, facts, part=part, created=created)
+    replaces = replaced_files(target, plan.files)
+    existing = validate.existing_entries(target) if part == "project" else replaces
+    if existing and not opts.force:
+        shown = ", ".join(existing[:8]) + (f" and {len(existing) - 8} more" if len(existing) > 8 else "")
+        what = "is not empty" if part == "project" else "already has"
+        raise UsageError(f"{target} {what}: {shown}. Nothing was written; pass --force to replace "
+                         f"{'the project' if part == 'project' else 'them'} (user files outside the plan stay)")
+    summary = plan.to_json(replaces=tuple(replaces), dry_run=opts.dry_run)
+    if opts.dry_run:
+        if not opts.as_json:
+            say(plan_text(plan, replaces))
+            say("\nDry run: nothing was written.")
+        return summary
+    if replaces and not opts.as_json:
+        say(f"Replacing {len(replaces)} existing file(s) in {target}:")
+        for path in replaces:
+            say(f"  {path}")
+    write_tree(target, plan.files, force=opts.force, whole_project=part == "project")
+    summary["written"] = sorted(plan.files)
+    if part == "project" and request.git:
+        from envcheck.scaffold.gitinit import init_and_commit
+
+        git = init_and_commit(target, plan.files)
+        summary["git"] = {"initialised": git.initialised, "committed": git.committed, "message": git.message}
+    if not opts.as_json:
+        say(plan_text(plan, replaces))
+        say(f"\nWrote {len(plan.files)} files into {target}.")
+        if "git" in summary:
+            say(summary["git"]["message"])
+    return summary

@@ -1,0 +1,243 @@
+"""Decisions for a scaffold plan: pure functions of the host facts, the request and envcheck.compat (issue #5, item 2).
+
+Every decision carries its reason in words. The data (driver minimums, torch variants and their
+architectures, image tags, Ubuntu's Pythons, conda-forge's CUDA builds) comes only from envcheck.compat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from envcheck import compat
+from envcheck.compat_data import ubuntu_rows
+from envcheck.model import UsageError
+from envcheck.scaffold.facts import HostFacts
+
+ROUTES = ("pip", "conda-forge")
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for, already validated (envcheck.scaffold.validate)."""
+
+    name: str
+    package: str
+    python: str | None = None
+    torch: str | None = None
+    cuda: str = "auto"  # auto | cpu | X.Y
+    driver: str | None = None  # --driver: plan for another machine
+    route: str | None = None  # None: the default (pip)
+    minor_compat: bool = False
+    jupyter: bool = True
+    docker: bool = True
+    git: bool = True
+
+
+@dataclass(frozen=True)
+class Decision:
+    key: str
+    value: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Decisions:
+    choice: compat.TorchChoice  # the torch build environment.yml and Dockerfile install
+    cpu: compat.TorchVariant  # the cpu variant of the same release, for Dockerfile.cpu
+    python: str
+    route: str
+    route_reason: str
+    ubuntu: str  # the images' Ubuntu
+    image_python: str
+    cuda_image: compat.CudaImage | None  # None: no CUDA Dockerfile (CPU plan, or no known tag)
+    base_reason: str
+    conda_cuda_max: str | None
+    planned_for: str
+    items: tuple[Decision, ...]
+
+    @property
+    def cuda(self) -> str | None:
+        return self.choice.variant.cuda
+
+
+def _xy(version: str) -> tuple[int, int]:
+    parts = compat.parse_version(version)
+    return parts[0], parts[1] if len(parts) > 1 else 0
+
+
+def _fits(release: compat.TorchRelease, python: str) -> bool:
+    return _xy(release.python_min) <= _xy(python) <= _xy(release.python_max)
+
+
+def _target(facts: HostFacts, req: Request) -> tuple[str | None, tuple[int, int] | None, str]:
+    """The driver and capability the plan is for, and how to say whose they are."""
+    if req.driver:
+        return req.driver, None, f"a machine with NVIDIA driver {req.driver} (--driver; its GPU is not known here)"
+    if facts.driver:
+        gpu = facts.gpu_name or "an NVIDIA GPU"
+        return facts.driver, facts.capability, f"this machine ({gpu}, driver {facts.driver})"
+    return None, None, "this machine (no NVIDIA driver found: CPU only)"
+
+
+def _releases(req: Request) -> list[compat.TorchRelease]:
+    releases = list(reversed(compat.torch_releases()))
+    if req.torch:
+        wanted = compat.torch_release(req.torch)
+        if wanted is None:
+            known = ", ".join(r.version for r in compat.torch_releases())
+            raise UsageError(f"--torch {req.torch}: not in envcheck's compatibility data ({known})")
+        releases = [wanted]
+    if req.python:
+        fitting = [r for r in releases if _fits(r, req.python)]
+        if not fitting:
+            ranges = "; ".join(f"{r.version}: {r.python_min}-{r.python_max}" for r in releases[:3])
+            raise UsageError(f"--python {req.python}: no torch release here supports it ({ranges})")
+        releases = fitting
+    return releases
+
+
+def _explicit_cuda(req: Request, driver: str | None, capability: tuple[int, int] | None) -> compat.TorchChoice:
+    """``--cuda X.Y``: the newest release with that variant which the driver runs and the GPU's arch is in."""
+    misses: list[str] = []
+    for release in _releases(req):
+        for variant in release.variants:
+            if variant.cuda != req.cuda:
+                continue
+            label = "" if variant.stable else " (experimental in this release)"
+            if driver is None:
+                why = "no driver known, so not checked against one"
+            elif compat.cuda_runs_on(driver, req.cuda):
+                why = f"driver {driver} fully supports CUDA {req.cuda} (needs >= {compat.cuda_min_driver(req.cuda)})"
+            elif req.minor_compat and compat.cuda_runs_on(driver, req.cuda, minor_compat=True):
+                why = (f"driver {driver} runs CUDA {req.cuda} only through minor-version compatibility "
+                       "(--minor-compat): a limited feature set, PTX JIT of newer PTX can fail")
+            else:
+                misses.append(f"torch {release.version} {variant.name}: driver {driver} lacks CUDA {req.cuda}")
+                continue
+            if capability is not None and not compat.arch_supported(variant, capability):
+                sm = f"sm_{capability[0]}{capability[1]}"
+                misses.append(f"torch {release.version} {variant.name} has no kernels for {sm}")
+                continue
+            reason = f"torch {release.latest_patch} {variant.name}{label}: --cuda {req.cuda} asked; {why}"
+            return compat.TorchChoice(release, variant, reason)
+    best = compat.cuda_full_support(driver) if driver else None
+    hint = f"; driver {driver} fully supports CUDA up to {best}" if best else ""
+    detail = f" ({misses[0]})" if misses else ""
+    raise UsageError(f"--cuda {req.cuda}: no torch build in the data fits{detail}{hint}; try --cuda auto")
+
+
+def choose_torch(facts: HostFacts, req: Request) -> tuple[compat.TorchChoice, str]:
+    """The torch build and who it is for."""
+    driver, capability, planned_for = _target(facts, req)
+    releases = _releases(req)
+    if req.cuda not in ("auto", "cpu"):
+        return _explicit_cuda(req, driver, capability), planned_for
+    if req.cuda == "auto" and driver is not None:
+        allowed = {r.version for r in releases}
+        picks = compat.torch_choices(driver, capability, minor_compat=req.minor_compat, python=req.python)
+        match = next((c for c in picks if c.release.version in allowed), None)
+        if match is not None:
+            return match, planned_for
+        arch = f" for sm_{capability[0]}{capability[1]}" if capability else ""
+        reason = (f"no CUDA build of torch {releases[0].version if req.torch else ''}".rstrip()
+                  + f" runs on driver {driver}{arch} (full support up to CUDA {compat.cuda_full_support(driver)})"
+                  + ("" if req.minor_compat else "; --minor-compat may widen the choice") + ", so the CPU build")
+    elif req.cuda == "cpu":
+        reason = "--cuda cpu asked for the CPU build"
+    else:
+        reason = "no NVIDIA driver found and no --driver given, so the CPU build"
+    release = releases[0]
+    cpu = next(v for v in release.variants if v.cuda is None)
+    return compat.TorchChoice(release, cpu, f"torch {release.latest_patch} cpu: {reason}"), planned_for
+
+
+def choose_python(facts: HostFacts, req: Request, release: compat.TorchRelease) -> Decision:
+    span = f"torch {release.version} supports Python {release.python_min}-{release.python_max}"
+    if req.python:
+        return Decision("python", req.python, f"--python {req.python} asked; {span}")
+    host = facts.python
+    if _fits(release, host):
+        return Decision("python", host, f"the Python envcheck runs on here; {span}")
+    clamped = release.python_min if _xy(host) < _xy(release.python_min) else release.python_max
+    return Decision("python", clamped, f"this machine's Python {host} is outside the range; {span}")
+
+
+def choose_ubuntu(release: compat.TorchRelease, cuda: str | None) -> tuple[str, str]:
+    """The images' Ubuntu: the newest one the CUDA tag exists for (any LTS for CPU) whose python3 torch supports."""
+    if cuda is not None:
+        candidates = list(reversed(compat.image_ubuntus(cuda)))
+        where = f"the nvidia/cuda {cuda} tags exist for Ubuntu {', '.join(compat.image_ubuntus(cuda))}"
+    else:
+        candidates = [row.version for row in reversed(ubuntu_rows()) if row.lts]
+        where = "no CUDA image needed"
+    for version in candidates:
+        row = compat.ubuntu_release(version)
+        if row is not None and _fits(release, row.default_python):
+            return version, (f"{where}; Ubuntu {version}'s python3 is {row.default_python}, inside torch "
+                             f"{release.version}'s {release.python_min}-{release.python_max}")
+    fallback = candidates[0] if candidates else "24.04"
+    return fallback, f"{where}; no candidate's python3 fits torch {release.version}: the image may need another Python"
+
+
+def choose_route(req: Request, choice: compat.TorchChoice, driver: str | None) -> tuple[str, str, str | None]:
+    """(route, reason, the highest CUDA a conda-forge CUDA build may use)."""
+    variant = choice.variant
+    if (req.route or "pip") == "pip":
+        why = "--route pip asked" if req.route else "the default"
+        return "pip", (f"{why}: conda gives python and pip, and pip installs the official {variant.name} wheel from "
+                       f"{compat.pip_index_url(variant.name)}, the same build the Dockerfile installs"), None
+    forge = compat.conda_facts().forge_cuda_builds
+    if variant.cuda is None:
+        return "conda-forge", "--route conda-forge asked: conda-forge's CPU build of pytorch", None
+    best = compat.cuda_full_support(driver) if driver else variant.cuda
+    usable = [c for c in forge if best is not None and _xy(c) <= _xy(best)]
+    if not usable:
+        raise UsageError(
+            f"--route conda-forge: conda-forge's recent pytorch CUDA builds are for CUDA {' and '.join(forge)}, "
+            f"but driver {driver} fully supports CUDA up to {best}: use --route pip (the official {variant.name} "
+            "wheel) or --cuda cpu")
+    return "conda-forge", (f"--route conda-forge asked: conda-forge builds pytorch for CUDA {', '.join(forge)}; "
+                           f"cuda-version<={best} keeps the solver to what driver {driver or '(target)'} fully "
+                           "supports"), best
+
+
+def decide(facts: HostFacts, req: Request) -> Decisions:
+    choice, planned_for = choose_torch(facts, req)
+    driver = req.driver or facts.driver
+    release, variant = choice.release, choice.variant
+    python = choose_python(facts, req, release)
+    route, route_reason, conda_cuda_max = choose_route(req, choice, driver)
+    cpu = next(v for v in release.variants if v.cuda is None)
+    ubuntu, ubuntu_reason = choose_ubuntu(release, variant.cuda)
+    row = compat.ubuntu_release(ubuntu)
+    image_python = row.default_python if row else "unknown"
+    image = compat.cuda_image(variant.cuda, ubuntu) if variant.cuda else None
+    if image is not None:
+        weak = " (this tag rests on weaker evidence: check it exists)" if image.unverified else ""
+        base_reason = (f"nvidia/cuda:{image.tag}: the latest patch of CUDA {variant.cuda} (older patches are deleted "
+                       f"from Docker Hub), runtime flavour with cuDNN{weak}; {ubuntu_reason}")
+    elif variant.cuda:
+        base_reason = f"no nvidia/cuda tag is known for CUDA {variant.cuda}: no CUDA Dockerfile"
+    else:
+        base_reason = "a CPU plan: only Dockerfile.cpu"
+    items = [
+        Decision("target", planned_for, "--driver names another machine" if req.driver else "probed on this machine"),
+        Decision("python", python.value, python.reason),
+        Decision("torch", release.latest_patch, choice.reason),
+        Decision("variant", variant.name, f"CUDA {variant.cuda}" if variant.cuda else "CPU only"),
+        Decision("route", route, route_reason),
+    ]
+    if req.docker:
+        items.append(Decision("base_image", f"nvidia/cuda:{image.tag}" if image else "none", base_reason))
+        items.append(Decision("cpu_image", f"ubuntu:{ubuntu}",
+                              f"Dockerfile.cpu: the CUDA image's Ubuntu, the {cpu.name} wheel; {ubuntu_reason}"))
+        items.append(Decision("image_python", image_python, f"Ubuntu {ubuntu}'s python3, in a venv at /opt/venv"))
+    if req.minor_compat:
+        items.append(Decision("minor_compat", "allowed",
+                              "--minor-compat: a CUDA build of the driver's major family that the driver runs only "
+                              "with a limited feature set may be chosen (pytorch/pytorch#130684)"))
+    for key, flag in (("jupyter", req.jupyter), ("docker", req.docker), ("git", req.git)):
+        items.append(Decision(key, "yes" if flag else "no", "the default" if flag else f"--no-{key} asked"))
+    return Decisions(choice=choice, cpu=cpu, python=python.value, route=route, route_reason=route_reason,
+                     ubuntu=ubuntu, image_python=image_python, cuda_image=image, base_reason=base_reason,
+                     conda_cuda_max=conda_cuda_max, planned_for=planned_for, items=tuple(items))

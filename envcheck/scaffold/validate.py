@@ -1,0 +1,127 @@
+"""Input validation for `envcheck scaffold`: every value is checked before anything is written (issue #5, item 6).
+
+Each function returns the cleaned value or raises :class:`UsageError` (exit 2) with a message that says
+what was wrong and what would be accepted. Nothing here touches the disk except reading what a target
+folder already holds.
+"""
+
+from __future__ import annotations
+
+import keyword
+import os
+import re
+import sys
+import unicodedata
+from pathlib import Path
+
+from envcheck.model import UsageError
+
+# PEP 508 / the packaging spec's "name" rule, ASCII only; 64 characters keeps paths and image tags sane.
+_DIST_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$")
+# Names a generated package must not take: the project imports torch and numpy, and its tests use pytest.
+_SHADOWED = frozenset({"torch", "torchvision", "torchaudio", "numpy", "pytest", "setuptools", "pip", "envcheck"})
+_PYTHON = re.compile(r"^3\.(\d{1,2})$")
+_TORCH = re.compile(r"^(\d{1,2})\.(\d{1,3})(?:\.(\d{1,3}))?$")
+_CUDA = re.compile(r"^(\d{1,2})\.(\d{1,2})$")
+# Linux driver versions: "535.104.05", "570.26", "580.65.06".
+_DRIVER = re.compile(r"^(\d{3})\.(\d{1,3})(?:\.(\d{1,3}))?$")
+
+
+def show(value: str) -> str:
+    """A value as it may appear in a message: quoted, control characters escaped, cut short."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _control_chars(value: str) -> bool:
+    return any(unicodedata.category(ch).startswith("C") for ch in value)
+
+
+def dist_name(name: str) -> str:
+    """A valid distribution name (what pyproject.toml's ``name`` takes), returned unchanged."""
+    if not name:
+        raise UsageError("the project name is empty: pass --name NAME")
+    if _control_chars(name):
+        raise UsageError(f"the project name {show(name)} contains control characters")
+    if "/" in name or "\\" in name or os.sep in name or ".." in name:
+        raise UsageError(f"the project name {show(name)} must not contain path separators or '..'")
+    if not _DIST_NAME.match(name):
+        raise UsageError(
+            f"the project name {show(name)} is not a valid distribution name: use ASCII letters, digits, '-', '_' "
+            "and '.', starting and ending with a letter or digit, at most 64 characters (e.g. --name mnist-demo)"
+        )
+    return name
+
+
+def package_name(name: str) -> str:
+    """The import name for a distribution name: lower case, '-' and '.' as '_'; refused when unusable."""
+    package = re.sub(r"[-_.]+", "_", dist_name(name)).lower()
+    hint = "pass --name with a name that starts with a letter, e.g. --name my-project"
+    if not package.isidentifier() or not package.isascii():
+        raise UsageError(f"the package name {package!r} (from {show(name)}) is not a Python identifier; {hint}")
+    if keyword.iskeyword(package) or keyword.issoftkeyword(package):
+        raise UsageError(f"the package name {package!r} is a Python keyword; {hint}")
+    if package in sys.stdlib_module_names:
+        raise UsageError(f"the package name {package!r} would shadow the standard library module {package!r}; {hint}")
+    if package in _SHADOWED or package.startswith("torch"):
+        raise UsageError(f"the package name {package!r} would shadow {package!r}, which the project imports; {hint}")
+    return package
+
+
+def target_path(path: str) -> Path:
+    """The target folder, absolute; it may exist (an empty folder, or any folder with --force) or not."""
+    if not path or _control_chars(path):
+        raise UsageError(f"the target path {show(path)} is empty or contains control characters")
+    target = Path(os.path.abspath(os.path.expanduser(path)))
+    if target == Path(target.anchor):
+        raise UsageError("refusing to scaffold into the root folder: name a project folder")
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{target} exists and is not a folder")
+    if target.is_symlink():
+        raise UsageError(f"{target} is a symbolic link: name the real folder")
+    parent = target.parent
+    if not parent.is_dir():
+        raise UsageError(f"the parent folder {parent} does not exist: create it first (mkdir -p {parent})")
+    return target
+
+
+def python_version(value: str) -> str:
+    """``3.12`` style; the range check against the chosen torch happens in the decisions."""
+    if not _PYTHON.match(value):
+        raise UsageError(f"--python {show(value)}: expected a version like 3.12")
+    return value
+
+
+def torch_version(value: str) -> str:
+    """``2.8`` or ``2.8.0``; whether envcheck knows it is checked against the compatibility data."""
+    if not _TORCH.match(value):
+        raise UsageError(f"--torch {show(value)}: expected a version like 2.8 or 2.8.0")
+    return value
+
+
+def cuda_option(value: str) -> str:
+    """``auto``, ``cpu`` or a CUDA ``X.Y``."""
+    if value in ("auto", "cpu") or _CUDA.match(value):
+        return value
+    raise UsageError(f"--cuda {show(value)}: expected auto, cpu or a CUDA version like 12.6")
+
+
+def driver_version(value: str) -> str:
+    """An NVIDIA Linux driver version such as ``535.104.05``."""
+    if not _DRIVER.match(value):
+        raise UsageError(f"--driver {show(value)}: expected an NVIDIA driver version like 535.104.05 or 570.26")
+    return value
+
+
+def existing_entries(target: Path) -> list[str]:
+    """What the target already holds (relative paths, files only, sorted); empty when it does not exist."""
+    if not target.is_dir():
+        return []
+    found: list[str] = []
+    for root, dirs, files in os.walk(target):
+        dirs.sort()
+        for name in sorted(files):
+            found.append(Path(root, name).relative_to(target).as_posix())
+        if not files and not dirs and Path(root) != target:
+            found.append(Path(root).relative_to(target).as_posix() + "/")
+    return found

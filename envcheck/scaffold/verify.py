@@ -1,0 +1,151 @@
+"""`envcheck verify PATH`: build a scaffolded project's images with the local Docker engine and run the smoke
+test inside them (issue #5, item 8). The result is an ordinary Report, so every renderer and exit code applies.
+
+Without registry access the build stops at the first step that needs the network (pulling the base image,
+apt-get, pip): the result names that step and says so, instead of a raw build log.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from envcheck.model import Outcome, Report, Result, Status, UsageError
+from envcheck.probes.project import read_gpu_now, read_record
+
+_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+# Phrases the engine, apt and pip print when the network is what failed.
+_NETWORK = re.compile(
+    r"dial tcp|no such host|lookup .* on |i/o timeout|tls handshake|temporary failure resolving|could not resolve|"
+    r"failed to establish a new connection|network is unreachable|connection refused|pull access denied|"
+    r"failed to resolve reference|name or service not known|max retries exceeded|registry",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class BuildLog:
+    ok: bool
+    step: str = ""  # "Step 1/14 : FROM ubuntu:24.04", the step that was running when it failed
+    error: str = ""
+    lines: tuple[str, ...] = ()
+    image_id: str = ""
+
+
+def read_build_stream(chunks: Iterable[dict[str, Any]], *, deadline: float) -> BuildLog:
+    """Follow the engine's build stream; the last "Step N/M" seen is the step that failed, if one did."""
+    step, lines, image_id = "", list[str](), ""
+    for chunk in chunks:
+        text = str(chunk.get("stream") or "")
+        for line in text.splitlines():
+            if _STEP.match(line.strip()):
+                step = line.strip()
+            if line.strip():
+                lines.append(line.rstrip())
+        if "aux" in chunk and isinstance(chunk["aux"], dict):
+            image_id = str(chunk["aux"].get("ID", image_id))
+        if "error" in chunk:
+            detail = chunk.get("errorDetail") or {}
+            message = str(detail.get("message") or chunk["error"]).strip()
+            return BuildLog(False, step, message, tuple(lines[-40:]), image_id)
+        if time.monotonic() > deadline:
+            return BuildLog(False, step, "the build did not finish before the deadline", tuple(lines[-40:]), image_id)
+    return BuildLog(True, step, "", tuple(lines[-40:]), image_id)
+
+
+def judge_build(dockerfile: str, log: BuildLog) -> Outcome:
+    if log.ok:
+        return Outcome(Status.PASS, observed=f"built {dockerfile}", item=dockerfile, evidence={"image": log.image_id})
+    where = log.step or "before the first step"
+    tail = "\n".join(log.lines[-8:])
+    network = bool(_NETWORK.search(log.error) or _NETWORK.search(tail))
+    if network:
+        what = "pulling the base image" if " : FROM " in f" {where}" else "this step"
+        return Outcome(
+            Status.FAIL, item=dockerfile, observed=f"{where}: {log.error}",
+            expected="the image builds",
+            reason=f"{what} needs the network, and the Docker engine could not reach it",
+            fix="Run `envcheck verify` where the engine reaches Docker Hub, download.pytorch.org and the Ubuntu "
+                "mirrors (check `docker pull` and any proxy settings of the engine)",
+            evidence={"step": where, "error": log.error, "network": True, "log_tail": tail},
+        )
+    return Outcome(Status.FAIL, item=dockerfile, observed=f"{where}: {log.error}", expected="the image builds",
+                   reason="the build failed", fix=f"docker build -f {dockerfile} .  # to see the whole log",
+                   evidence={"step": where, "error": log.error, "network": False, "log_tail": tail})
+
+
+def _client(timeout_s: float) -> Any:
+    import docker
+
+    return docker.from_env(timeout=int(max(timeout_s, 1)))
+
+
+def _smoke(client: Any, image: str, package: str, gpu: bool, timeout_s: float) -> Outcome:
+    import docker
+
+    command = ["python", "-m", f"{package}.smoke"] + (["--require-gpu"] if gpu else [])
+    requests = [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])] if gpu else None
+    container = client.containers.run(image, command, detach=True, device_requests=requests)
+    try:
+        status = container.wait(timeout=timeout_s)
+        logs = container.logs().decode("utf-8", errors="replace").strip()
+    finally:
+        container.remove(force=True)
+    code = int(status.get("StatusCode", 1))
+    if code == 0:
+        return Outcome(Status.PASS, observed=logs.splitlines()[-1] if logs else "exit 0", evidence={"log": logs})
+    return Outcome(Status.FAIL, observed=f"exit {code}", reason=logs[-500:], evidence={"log": logs},
+                   fix=f"docker run --rm {'--gpus all ' if gpu else ''}{image} {' '.join(command)}")
+
+
+def verify(project: Path, *, timeout_s: float = 1800.0) -> Report:
+    """Build every Dockerfile the project has, then run its smoke test in each image that built."""
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    start = time.monotonic()
+    record_path = project / ".envcheck" / "project.json"
+    record, error = read_record(record_path) if record_path.is_file() else ({}, f"{record_path} not found")
+    if error:
+        raise UsageError(f"{project} is not a project made by `envcheck scaffold`: {error}")
+    package = str(record.get("package"))
+    name = str(record.get("name", project.name)).lower()
+    dockerfiles = [f for f in ("Dockerfile", "Dockerfile.cpu") if (project / f).is_file()]
+    if not dockerfiles:
+        raise UsageError(f"{project} has no Dockerfile: `envcheck generate dockerfile {project}` writes them")
+    results: list[Result] = []
+    try:
+        client = _client(min(timeout_s, 300))
+        client.ping()
+    except Exception as exc:  # the SDK raises DockerException or requests errors: docs/failure-modes.md
+        outcome = Outcome(Status.FAIL, observed=f"{type(exc).__name__}: {exc}", reason="no Docker engine answers",
+                          fix="Start the Docker engine (`envcheck doctor --only docker` says why it does not answer)")
+        took = round(time.monotonic() - start, 3)
+        results.append(Result.from_outcome("verify.engine", "Docker engine reachable", outcome, took))
+        client = None
+    has_gpu = read_gpu_now().driver is not None
+    for dockerfile in dockerfiles if client is not None else []:
+        flavor = "cuda" if dockerfile == "Dockerfile" else "cpu"
+        tag = f"{name}:{flavor}"
+        t0 = time.monotonic()
+        stream = client.api.build(path=str(project), dockerfile=dockerfile, tag=tag, rm=True, forcerm=True,
+                                  decode=True, pull=False)
+        log = read_build_stream(stream, deadline=start + timeout_s)
+        results.append(Result.from_outcome("verify.build", f"{dockerfile} builds", judge_build(dockerfile, log),
+                                           round(time.monotonic() - t0, 3)))
+        t0 = time.monotonic()
+        if not log.ok:
+            smoke = Outcome(Status.SKIP, item=dockerfile, reason=f"{dockerfile} did not build",
+                            caused_by="verify.build")
+        elif flavor == "cuda" and not has_gpu:
+            smoke = Outcome(Status.SKIP, item=dockerfile, reason="no NVIDIA GPU on this machine to run the CUDA image")
+        else:
+            smoke = _smoke(client, tag, package, flavor == "cuda", max(timeout_s - (time.monotonic() - start), 30))
+            smoke = replace(smoke, item=dockerfile)
+        results.append(Result.from_outcome("verify.smoke", f"smoke test inside {dockerfile}", smoke,
+                                           round(time.monotonic() - t0, 3)))
+    return Report(command="verify", host=socket.gethostname(), started_at=started,
+                  duration_s=round(time.monotonic() - start, 3), results=tuple(results))

@@ -1,0 +1,137 @@
+"""Scaffold decisions as pure functions of hand-built host facts and envcheck.compat (issue #5, item 2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from envcheck import compat
+from envcheck.model import UsageError
+from envcheck.scaffold.decide import Request, decide
+from envcheck.scaffold.facts import HostFacts, from_probe_facts
+
+REQ = Request(name="demo", package="demo")
+A100_535 = HostFacts(driver="535.104.05", cuda="12.2", capability=(8, 0), gpu_name="NVIDIA A100-SXM4-80GB",
+                     ubuntu="22.04", python="3.10")
+H100_580 = HostFacts(driver="580.65.06", cuda="13.0", capability=(9, 0), gpu_name="NVIDIA H100 80GB HBM3",
+                     ubuntu="24.04", python="3.12")
+PASCAL_580 = HostFacts(driver="580.65.06", cuda="13.0", capability=(6, 1), gpu_name="NVIDIA GeForce GTX 1080",
+                       ubuntu="22.04", python="3.10")
+NO_GPU = HostFacts(python="3.11", ubuntu="24.04")
+
+
+def _by_key(facts: HostFacts, req: Request = REQ) -> dict[str, str]:
+    return {d.key: d.value for d in decide(facts, req).items}
+
+
+def test_newest_torch_whose_cuda_the_driver_fully_supports() -> None:
+    d = decide(H100_580, REQ)
+    newest = compat.torch_releases()[-1]
+    assert d.choice.release.version == newest.version
+    assert d.cuda is not None and compat.cuda_runs_on("580.65.06", d.cuda)
+    # No stable variant of the newest release with a higher CUDA that this driver fully supports was skipped.
+    better = [v for v in newest.variants if v.stable and v.cuda and compat.cuda_runs_on("580.65.06", v.cuda)
+              and compat.parse_version(v.cuda) > compat.parse_version(d.cuda)]
+    assert better == []
+    assert "fully supports" in d.choice.reason and "sm_90" in d.choice.reason
+
+
+def test_an_old_driver_gets_an_older_torch_not_a_newer_cuda() -> None:
+    d = decide(A100_535, REQ)
+    assert d.cuda is not None
+    assert compat.cuda_runs_on("535.104.05", d.cuda)  # 12.2 at most: never cu126 on R535
+    assert compat.parse_version(d.cuda) <= (12, 2)
+
+
+def test_minor_version_compatibility_only_when_asked_and_then_explained() -> None:
+    plain = decide(A100_535, REQ)
+    widened = decide(A100_535, Request(name="demo", package="demo", minor_compat=True))
+    assert "minor-version" not in plain.choice.reason
+    assert compat.parse_version(widened.cuda or "0") > compat.parse_version(plain.cuda or "0")
+    assert "minor-version compatibility" in widened.choice.reason
+    assert any(x.key == "minor_compat" for x in widened.items)
+
+
+def test_the_gpu_architecture_limits_the_choice() -> None:
+    d = decide(PASCAL_580, REQ)  # sm_61: cu130 and later dropped Pascal, so cu126
+    assert d.choice.variant.name == "cu126"
+    assert compat.arch_supported(d.choice.variant, (6, 1))
+
+
+def test_no_gpu_is_the_cpu_build_and_no_cuda_dockerfile() -> None:
+    d = decide(NO_GPU, REQ)
+    assert d.choice.variant.cuda is None and d.cuda_image is None
+    assert "no NVIDIA driver" in d.choice.reason
+
+
+def test_driver_option_plans_for_another_machine_plus_the_cpu_twin() -> None:
+    d = decide(NO_GPU, Request(name="demo", package="demo", driver="560.35.03"))
+    assert d.choice.variant.name == "cu126"
+    assert d.cpu.cuda is None and d.cpu.name == "cpu"
+    assert d.cuda_image is not None and d.cuda_image.cuda.startswith("12.6.")
+    assert "--driver" in d.planned_for
+
+
+def test_image_tag_is_a_full_patch_on_an_ubuntu_it_exists_for() -> None:
+    d = decide(H100_580, REQ)
+    assert d.cuda_image is not None and d.cuda is not None
+    assert len(compat.parse_version(d.cuda_image.cuda)) == 3
+    assert d.ubuntu in compat.image_ubuntus(d.cuda)
+    release = compat.ubuntu_release(d.ubuntu)
+    assert release is not None and d.image_python == release.default_python
+
+
+def test_python_is_kept_inside_torchs_range() -> None:
+    old = HostFacts(python="3.8")
+    d = decide(old, REQ)
+    assert d.python == d.choice.release.python_min
+    assert "outside the range" in next(x.reason for x in d.items if x.key == "python")
+    assert decide(NO_GPU, Request(name="d", package="d", python="3.12")).python == "3.12"
+
+
+def test_python_outside_every_torch_range_is_refused() -> None:
+    with pytest.raises(UsageError, match="--python 3.99"):
+        decide(NO_GPU, Request(name="d", package="d", python="3.99"))
+
+
+def test_torch_option_pins_the_release() -> None:
+    d = decide(H100_580, Request(name="d", package="d", torch="2.8"))
+    assert d.choice.release.version == "2.8"
+    with pytest.raises(UsageError, match="not in envcheck's compatibility data"):
+        decide(H100_580, Request(name="d", package="d", torch="9.9"))
+
+
+def test_explicit_cuda_the_driver_cannot_run_is_refused() -> None:
+    with pytest.raises(UsageError, match="--cuda 13.0"):
+        decide(A100_535, Request(name="d", package="d", cuda="13.0"))
+    ok = decide(H100_580, Request(name="d", package="d", cuda="12.6"))
+    assert ok.choice.variant.name == "cu126"
+
+
+def test_cuda_cpu_forces_the_cpu_build_on_a_gpu_machine() -> None:
+    d = decide(H100_580, Request(name="d", package="d", cuda="cpu"))
+    assert d.choice.variant.cuda is None and "--cuda cpu" in d.choice.reason
+
+
+def test_conda_forge_route_needs_a_driver_for_its_cuda_builds() -> None:
+    forge = compat.conda_facts().forge_cuda_builds
+    with pytest.raises(UsageError, match="--route pip"):
+        decide(A100_535, Request(name="d", package="d", route="conda-forge"))
+    d = decide(H100_580, Request(name="d", package="d", route="conda-forge"))
+    assert d.route == "conda-forge" and d.conda_cuda_max is not None
+    assert any(compat.parse_version(c) <= compat.parse_version(d.conda_cuda_max) for c in forge)
+
+
+def test_every_decision_has_a_reason() -> None:
+    for facts in (A100_535, H100_580, PASCAL_580, NO_GPU):
+        items = decide(facts, REQ).items
+        assert {"target", "python", "torch", "variant", "route", "base_image", "cpu_image"} <= {x.key for x in items}
+        assert all(x.reason for x in items)
+
+
+def test_probe_facts_are_mapped_whatever_the_gpu_probe_is_missing() -> None:
+    class Host:
+        os_release = {"ID": "ubuntu", "VERSION_ID": "22.04"}
+
+    facts = from_probe_facts(None, Host(), gpu_error="probe 'gpu' crashed")
+    assert facts.ubuntu == "22.04"
+    assert any("gpu probe" in n for n in facts.notes)
