@@ -130,6 +130,91 @@ def doctor(
     return emit_report(report, as_json=as_json, share=share, junit=junit, verbose=verbose, color=color)
 
 
+# --- scaffold, generate, verify (issue #5): decisions and writing live in envcheck/scaffold/ ---------------
+
+_PLAN_OPTIONS = (
+    click.option("--name", help="Project (distribution) name; default: the folder's name."),
+    click.option("--python", metavar="X.Y", help="Python version; default: this Python, kept inside torch's range."),
+    click.option("--torch", metavar="X.Y[.Z]", help="PyTorch release; default: the newest that fits."),
+    click.option("--cuda", default="auto", show_default=True, metavar="auto|cpu|X.Y", help="CUDA variant of torch."),
+    click.option("--driver", metavar="VERSION", help="Plan for another machine with this NVIDIA driver."),
+    click.option("--route", type=click.Choice(["pip", "conda-forge"]), help="How torch enters environment.yml [pip]."),
+    click.option("--minor-compat", is_flag=True,
+                 help="Allow CUDA builds that the driver runs only by minor-version compatibility."),
+    click.option("--jupyter/--no-jupyter", default=True, help="Add the notebook and Jupyter [on]."),
+    click.option("--force", is_flag=True, help="Replace existing files (listed first; other files stay)."),
+    click.option("--dry-run", is_flag=True, help="Print the plan; write nothing."),
+    click.option("--json", "as_json", is_flag=True, help="Print the plan (and what was written) as JSON."),
+)
+
+
+def _plan_options(func: Any) -> Any:
+    for option in reversed(_PLAN_OPTIONS):
+        func = option(func)
+    return func
+
+
+def _scaffold_run(part: str, path: str, kwargs: dict[str, Any]) -> int:
+    import json
+
+    from envcheck.scaffold.command import Options, run
+
+    opts = Options(path=path, **kwargs)
+    summary = run(opts, click.echo, part=part)
+    if opts.as_json:
+        click.echo(json.dumps(summary, indent=2))
+    return 0
+
+
+@cli.command()
+@click.argument("path")
+@_plan_options
+@click.option("--docker/--no-docker", default=True, help="Add Dockerfile, Dockerfile.cpu and .dockerignore [on].")
+@click.option("--git/--no-git", default=True, help="git init, with a first commit when git has an identity [on].")
+@click.option("--verify", "then_verify", is_flag=True, help="Then build the images and run the smoke test in them.")
+def scaffold(path: str, then_verify: bool, **kwargs: Any) -> int:
+    """Create a PyTorch project at PATH that fits this machine (or --driver's); never prompts."""
+    code = _scaffold_run("project", path, kwargs)
+    if then_verify and not kwargs["dry_run"]:
+        verified: int = verify.callback(path=path, as_json=kwargs["as_json"], timeout=1800.0)  # type: ignore[misc]
+        return verified
+    return code
+
+
+@cli.group()
+def generate() -> None:
+    """Write one file of a scaffolded project into an existing folder, with the same decisions."""
+
+
+@generate.command("environment")
+@click.argument("path")
+@_plan_options
+def generate_environment(path: str, **kwargs: Any) -> int:
+    """Write PATH/environment.yml."""
+    return _scaffold_run("environment", path, kwargs)
+
+
+@generate.command("dockerfile")
+@click.argument("path")
+@_plan_options
+def generate_dockerfile(path: str, **kwargs: Any) -> int:
+    """Write PATH/Dockerfile (when there is a CUDA build) and PATH/Dockerfile.cpu."""
+    return _scaffold_run("dockerfile", path, kwargs)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON report and nothing else.")
+@click.option("--timeout", type=click.FloatRange(min=1, max=7200), default=1800.0, show_default=True,
+              help="Deadline for the whole run, in seconds.")
+def verify(path: str, as_json: bool, timeout: float) -> int:
+    """Build a scaffolded project's images with the local Docker engine and run the smoke test inside them."""
+    from envcheck.scaffold.verify import verify as run_verify
+
+    report = run_verify(Path(path).resolve(), timeout_s=timeout)
+    return emit_report(report, as_json=as_json, share=False, junit=None, verbose=True, color=None)
+
+
 def _smoke_progress(as_json: bool) -> Any:
     """Live progress only on a terminal and never with --json (issue #4, item 7)."""
     if as_json or not sys.stdout.isatty():

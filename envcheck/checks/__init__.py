@@ -6,7 +6,7 @@ A check with id ``SUBJECT.name`` lives in ``envcheck/checks/SUBJECT.py``.
 
 from __future__ import annotations
 
-from envcheck.checks import conda, docker, git, gpu, host, jupyter, python
+from envcheck.checks import conda, docker, git, gpu, host, jupyter, project, python
 from envcheck.model import CheckSpec
 
 CHECKS: tuple[CheckSpec, ...] = (
@@ -17,4 +17,5 @@ CHECKS: tuple[CheckSpec, ...] = (
     *jupyter.CHECKS,
     *docker.CHECKS,
     *gpu.CHECKS,
+    *project.CHECKS,
 )

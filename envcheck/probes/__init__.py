@@ -6,7 +6,7 @@ The registry is written out here, in one place; nothing is discovered by file na
 from __future__ import annotations
 
 from envcheck.model import ProbeSpec
-from envcheck.probes import conda, docker, git, gpu, host, jupyter, python
+from envcheck.probes import conda, docker, git, gpu, host, jupyter, project, python
 
 PROBES: dict[str, ProbeSpec] = {
     spec.name: spec
@@ -18,5 +18,6 @@ PROBES: dict[str, ProbeSpec] = {
         *jupyter.PROBES,
         *docker.PROBES,
         *gpu.PROBES,
+        *project.PROBES,
     )
 }
