@@ -19,11 +19,13 @@ from envcheck.model import ProbeContext, ProbeSpec
 
 # Runs inside the user's interpreter: standard library only, works on Python 3.6+.
 # pip's version comes from pip/__init__.py's __version__ line, which pip has kept since 1.x.
+# PathFinder searches sys.path only: importlib.util.find_spec would also consult meta-path hooks such as
+# setuptools' _distutils_hack, whose pip hook imports traceback (8 ms) on every lookup.
 SCRIPT = r"""
 import os, site, sys
-from importlib.util import find_spec
+from importlib.machinery import PathFinder
 std = os.path.dirname(os.__file__)
-spec = find_spec("pip")
+spec = PathFinder.find_spec("pip")
 pipv = None
 if spec is not None and spec.origin:
     try:
@@ -183,7 +185,10 @@ def _failure(interpreter: str, run: Any) -> str:
 
 
 def collect(ctx: ProbeContext) -> PythonFacts:
-    cwd = os.getcwd()
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the working directory was deleted under us; pyenv would fail the same way
+        cwd = "/"
     resolutions = tuple(resolve(name, ctx.env, cwd) for name in NAMES)
     option = ctx.options.get("python")
     via = ""
