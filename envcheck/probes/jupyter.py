@@ -21,7 +21,6 @@ from envcheck.model import ProbeContext, ProbeSpec
 
 PACKAGES = ("jupyter_core", "jupyter_client", "notebook", "jupyterlab", "ipykernel")
 SYSTEM_DATA_DIRS = ("/usr/local/share/jupyter", "/usr/share/jupyter")
-_KERNEL_NAME = re.compile(r"^[a-z0-9._-]+$", re.IGNORECASE)  # jupyter_client.kernelspec._kernel_name_pat
 
 
 @dataclass(frozen=True)
@@ -62,11 +61,11 @@ def read_shebang(launcher: str) -> tuple[str | None, str]:
     lines = head.splitlines()
     if not lines or not lines[0].startswith("#!"):
         return None, f"{launcher} is not a script with a #! line"
-    # pip/distlib fall back to this for shebangs over 127 bytes: '''exec' "/long/path/python" "$0" "$@"
+    # pip/distlib fall back to this for shebangs over 127 bytes or with spaces: '''exec' /path/python "$0" "$@"
     if lines[0].strip() == "#!/bin/sh" and len(lines) > 1:
-        match = re.match(r"""'''exec' "?([^"\s]+)"?""", lines[1])
+        match = re.match(r"'''exec' (.+?) \"\$0\" \"\$@\"", lines[1])
         if match:
-            return match.group(1), ""
+            return match.group(1).strip('"'), ""
     parts = lines[0][2:].split()
     if not parts:
         return None, f"{launcher} has an empty #! line"
@@ -206,9 +205,8 @@ def collect(ctx: ProbeContext) -> JupyterFacts:
     for kernels in dirs:
         for resource_dir in sorted(glob.glob(os.path.join(glob.escape(kernels), "*", "kernel.json"))):
             folder = os.path.dirname(resource_dir)
+            # jupyter_client lower-cases names and only warns about odd ones (spaces): it still uses them.
             name = os.path.basename(folder).lower()
-            if not _KERNEL_NAME.match(name):
-                continue
             if name in specs:
                 shadowed.append(f"{name} at {folder}")
                 continue
