@@ -17,6 +17,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -124,7 +125,7 @@ def _world_reachable(path: Path) -> bool:
 
 
 @pytest.fixture(scope="session")
-def world_envcheck(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+def world_envcheck() -> Iterator[tuple[str, str]]:
     """(python, PYTHONPATH) with which any user can run ``python -m envcheck``.
 
     The venv's interpreter may live under /root (pyenv), out of reach of other users: then the
@@ -148,7 +149,8 @@ def world_envcheck(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
         "    if (getattr(v, '__file__', None) or '').startswith(sp) and not m.startswith('_')})))\n"
     )
     listing = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    root = tmp_path_factory.mktemp("world-envcheck")
+    # Its own folder under /tmp: pytest's base temp folder is private (0700) and must stay so.
+    root = Path(tempfile.mkdtemp(prefix="envck-world-", dir="/tmp"))
     shutil.copytree(REPO / "envcheck", root / "envcheck", ignore=shutil.ignore_patterns("__pycache__"))
     for name in listing.stdout.split():
         module = __import__(name)
@@ -157,12 +159,18 @@ def world_envcheck(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
             shutil.copytree(source.parent, root / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, root / source.name)
-    for folder in [root, *root.parents]:
-        if folder == Path("/"):
-            break
-        os.chmod(folder, os.stat(folder).st_mode | 0o755)
     subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True, timeout=30)
-    return python, str(root)
+    yield python, str(root)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def world_dir() -> Iterator[Path]:
+    """A folder every user can read (for files an unprivileged run must open), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="envck-", dir="/tmp"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
@@ -190,6 +198,13 @@ def make_user() -> Iterator[Any]:
             pass
 
 
+def _tool(name: str) -> str:
+    path = shutil.which(name, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin:/usr/bin:/bin")
+    if path is None:
+        pytest.skip(f"{name} (util-linux) is not installed")
+    return path
+
+
 def run_doctor_as(user: str, world: tuple[str, str], env: dict[str, str], *args: str, keep_groups: bool = True,
                   wrap: list[str] | None = None, timeout: float = 60) -> tuple[dict[str, Any], float]:
     """`envcheck doctor --only docker --json` as ``user``; (report, seconds).
@@ -199,9 +214,9 @@ def run_doctor_as(user: str, world: tuple[str, str], env: dict[str, str], *args:
     python, path = world
     entry = pwd.getpwnam(user)
     if keep_groups:
-        who = ["runuser", "-u", user, "--"]
+        who = [_tool("runuser"), "-u", user, "--"]
     else:
-        who = ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups", "--"]
+        who = [_tool("setpriv"), f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups", "--"]
     child_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", "PYTHONPATH": path,
                  "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8", **env}
     argv = [*(wrap or []), *who, python, "-m", "envcheck", "doctor", "--only", "docker", "--json", *args]

@@ -1,0 +1,226 @@
+"""Against the real Docker engine (issue #3, item 4): every failure mode produced for real.
+
+The engine is the one scripts/start-docker starts (CI runs these as root). Unprivileged cases run
+`envcheck doctor --only docker --json` as throw-away users (useradd; runuser for a fresh login,
+setpriv --clear-groups for a session that predates `usermod -aG docker`). Extra daemons get their own
+data-root, exec-root, pidfile and socket and are stopped by the fixture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docker_helpers import (
+    DEFAULT_SOCKET,
+    HangingServer,
+    hanging_socket,
+    make_user,
+    needs_engine,
+    needs_root,
+    probe,
+    results_by_id,
+    run_doctor_as,
+    stale_socket,
+    start_daemon,
+    world_dir,
+    world_envcheck,
+)
+
+from envcheck import dockerapi
+from envcheck.checks import docker as checks
+from envcheck.model import Status
+from envcheck.policy import default_policy
+
+# Fixtures, imported so pytest finds them here.
+__all__ = ["hanging_socket", "make_user", "start_daemon", "world_dir", "world_envcheck"]
+pytestmark = pytest.mark.docker
+POLICY = default_policy()
+DEPENDENTS = ("docker.version", "docker.storage", "docker.cgroup", "docker.disk", "docker.runtime-nvidia")
+
+
+@pytest.fixture(autouse=True)
+def _engine() -> None:
+    needs_engine()
+
+
+def doctor(env: dict[str, str], *args: str) -> tuple[dict[str, Any], float]:
+    """`envcheck doctor --json` as this user, in a fresh interpreter, with ``env`` over a clean one."""
+    child_env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent", "LANG": "C.UTF-8", **env}
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "envcheck", "doctor", "--json", *args], env=child_env,
+                          capture_output=True, text=True, timeout=60)
+    elapsed = time.monotonic() - start
+    assert done.stdout.startswith("{"), done.stderr[-2000:]
+    return json.loads(done.stdout), elapsed
+
+
+@pytest.mark.parametrize("transport", ["http", "sdk"])
+def test_reachable_engine_reports_what_the_cli_reports(transport: str) -> None:
+    facts = probe(transport=transport)
+    assert facts.reachable and facts.engine is not None, facts.error
+    assert facts.endpoint.url == f"unix://{DEFAULT_SOCKET}" and facts.endpoint.source == "default socket"
+    cli = shutil.which("docker")
+    if cli:  # the docker CLI's own answer for the same daemon
+        out = subprocess.run([cli, "info", "--format", "{{json .}}"], capture_output=True, text=True, timeout=30)
+        info = json.loads(out.stdout)
+        assert facts.engine.server_version == info["ServerVersion"]
+        assert facts.engine.storage_driver == info["Driver"]
+        assert facts.engine.root_dir == info["DockerRootDir"]
+        assert facts.engine.cgroup_version == info["CgroupVersion"]
+        assert {name for name, _ in facts.engine.runtimes} == set(info["Runtimes"])
+    assert facts.disk is not None and facts.disk.free_bytes is not None and facts.disk.free_bytes > 0
+    for check in checks.CHECKS:
+        outcome = check.judge(facts, POLICY)
+        assert not isinstance(outcome, list)
+        assert outcome.status is not Status.UNKNOWN, (check.id, outcome)
+
+
+def test_both_transports_see_the_same_engine() -> None:
+    assert probe(transport="http").engine == probe(transport="sdk").engine
+
+
+def test_doctor_reachable() -> None:
+    report, _ = doctor({}, "--only", "docker")
+    results = results_by_id(report)
+    assert results["docker.daemon-reachable"]["status"] == "pass"
+    assert results["docker.endpoint"]["evidence"]["source"] == "default socket"
+    assert results["docker.version"]["status"] == "pass"
+
+
+def test_no_socket() -> None:
+    report, _ = doctor({"DOCKER_HOST": "unix:///tmp/nonexistent.sock"}, "--only", "docker")
+    results = results_by_id(report)
+    reach = results["docker.daemon-reachable"]
+    assert reach["status"] == "fail"
+    assert reach["observed"] == "no socket at /tmp/nonexistent.sock"
+    assert reach["reason"].startswith("the Docker daemon is not running")
+    assert reach["evidence"]["error_kind"] == dockerapi.NO_SOCKET
+    for check_id in DEPENDENTS:
+        assert results[check_id]["status"] == "unknown"
+        assert results[check_id]["caused_by"] == "docker.daemon-reachable"
+
+
+def test_stale_socket(tmp_path: Path) -> None:
+    path = stale_socket(tmp_path / "stale.sock")
+    report, _ = doctor({"DOCKER_HOST": f"unix://{path}"}, "--only", "docker")
+    reach = results_by_id(report)["docker.daemon-reachable"]
+    assert reach["status"] == "fail"
+    assert reach["evidence"]["error_kind"] == dockerapi.REFUSED
+    assert reach["reason"].startswith("a stale socket")
+
+
+def test_daemon_that_accepts_and_never_answers(hanging_socket: HangingServer) -> None:
+    # The whole doctor, every subject, with a 2 s deadline: it finishes, Docker is unknown.
+    report, elapsed = doctor({"DOCKER_HOST": f"unix://{hanging_socket.path}"}, "--timeout", "2")
+    assert elapsed <= 2 + 1.0, f"doctor took {elapsed:.2f} s with --timeout 2"
+    results = results_by_id(report)
+    reach = results["docker.daemon-reachable"]
+    assert reach["status"] == "unknown"
+    assert reach["evidence"]["error_kind"] == dockerapi.TIMEOUT
+    assert reach["observed"] == f"no answer from unix://{hanging_socket.path} within 2 s"
+    assert hanging_socket.accepted, "the probe never connected"
+    assert results["docker.version"]["caused_by"] == "docker.daemon-reachable"
+
+
+def test_permission_denied_outside_group_docker(make_user: Any, world_envcheck: tuple[str, str]) -> None:
+    user = make_user()
+    report, _ = run_doctor_as(user, world_envcheck, {})
+    results = results_by_id(report)
+    reach = results["docker.daemon-reachable"]
+    assert reach["status"] == "fail"
+    assert reach["evidence"]["error_kind"] == dockerapi.PERMISSION
+    assert reach["evidence"]["user"]["name"] == user
+    assert reach["reason"] == f"{user} is not in group docker, which owns the socket"
+    assert reach["fix"].startswith("sudo usermod -aG docker $USER")
+    assert results["docker.installed"]["status"] == "pass"  # the engine is there; access is the problem
+    assert results["docker.group-membership"]["observed"] == f"{user} is not in group docker"
+
+
+def test_listed_in_etc_group_but_session_predates_it(make_user: Any, world_envcheck: tuple[str, str]) -> None:
+    user = make_user(groups=("docker",))
+    stale_session, _ = run_doctor_as(user, world_envcheck, {}, keep_groups=False)
+    reach = results_by_id(stale_session)["docker.daemon-reachable"]
+    assert reach["status"] == "fail"
+    assert reach["evidence"]["error_kind"] == dockerapi.PERMISSION
+    assert reach["evidence"]["user"]["docker_listed"] is True
+    assert reach["evidence"]["user"]["docker_effective"] is False
+    assert "this session started before that" in reach["reason"]
+    assert reach["fix"].startswith("newgrp docker")
+    # The same user in a fresh login carries the group and gets in.
+    fresh, _ = run_doctor_as(user, world_envcheck, {}, keep_groups=True)
+    assert results_by_id(fresh)["docker.daemon-reachable"]["status"] == "pass"
+    assert results_by_id(fresh)["docker.group-membership"]["status"] == "pass"
+
+
+def test_group_docker_is_a_warning_on_a_shared_server(make_user: Any, world_envcheck: tuple[str, str],
+                                                      world_dir: Path) -> None:
+    user = make_user(groups=("docker",))
+    policy = world_dir / "shared.json"
+    policy.write_text(json.dumps({"shared_server": True}))
+    policy.chmod(0o644)
+    report, _ = run_doctor_as(user, world_envcheck, {}, "--policy", str(policy))
+    member = results_by_id(report)["docker.group-membership"]
+    assert member["status"] == "warn"
+    assert "root-equivalent" in member["reason"]
+
+
+def test_probe_works_when_group_docker_does_not_exist(make_user: Any, world_envcheck: tuple[str, str],
+                                                      tmp_path: Path) -> None:
+    # A private mount namespace sees an /etc/group without the docker line; the real file is untouched.
+    needs_root("a private mount namespace")
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    user = make_user()
+    without = tmp_path / "group"
+    without.write_text("".join(line for line in Path("/etc/group").read_text().splitlines(keepends=True)
+                               if not line.startswith("docker:")))
+    without.chmod(0o644)
+    wrap = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+            'mount --bind "$0" /etc/group && exec "$@"', str(without)]
+    report, _ = run_doctor_as(user, world_envcheck, {}, keep_groups=False, wrap=wrap)
+    results = results_by_id(report)
+    reach = results["docker.daemon-reachable"]
+    assert reach["evidence"]["user"]["docker_gid"] is None
+    assert reach["evidence"]["error_kind"] == dockerapi.PERMISSION
+    assert reach["fix"].startswith("sudo groupadd docker")
+    assert results["docker.group-membership"]["status"] == "pass"
+
+
+def test_second_daemon_with_an_nvidia_runtime(start_daemon: Any) -> None:
+    daemon = start_daemon("--add-runtime", "nvidia=/usr/sbin/runc")
+    with_runtime = probe({"DOCKER_HOST": daemon.url})
+    assert with_runtime.reachable, with_runtime.error
+    seen = checks.runtime_nvidia(with_runtime, POLICY)
+    assert seen.status is Status.PASS and seen.evidence["nvidia_registered"] is True
+    assert seen.evidence["runtimes"]["nvidia"] == "/usr/sbin/runc"
+    default = checks.runtime_nvidia(probe(), POLICY)  # the main daemon, beside it, has none
+    assert default.evidence["nvidia_registered"] is False
+    assert default.observed.startswith("nvidia not registered")
+    assert default.status is (Status.WARN if with_runtime.nvidia_device else Status.SKIP)
+
+
+def test_daemon_on_tcp_without_tls_is_a_failure(start_daemon: Any) -> None:
+    port_busy = any(":2375 " in line for line in Path("/proc/net/tcp").read_text().splitlines())
+    if port_busy:
+        pytest.skip("something already listens on port 2375")
+    daemon = start_daemon("-H", "tcp://127.0.0.1:2375")
+    for transport in ("http", "sdk"):
+        facts = probe({"DOCKER_HOST": "tcp://127.0.0.1:2375"}, transport=transport)
+        assert facts.reachable, facts.error
+        outcome = checks.tcp_exposure(facts, POLICY)
+        assert outcome.status is Status.FAIL
+        assert outcome.evidence["env"] == ["DOCKER_HOST=tcp://127.0.0.1:2375 without DOCKER_TLS_VERIFY"]
+        assert outcome.evidence["listening"] == ["127.0.0.1:2375 listening (tcp)"]
+        assert any(f"pid {daemon.proc.pid}" in hit for hit in outcome.evidence["cmdline"])
+        assert outcome.evidence["daemon_warnings"][0].startswith("WARNING: API is accessible on http://127.0.0.1:2375")
+    # Through the unix socket the daemon still says so itself, and the listener is still seen.
+    via_socket = checks.tcp_exposure(probe({"DOCKER_HOST": daemon.url}), POLICY)
+    assert via_socket.status is Status.FAIL and not via_socket.evidence["env"]
