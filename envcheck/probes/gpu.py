@@ -107,7 +107,8 @@ def gather(ctx: ProbeContext, paths: HostPaths) -> GpuFacts:
     torch_asked = bool(ctx.options.get("torch_check"))
     torch_box: list[TorchFacts] = []
     torch_thread = None
-    if torch_asked:  # in parallel with the NVML child: the two never wait on each other
+    maybe_driver = os.path.exists(paths.proc_version) or os.path.exists(os.path.join(paths.dev, "nvidiactl"))
+    if torch_asked and maybe_driver:  # in parallel with the NVML child; no driver, no ~2 s torch import
         python = str(ctx.options.get("python") or paths.python)
         torch_thread = threading.Thread(
             target=lambda: torch_box.append(collect_torch(ctx, python, max(0.5, ctx.timeout_s - 0.3))), daemon=True

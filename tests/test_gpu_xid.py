@@ -1,0 +1,119 @@
+"""Xid errors from the kernel log (issue #3 item 8): parsing recorded lines, and the real unreadable-log case.
+
+The unreadable case is real: this machine has kernel.dmesg_restrict=1, so a user created with useradd
+cannot open /dev/kmsg; the test runs envcheck's own reader (xid.py, copied where that user can read it,
+run by /usr/bin/python3) as that user through setpriv. Where dmesg_restrict is 0 the test forces the
+same path with a real root-owned file of mode 600, and says so in its skip-free assertion message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from envcheck import xid
+from envcheck.checks.gpu import xid_errors
+from envcheck.model import Status
+from envcheck.policy import default_policy
+from envcheck.probes.gpu import GpuFacts, XidFacts
+from envcheck.probes.gpu_device import GpuDevice
+
+DATA = Path(__file__).parent / "data" / "nvml"
+USER = "envcheck-xid"
+
+
+def test_parse_recorded_xid_119_lines() -> None:
+    # leptonai/gpud components/accelerator/nvidia/error/xid/testdata/dmesg-with-xid-119.log (dmesg -T output).
+    lines = (DATA / "kernel-log-xid119.txt").read_text().splitlines()
+    events = xid.parse(lines)
+    assert [e.code for e in events] == [119] * 5
+    assert {e.pci for e in events} == {"0000:9b:00"}
+    assert events[0].detail.startswith("pid=2024380, name=nvidia-smi, Timeout after 6s")
+
+
+def test_table_severities() -> None:
+    assert xid.describe(79).severity == "fail" and xid.describe(79).name == "GPU has fallen off the bus"
+    assert xid.describe(48).severity == "fail" and xid.describe(95).severity == "fail"
+    assert {xid.describe(c).severity for c in (13, 31, 43, 94)} == {"warn"}
+    unknown = xid.describe(9999)
+    assert unknown.severity == "warn" and "docs.nvidia.com/deploy/xid-errors" in unknown.action
+
+
+def test_xid_check_maps_the_pci_address_to_its_gpu() -> None:
+    events = tuple(xid.parse((DATA / "kernel-log-xid119.txt").read_text().splitlines()))
+    facts = GpuFacts(child="ok", module_version="550.127.05", xid=XidFacts(source="recorded", readable=True,
+                     events=events), devices=(GpuDevice(index=4, uuid="GPU-509665ad", pci_bus_id="00000000:9B:00.0"),))
+    verdict = xid_errors(facts, default_policy())
+    assert verdict.status is Status.FAIL
+    assert verdict.observed == "Xid 119 x5 on GPU 4 (GPU-509665ad) (GSP RPC timeout)"
+    assert verdict.fix.startswith("Xid 119: ")
+
+
+def test_real_kernel_log_is_readable_by_root() -> None:
+    if os.geteuid() != 0 or not os.path.exists("/dev/kmsg"):
+        pytest.skip("needs root and /dev/kmsg")
+    log = xid.read_kernel_log("/dev/kmsg", timeout_s=2.0)
+    assert log.error == "" and len(log.lines) > 0
+    assert xid_errors(GpuFacts(child="ok", module_version="1", xid=XidFacts(source=log.source, readable=True,
+                      events=tuple(xid.parse(log.lines)))), default_policy()).status is Status.PASS
+
+
+def _run_as_user(target: str, private_text: str | None = None) -> dict[str, object]:
+    """envcheck's reader, run by an unprivileged user in a real child process. With ``private_text`` the
+    target is a root-owned mode-600 file in a folder the user may enter (only the file's mode refuses it)."""
+    # pytest's tmp_path sits under a root-only folder: the user needs a path it can traverse.
+    folder = Path(tempfile.mkdtemp(prefix="envcheck-xid-", dir="/tmp"))
+    os.chmod(folder, 0o755)
+    if private_text is not None:
+        (folder / "kern.log").write_text(private_text)
+        os.chmod(folder / "kern.log", 0o600)
+        target = str(folder / "kern.log")
+    shutil.copy(Path(xid.__file__), folder / "xid.py")
+    os.chmod(folder / "xid.py", 0o644)
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import xid; "
+            "log = xid.read_kernel_log(sys.argv[2]); print(json.dumps({'error': log.error, "
+            "'needs_root': log.needs_root, 'lines': len(log.lines)}))")
+    uid = pwd.getpwnam(USER).pw_uid
+    out = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--",
+                          "/usr/bin/python3", "-I", "-c", code, str(folder), target],
+                         capture_output=True, text=True, timeout=30, check=True)
+    shutil.rmtree(folder)
+    result: dict[str, object] = json.loads(out.stdout)
+    return result
+
+
+@pytest.mark.root
+def test_unreadable_log_is_unknown_needs_root_never_pass() -> None:
+    if os.geteuid() != 0 or not os.path.exists("/usr/bin/python3"):
+        pytest.skip("needs root (useradd, setpriv) and /usr/bin/python3")
+    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", USER],
+                   capture_output=True, check=False)  # exists already on a rerun: fine
+    restrict = Path("/proc/sys/kernel/dmesg_restrict").read_text().strip()
+    if restrict == "1" and os.path.exists("/dev/kmsg"):
+        seen = _run_as_user("/dev/kmsg")  # the real kernel log, refused to a non-root user
+    else:  # dmesg readable by everyone here: force the same path with a real root-only file
+        seen = _run_as_user("", private_text=(DATA / "kernel-log-xid119.txt").read_text())
+    assert seen["needs_root"] is True and seen["lines"] == 0, f"dmesg_restrict={restrict}: {seen}"
+    facts = GpuFacts(child="ok", module_version="550.127.05",
+                     xid=XidFacts(source="/dev/kmsg", readable=False, error=str(seen["error"]), needs_root=True))
+    verdict = xid_errors(facts, default_policy())
+    assert verdict.status is Status.UNKNOWN and verdict.observed == "kernel log not readable: needs root"
+    assert verdict.fix.startswith("sudo dmesg")
+
+
+@pytest.mark.root
+def test_root_only_file_is_unreadable_for_the_user() -> None:
+    # The mode-600 path too, whatever dmesg_restrict says: a saved log the user may not read.
+    if os.geteuid() != 0 or not os.path.exists("/usr/bin/python3"):
+        pytest.skip("needs root (useradd, setpriv) and /usr/bin/python3")
+    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", USER],
+                   capture_output=True, check=False)
+    seen = _run_as_user("", private_text="NVRM: Xid (PCI:0000:18:00): 79, pid=1, GPU has fallen off the bus.\n")
+    assert seen["needs_root"] is True and "Permission denied" in str(seen["error"])
