@@ -1,0 +1,157 @@
+"""GPU checks judged on facts built by hand (STYLE.md convention 2), plus the real torch child on this machine."""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from envcheck import runner
+from envcheck.checks import gpu, gpu_compat, gpu_devices
+from envcheck.model import ProbeContext, Status
+from envcheck.policy import Policy, default_policy
+from envcheck.probes.gpu import GpuFacts
+from envcheck.probes.gpu_device import GpuDevice, throttle_names
+from envcheck.probes.gpu_torch import TorchFacts, collect_torch
+
+POLICY = default_policy()
+H100 = GpuDevice(index=0, uuid="GPU-b42dd28e", name="NVIDIA H100 80GB HBM3", pci_bus_id="00000000:18:00.0",
+                 compute_capability=(9, 0), temperature_c=30, power_draw_w=100.0, power_limit_w=700.0,
+                 power_default_limit_w=700.0, persistence_mode=True, ecc_current=True, ecc_pending=True,
+                 ecc_volatile_uncorrected=0, ecc_aggregate_uncorrected=0, remapped_correctable=0,
+                 remapped_uncorrectable=0, remap_pending=False, remap_failure=False, clocks_event_mask=1,
+                 clocks_event_reasons=("GpuIdle",), pcie_gen_current=5, pcie_gen_max=5, pcie_width_current=16,
+                 pcie_width_max=16, mig_current=False, mig_pending=False,
+                 errors={"retired_pages_pending": "NotSupported"})
+
+
+def facts(*devices: GpuDevice, **changes: object) -> GpuFacts:
+    base = GpuFacts(child="ok", driver_version="580.95.05", cuda_driver_version="13.0", nvml_version="13.580.95.05",
+                    device_count=len(devices), devices=devices, module_version="580.95.05", today="2026-11-27",
+                    device_nodes={"/dev/nvidiactl": "ok", "/dev/nvidia-uvm": "ok", "/dev/nvidia0": "ok"})
+    return replace(base, **changes)  # type: ignore[arg-type]  # test helper: fields by name
+
+
+def test_pynvml_is_imported_only_by_the_child_script() -> None:
+    package = Path(__file__).resolve().parents[1] / "envcheck"
+    importers = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n.split(".")[0] == "pynvml" for n in names):
+                importers.add(path.relative_to(package).as_posix())
+    assert importers == {"nvml_child.py"}
+
+
+def test_throttle_bits_decode() -> None:
+    assert throttle_names(0x1) == ("GpuIdle",)
+    assert throttle_names(0x4 | 0x40 | 0x800) == ("SwPowerCap", "HwThermalSlowdown", "0x800")
+
+
+def test_temperature_reads_the_policy_threshold() -> None:
+    hot = replace(H100, temperature_c=86)
+    assert gpu_devices.temperature(facts(hot), POLICY)[0].status is Status.WARN
+    lenient = Policy.from_mapping({"gpu_temp_warn_c": 90}, base=POLICY)
+    assert gpu_devices.temperature(facts(hot), lenient)[0].status is Status.PASS
+
+
+def test_lowered_power_limit_warns_with_the_command_to_restore_it() -> None:
+    verdict = gpu_devices.power(facts(replace(H100, power_limit_w=450.0)), POLICY)[0]
+    assert verdict.status is Status.WARN and verdict.fix == "sudo nvidia-smi -i 0 -pl 700"
+
+
+def test_ecc_volatile_uncorrected_fails_and_lifetime_warns() -> None:
+    assert gpu_devices.ecc(facts(replace(H100, ecc_volatile_uncorrected=3)), POLICY)[0].status is Status.FAIL
+    assert gpu_devices.ecc(facts(replace(H100, ecc_aggregate_uncorrected=3)), POLICY)[0].status is Status.WARN
+    assert gpu_devices.ecc(facts(replace(H100, ecc_current=False, ecc_pending=False)), POLICY)[0].status is Status.WARN
+
+
+def test_remapping_failure_fails_pending_warns() -> None:
+    assert gpu_devices.remapped_rows(facts(replace(H100, remap_failure=True)), POLICY)[0].status is Status.FAIL
+    assert gpu_devices.remapped_rows(facts(replace(H100, remap_pending=True)), POLICY)[0].status is Status.WARN
+
+
+def test_persistence_off_warns() -> None:
+    verdict = gpu_devices.persistence(facts(replace(H100, persistence_mode=False)), POLICY)[0]
+    assert verdict.status is Status.WARN and "nvidia-persistenced" in verdict.fix
+
+
+def test_other_field_errors_are_unknown_not_na() -> None:
+    broken = replace(H100, temperature_c=None, errors={"temperature_c": "Unknown"})
+    verdict = gpu_devices.temperature(facts(broken), POLICY)[0]
+    assert verdict.status is Status.UNKNOWN and "Unknown" in verdict.observed
+
+
+def test_device_nodes() -> None:
+    no_uvm = {"/dev/nvidiactl": "ok", "/dev/nvidia-uvm": "missing", "/dev/nvidia0": "ok"}
+    assert gpu.device_nodes(facts(H100, device_nodes=no_uvm), POLICY).status is Status.FAIL
+    assert gpu.device_nodes(facts(H100, device_nodes=no_uvm, nvidia_modprobe=True), POLICY).status is Status.WARN
+    denied = {"/dev/nvidiactl": "no access", "/dev/nvidia-uvm": "ok", "/dev/nvidia0": "no access"}
+    assert gpu.device_nodes(facts(H100, device_nodes=denied), POLICY).status is Status.FAIL
+    assert gpu.device_nodes(facts(H100), POLICY).status is Status.PASS
+
+
+def test_kernel_module_unreadable_but_nvml_up_is_a_match() -> None:
+    verdict = gpu.kernel_module(facts(H100, module_version=None), POLICY)
+    assert verdict.status is Status.PASS and "NVML initialised" in verdict.observed
+
+
+def test_reboot_pending_gathers_everything() -> None:
+    pending = replace(H100, remap_pending=True, mig_pending=True)
+    verdict = gpu.reboot_pending(facts(pending, reboot_required=True, reboot_required_pkgs=("linux-image-6.8",)),
+                                 POLICY)
+    assert verdict.status is Status.WARN
+    assert verdict.evidence["pending"] == ["GPU 0 (GPU-b42dd28e): remapped rows pending (reset)",
+                                           "GPU 0 (GPU-b42dd28e): MIG mode on pending (reset)",
+                                           "/var/run/reboot-required (linux-image-6.8)"]
+    assert gpu.reboot_pending(facts(H100), POLICY).status is Status.PASS
+
+
+def test_nvml_error_table_covers_failure_modes() -> None:
+    text = (Path(__file__).resolve().parents[2] / "shared" / "facts" / "failure-modes.md")
+    names = ["LibraryNotFound", "DriverNotLoaded", "LibRmVersionMismatch", "NoPermission", "Unknown", "GpuIsLost",
+             "ResetRequired", "NotSupported", "FunctionNotFound", "Uninitialized"]
+    if text.exists():
+        assert all(f"`{n}`" in text.read_text() for n in names)
+    assert set(names) <= set(gpu.NVML_ERRORS)
+
+
+def test_compat_verdicts_for_a_current_driver() -> None:
+    observed = gpu_compat.cuda_compat(facts(H100), POLICY).observed
+    assert observed.startswith("driver 580.95.05 fully supports CUDA <= 13.0")
+    branch = gpu_compat.driver_branch(facts(H100), POLICY)
+    assert branch.status is Status.PASS and "LTS" in branch.observed
+    wheels = gpu_compat.torch_wheels(facts(H100), POLICY)
+    assert wheels.status is Status.PASS and "cu130" in wheels.observed
+
+
+def test_torch_build_verdicts() -> None:
+    asked = facts(H100, torch_asked=True)
+    assert gpu_compat.torch_build(facts(H100), POLICY).status is Status.SKIP  # not asked: stays fast
+    cpu = TorchFacts(python="py", version="2.13.0+cpu", cuda=None, available=False)
+    assert gpu_compat.torch_build(replace(asked, torch=cpu), POLICY).status is Status.WARN
+    too_new = TorchFacts(python="py", version="2.13.0+cu130", cuda="13.0", arch_list=("sm_90",), available=False)
+    old = replace(asked, driver_version="565.57.01", module_version="565.57.01", torch=too_new)
+    verdict = gpu_compat.torch_build(old, POLICY)
+    assert verdict.status is Status.FAIL and verdict.expected.startswith("driver >= 580")
+    blackwell = replace(H100, compute_capability=(12, 0))
+    no_sm120 = TorchFacts(python="py", version="2.6.0+cu126", cuda="12.6", arch_list=("sm_80", "sm_90"), available=True)
+    verdict = gpu_compat.torch_build(replace(asked, devices=(blackwell,), torch=no_sm120), POLICY)
+    assert verdict.status is Status.FAIL and "no kernel image" in verdict.reason
+    good = TorchFacts(python="py", version="2.13.0+cu130", cuda="13.0", arch_list=("sm_90", "compute_90"),
+                      available=True)
+    assert gpu_compat.torch_build(replace(asked, torch=good), POLICY).status is Status.PASS
+
+
+def test_real_torch_child_reports_this_cpu_build() -> None:
+    # The real child in this interpreter: torch 2.13.0 CPU build is installed here (scripts/test).
+    ctx = ProbeContext(env=dict(os.environ), home=str(Path.home()), timeout_s=60, run=runner.run, options={})
+    seen = collect_torch(ctx, sys.executable, 60)
+    assert seen.error == "" and seen.version is not None and seen.version.startswith("2.")
+    assert seen.cuda is None and seen.available is False
+    verdict = gpu_compat.torch_build(facts(H100, torch_asked=True, torch=seen), POLICY)
+    assert verdict.status is Status.WARN and "CPU-only build" in verdict.observed
+    assert "--index-url https://download.pytorch.org/whl/cu130" in verdict.fix
