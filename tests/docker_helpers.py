@@ -298,3 +298,26 @@ def start_daemon(tmp_path: Path) -> Iterator[Any]:
     yield start
     for daemon in daemons:
         daemon.stop()
+
+
+@pytest.fixture
+def docker_group() -> Iterator[int]:
+    """Group docker's gid; created for the test (and removed after) where the machine has none."""
+    needs_root("creating group docker")
+    existing = [g.gr_gid for g in grp.getgrall() if g.gr_name == "docker"]
+    if existing:
+        yield existing[0]
+        return
+    subprocess.run(["groupadd", "--system", "docker"], check=True, timeout=30, capture_output=True)
+    yield grp.getgrnam("docker").gr_gid
+    subprocess.run(["groupdel", "docker"], timeout=30, capture_output=True)
+
+
+@pytest.fixture
+def docker_owned_socket(docker_group: int, start_daemon: Any) -> dict[str, str]:
+    """The environment that points at a daemon whose socket belongs to group docker: the default
+    daemon's (no DOCKER_HOST needed), or, where that daemon started before the group existed and
+    left its socket root:root, a second daemon started now (dockerd gives its socket to docker)."""
+    if os.stat(DEFAULT_SOCKET).st_gid == docker_group:
+        return {}
+    return {"DOCKER_HOST": start_daemon().url}

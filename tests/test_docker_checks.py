@@ -112,6 +112,14 @@ def test_permission_denied_without_a_docker_group_says_groupadd() -> None:
     assert outcome.fix.startswith("sudo groupadd docker && sudo usermod -aG docker $USER")
 
 
+def test_permission_denied_on_a_root_owned_socket_says_restart_the_daemon() -> None:
+    access = AccessFacts("bob", 1001, 999, docker_listed=True, docker_effective=True)
+    sock = SocketFacts("/var/run/docker.sock", True, True, "0660", "root", "root", 0)
+    outcome = checks.daemon_reachable(down(dockerapi.PERMISSION, access=access, socket=sock), POLICY)
+    assert outcome.reason.startswith("the socket belongs to group root")
+    assert outcome.fix.startswith("sudo systemctl restart docker")
+
+
 def test_daemon_that_never_answers_is_unknown_not_fail() -> None:
     outcome = checks.daemon_reachable(down(dockerapi.TIMEOUT, deadline_s=2.0), POLICY)
     assert outcome.status is Status.UNKNOWN

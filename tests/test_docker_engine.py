@@ -21,6 +21,8 @@ import pytest
 from docker_helpers import (
     DEFAULT_SOCKET,
     HangingServer,
+    docker_group,
+    docker_owned_socket,
     hanging_socket,
     make_user,
     needs_engine,
@@ -40,7 +42,8 @@ from envcheck.model import Status
 from envcheck.policy import default_policy
 
 # Fixtures, imported so pytest finds them here.
-__all__ = ["hanging_socket", "make_user", "start_daemon", "world_dir", "world_envcheck"]
+__all__ = ["docker_group", "docker_owned_socket", "hanging_socket", "make_user", "start_daemon", "world_dir",
+           "world_envcheck"]
 pytestmark = pytest.mark.docker
 POLICY = default_policy()
 DEPENDENTS = ("docker.version", "docker.storage", "docker.cgroup", "docker.disk", "docker.runtime-nvidia")
@@ -130,9 +133,10 @@ def test_daemon_that_accepts_and_never_answers(hanging_socket: HangingServer) ->
     assert results["docker.version"]["caused_by"] == "docker.daemon-reachable"
 
 
-def test_permission_denied_outside_group_docker(make_user: Any, world_envcheck: tuple[str, str]) -> None:
+def test_permission_denied_outside_group_docker(make_user: Any, world_envcheck: tuple[str, str],
+                                                docker_owned_socket: dict[str, str]) -> None:
     user = make_user()
-    report, _ = run_doctor_as(user, world_envcheck, {})
+    report, _ = run_doctor_as(user, world_envcheck, docker_owned_socket)
     results = results_by_id(report)
     reach = results["docker.daemon-reachable"]
     assert reach["status"] == "fail"
@@ -144,9 +148,10 @@ def test_permission_denied_outside_group_docker(make_user: Any, world_envcheck: 
     assert results["docker.group-membership"]["observed"] == f"{user} is not in group docker"
 
 
-def test_listed_in_etc_group_but_session_predates_it(make_user: Any, world_envcheck: tuple[str, str]) -> None:
+def test_listed_in_etc_group_but_session_predates_it(make_user: Any, world_envcheck: tuple[str, str],
+                                                     docker_owned_socket: dict[str, str]) -> None:
     user = make_user(groups=("docker",))
-    stale_session, _ = run_doctor_as(user, world_envcheck, {}, keep_groups=False)
+    stale_session, _ = run_doctor_as(user, world_envcheck, docker_owned_socket, keep_groups=False)
     reach = results_by_id(stale_session)["docker.daemon-reachable"]
     assert reach["status"] == "fail"
     assert reach["evidence"]["error_kind"] == dockerapi.PERMISSION
@@ -155,13 +160,13 @@ def test_listed_in_etc_group_but_session_predates_it(make_user: Any, world_envch
     assert "this session started before that" in reach["reason"]
     assert reach["fix"].startswith("newgrp docker")
     # The same user in a fresh login carries the group and gets in.
-    fresh, _ = run_doctor_as(user, world_envcheck, {}, keep_groups=True)
+    fresh, _ = run_doctor_as(user, world_envcheck, docker_owned_socket, keep_groups=True)
     assert results_by_id(fresh)["docker.daemon-reachable"]["status"] == "pass"
     assert results_by_id(fresh)["docker.group-membership"]["status"] == "pass"
 
 
 def test_group_docker_is_a_warning_on_a_shared_server(make_user: Any, world_envcheck: tuple[str, str],
-                                                      world_dir: Path) -> None:
+                                                      world_dir: Path, docker_group: int) -> None:
     user = make_user(groups=("docker",))
     policy = world_dir / "shared.json"
     policy.write_text(json.dumps({"shared_server": True}))
@@ -224,3 +229,16 @@ def test_daemon_on_tcp_without_tls_is_a_failure(start_daemon: Any) -> None:
     # Through the unix socket the daemon still says so itself, and the listener is still seen.
     via_socket = checks.tcp_exposure(probe({"DOCKER_HOST": daemon.url}), POLICY)
     assert via_socket.status is Status.FAIL and not via_socket.evidence["env"]
+
+
+def test_socket_left_to_root_says_restart_the_daemon(make_user: Any, world_envcheck: tuple[str, str],
+                                                     start_daemon: Any, docker_group: int) -> None:
+    # What a daemon started before group docker existed looks like: its socket is root:root.
+    daemon = start_daemon("--group", "root")
+    assert os.stat(daemon.sock).st_gid == 0
+    user = make_user(groups=("docker",))
+    report, _ = run_doctor_as(user, world_envcheck, {"DOCKER_HOST": daemon.url})
+    reach = results_by_id(report)["docker.daemon-reachable"]
+    assert reach["evidence"]["error_kind"] == dockerapi.PERMISSION
+    assert reach["reason"].startswith("the socket belongs to group root")
+    assert "docker restart" in reach["fix"] or "restart docker" in reach["fix"]

@@ -156,6 +156,12 @@ def _permission(facts: DockerFacts, evidence: dict[str, Any]) -> Outcome:
                        fix=f"sudo groupadd docker && sudo usermod -aG docker $USER && {_service(facts, 'restart')}\n"
                            "newgrp docker  # group docker is root-equivalent; rootless Docker is the safe alternative",
                        evidence=evidence)
+    if sock is not None and sock.gid == 0:
+        join = "" if a.docker_listed else "sudo usermod -aG docker $USER && "
+        return Outcome(Status.FAIL, observed=observed, expected="the socket owned by group docker",
+                       reason="the socket belongs to group root: the daemon started before group docker existed",
+                       fix=f"{join}{_service(facts, 'restart')}  # dockerd gives its socket to group docker at start\n"
+                           "newgrp docker", evidence=evidence)
     return Outcome(Status.FAIL, observed=observed, expected=f"{a.user} in group {group}",
                    reason=f"{a.user} is not in group {group}, which owns the socket",
                    fix=f"sudo usermod -aG {group} $USER && newgrp {group}  # root-equivalent: or use rootless Docker",
