@@ -1,0 +1,123 @@
+"""`envcheck smoke --docker IMAGE` against the real Docker engine (issue #4, item 8).
+
+No image can be pulled here, so both images are built locally: the base is Debian bookworm made with
+debootstrap (python3 3.11, no torch; ../shared/facts/machine.md), imported with `docker import`; the torch
+image adds .venv's own torch 2.13.0 CPU build and its pure-Python dependencies (cp311 wheels, matching
+Debian's python3.11) under /usr/local/lib/python3.11/dist-packages. Both are cached by tag across runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from envcheck.model import Report, Result, Status
+from envcheck.smoke import run_smoke
+
+BASE = "envcheck-test/debian:bookworm"
+TORCH_IMAGE = "envcheck-test/smoke-torch:2.13.0-r2"  # bump r when PACKAGES change: the tag is the cache key
+SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+# torch and what `import torch` needs (its Requires-Dist without setuptools, plus numpy to avoid its warning).
+PACKAGES = ("torch", "torchgen", "functorch", "typing_extensions.py", "sympy", "mpmath", "networkx", "jinja2",
+            "markupsafe", "fsspec", "filelock", "numpy", "numpy.libs")
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def _docker(*args: str, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def _have(image: str) -> bool:
+    return _docker("image", "inspect", image, timeout=30).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def base_image() -> str:
+    if shutil.which("docker") is None or _docker("info", timeout=30).returncode != 0:
+        pytest.skip("no Docker engine answers (scripts/start-docker starts one)")
+    if _have(BASE):
+        return BASE
+    if shutil.which("debootstrap") is None:
+        pytest.fail("debootstrap is missing: scripts/start-docker installs it")
+    with tempfile.TemporaryDirectory(prefix="envcheck-rootfs-") as tmp:
+        rootfs = os.path.join(tmp, "rootfs")
+        subprocess.run(["debootstrap", "--variant=minbase", "--include=python3", "bookworm", rootfs,
+                        "http://deb.debian.org/debian"], check=True, capture_output=True, timeout=900)
+        tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(["docker", "import", "-", BASE], stdin=tar.stdout, check=True, capture_output=True,
+                       timeout=600)
+        tar.wait(timeout=60)
+    return BASE
+
+
+@pytest.fixture(scope="module")
+def torch_image(base_image: str) -> str:
+    if _have(TORCH_IMAGE):
+        return TORCH_IMAGE
+    with tempfile.TemporaryDirectory(prefix="envcheck-torch-image-") as tmp:
+        context = Path(tmp)
+        site = context / "site"
+        site.mkdir()
+        for name in PACKAGES:
+            src = SITE / name
+            if src.is_dir():
+                shutil.copytree(src, site / name, ignore=shutil.ignore_patterns("__pycache__"))
+            elif src.exists():
+                shutil.copy2(src, site / name)
+        (context / "Dockerfile").write_text(
+            f"FROM {base_image}\n"
+            "COPY site/ /usr/local/lib/python3.11/dist-packages/\n"
+            'LABEL envcheck.test="smoke torch image: .venv torch 2.13.0 CPU build on Debian bookworm python3.11"\n'
+        )
+        legacy = {**os.environ, "DOCKER_BUILDKIT": "0"}  # CLI 28 here has no buildx (machine.md)
+        built = _docker("build", "-t", TORCH_IMAGE, str(context), timeout=900, env=legacy)
+        assert built.returncode == 0, built.stderr[-2000:]
+    return TORCH_IMAGE
+
+
+def _ids(report: Report) -> dict[str, list[Result]]:
+    out: dict[str, list[Result]] = {}
+    for r in report.results:
+        out.setdefault(r.id, []).append(r)
+    return out
+
+
+def test_image_without_torch_fails_at_import_with_a_dockerfile_fix(base_image: str) -> None:
+    report = run_smoke(docker=base_image, run_timeout=120)
+    by_id = _ids(report)
+    target = by_id["smoke.target"][0]
+    assert target.status is Status.PASS and f"image {base_image}" in target.observed
+    assert "Python 3.11" in target.observed
+    (imp,) = by_id["smoke.import-torch"]
+    assert imp.status is Status.FAIL
+    assert imp.observed == "ModuleNotFoundError: No module named 'torch'"
+    assert imp.fix.startswith("Add to the image's Dockerfile: RUN python3 -m pip install --no-cache-dir torch==")
+    assert report.exit_code == 1
+
+
+def test_image_with_torch_trains_in_the_container(torch_image: str) -> None:
+    report = run_smoke(docker=torch_image, run_timeout=300)
+    by_id = _ids(report)
+    assert by_id["smoke.import-torch"][0].observed == "torch 2.13.0+cpu (CPU-only build)"
+    (train,) = by_id["smoke.train"]
+    assert train.status is Status.PASS and train.item == "cpu"
+    assert train.evidence["accuracy"] >= 0.95
+    assert by_id["smoke.cuda-available"][0].reason == "CPU-only build"
+    assert report.exit_code == 0, [(r.id, r.status, r.reason) for r in report.results]
+    leftover = _docker("ps", "-aq", "--filter", "label=envcheck=smoke", timeout=30).stdout.split()
+    assert leftover == []  # the container is removed after the run
+
+
+def test_missing_image_fails_at_the_target_with_the_fix(base_image: str) -> None:
+    report = run_smoke(docker="envcheck-test/does-not-exist:1", run_timeout=60)
+    (target,) = _ids(report)["smoke.target"]
+    assert target.status is Status.FAIL
+    assert "is not on this host" in target.reason
+    assert target.fix.startswith("docker pull envcheck-test/does-not-exist:1")

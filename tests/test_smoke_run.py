@@ -1,0 +1,201 @@
+"""`envcheck smoke` against real interpreters and the real torch 2.13.0 CPU build (issue #4, item 8).
+
+Nothing is mocked: the child runs in .venv's Python (torch installed), in a fresh venv without torch, and in
+.venv's Python with a sitecustomize on PYTHONPATH that makes `import torch` hang or kills the process in the
+middle of training. The hang and crash are real: the parent must pin them to their step within the deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from envcheck.model import Report, Status
+from envcheck.smoke import run_smoke
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable  # .venv's interpreter: torch 2.13.0+cpu is installed there
+ENVCHECK = str(Path(sys.executable).with_name("envcheck"))
+
+
+def _by_id(report: Report | dict[str, Any]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    results = report["results"] if isinstance(report, dict) else report.results
+    for r in results:
+        out.setdefault(r["id"] if isinstance(r, dict) else r.id, []).append(r)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cpu_run() -> tuple[dict[str, Any], str, float]:
+    """One full run through the real CLI, as a user would type it: the JSON envelope and stderr."""
+    start = time.monotonic()
+    proc = subprocess.run([ENVCHECK, "smoke", "--python", PYTHON, "--json"], capture_output=True, text=True,
+                          timeout=300)
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(proc.stdout), proc.stderr, elapsed
+
+
+@pytest.mark.slow
+def test_full_cpu_run_trains_and_passes(cpu_run: tuple[dict[str, Any], str, float]) -> None:
+    envelope, _, _ = cpu_run
+    assert envelope["schema"] == "envcheck.report" and envelope["command"] == "smoke"
+    assert envelope["overall"] == "pass" and envelope["exit_code"] == 0
+    by_id = _by_id(envelope)
+    train = by_id["smoke.train"]
+    assert [r["item"] for r in train] == ["cpu"] and train[0]["status"] == "pass"
+    facts = train[0]["evidence"]
+    assert facts["accuracy"] >= 0.95 and facts["loss_end"] < 0.1 < facts["loss_start"]
+    assert facts["steps"] > 100 and facts["time_per_step_ms"] > 0
+    assert "held-out accuracy" in train[0]["observed"] and "ms/step" in train[0]["observed"]
+    assert by_id["smoke.import-torch"][0]["observed"] == "torch 2.13.0+cpu (CPU-only build)"
+    assert by_id["smoke.save-load"][0]["status"] == "pass" and by_id["smoke.save-load"][0]["item"] == "cpu"
+    target = by_id["smoke.target"][0]
+    assert target["status"] == "pass" and PYTHON in target["observed"]
+
+
+@pytest.mark.slow
+def test_cpu_only_build_skips_every_gpu_step_with_the_reason(cpu_run: tuple[dict[str, Any], str, float]) -> None:
+    by_id = _by_id(cpu_run[0])
+    assert by_id["smoke.cuda-available"][0]["status"] == "skip"
+    assert by_id["smoke.cuda-available"][0]["reason"] == "CPU-only build"
+    for step in ("arch-list", "context", "matmul", "amp", "forward-consistency"):
+        (result,) = by_id[f"smoke.{step}"]
+        assert result["status"] == "skip", step
+        assert result["reason"] == "no usable GPU: CPU-only build"
+        assert result["caused_by"] == "smoke.cuda-available"
+    assert by_id["smoke.nccl"][0]["status"] == "skip"
+    assert not any(r["status"] == "pass" for step in ("context", "matmul", "amp") for r in by_id[f"smoke.{step}"])
+
+
+@pytest.mark.slow
+def test_json_prints_only_the_envelope(cpu_run: tuple[dict[str, Any], str, float]) -> None:
+    envelope, stderr, _ = cpu_run
+    assert set(envelope) >= {"schema_version", "results", "counts", "overall"}
+    assert "loss" not in stderr  # no progress anywhere when stdout is not a terminal
+
+
+def test_interpreter_without_torch_fails_at_import_with_the_install_command(tmp_path: Path) -> None:
+    env_dir = tmp_path / "bare"
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    python = str(env_dir / "bin" / "python")
+    report = run_smoke(python=python, run_timeout=60)
+    by_id = _by_id(report)
+    (imp,) = by_id["smoke.import-torch"]
+    assert imp.status is Status.FAIL
+    assert imp.observed == "ModuleNotFoundError: No module named 'torch'"
+    assert imp.fix.startswith(f"{python} -m pip install torch==")
+    assert "--index-url https://download.pytorch.org/whl/" in imp.fix
+    train = by_id["smoke.train"][0]
+    assert train.status is Status.UNKNOWN and train.caused_by == "smoke.import-torch"
+    assert report.exit_code == 1
+
+
+HANG = """
+import builtins, sys, time
+_real = builtins.__import__
+def _import(name, *args, **kwargs):
+    if name == "torch" and "torch" not in sys.modules:
+        sys.stderr.write("sitecustomize: import torch hangs now\\n")
+        sys.stderr.flush()
+        time.sleep(3600)
+    return _real(name, *args, **kwargs)
+builtins.__import__ = _import
+"""
+
+CRASH = """
+import builtins, os, sys
+_real = builtins.__import__
+def _import(name, *args, **kwargs):
+    module = _real(name, *args, **kwargs)
+    torch = sys.modules.get("torch")
+    optim = getattr(torch, "optim", None)
+    if optim is not None and hasattr(optim, "AdamW") and not getattr(optim.AdamW, "_doomed", False):
+        def doomed(self, *a, **k):
+            sys.stderr.write("sitecustomize: the optimizer kills the process\\n")
+            sys.stderr.flush()
+            os.kill(os.getpid(), 9)
+        optim.AdamW.__init__ = doomed
+        optim.AdamW._doomed = True
+    return module
+builtins.__import__ = _import
+"""
+
+
+def _with_site(tmp_path: Path, code: str) -> dict[str, str]:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(code)
+    return {**os.environ, "PYTHONPATH": str(site)}
+
+
+def test_a_hang_is_cut_off_at_its_step_within_the_deadline(tmp_path: Path) -> None:
+    step_timeout = 3.0
+    start = time.monotonic()
+    report = run_smoke(python=PYTHON, step_timeout=step_timeout, run_timeout=120, env=_with_site(tmp_path, HANG))
+    elapsed = time.monotonic() - start
+    by_id = _by_id(report)
+    (imp,) = by_id["smoke.import-torch"]
+    assert imp.status is Status.FAIL
+    assert "hung, cut off" in imp.observed
+    assert step_timeout <= imp.evidence["open_for_s"] <= step_timeout + 1.0
+    assert "import torch hangs now" in imp.evidence["stderr_tail"]
+    assert elapsed <= step_timeout + 3.0  # the deadline, interpreter start-up and the kill
+    assert by_id["smoke.train"][0].caused_by == "smoke.import-torch"
+
+
+def test_the_whole_run_deadline_is_unknown_not_a_failure(tmp_path: Path) -> None:
+    report = run_smoke(python=PYTHON, run_timeout=2.0, env=_with_site(tmp_path, HANG))
+    (imp,) = _by_id(report)["smoke.import-torch"]
+    assert imp.status is Status.UNKNOWN and "whole run's deadline (2 s)" in imp.reason
+    assert report.duration_s <= 2.0 + 2.0
+
+
+@pytest.mark.slow
+def test_a_child_that_dies_mid_run_is_reported_with_its_stderr(tmp_path: Path) -> None:
+    report = run_smoke(python=PYTHON, run_timeout=120, env=_with_site(tmp_path, CRASH))
+    by_id = _by_id(report)
+    assert by_id["smoke.import-torch"][0].status is Status.PASS  # it got that far
+    (train,) = by_id["smoke.train"]
+    assert train.status is Status.FAIL and train.item == "cpu"
+    assert train.observed == "the interpreter died during this step (killed by SIGKILL (out of memory?))"
+    assert "the optimizer kills the process" in train.reason
+    assert by_id["smoke.save-load"][0].status is Status.UNKNOWN
+    assert by_id["smoke.save-load"][0].caused_by == "smoke.train"
+    assert report.exit_code == 1
+
+
+def test_the_all_reduce_path_runs_for_real_on_cpu_ranks() -> None:
+    # The NCCL step's spawn / rendezvous / queue code, with gloo on two CPU ranks instead of NCCL on GPUs.
+    child = REPO / "envcheck" / "smoke" / "child.py"
+    proc = subprocess.run([PYTHON, str(child), "--collective", "gloo", "--ranks", "2"], capture_output=True,
+                          text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    (nccl,) = [e for e in events if e["event"] == "end" and e["step"] == "nccl"]
+    assert nccl["state"] == "ok", nccl
+    assert nccl["facts"]["world_size"] == 2 and all(r["ok"] for r in nccl["facts"]["ranks"])
+    assert nccl["facts"]["exit_codes"] == [0, 0]
+
+
+def test_list_names_every_step() -> None:
+    proc = subprocess.run([ENVCHECK, "smoke", "--list"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    ids = [line.split()[0] for line in proc.stdout.splitlines()]
+    assert ids[:3] == ["smoke.target", "smoke.import-torch", "smoke.cuda-available"]
+    assert {"smoke.train", "smoke.amp", "smoke.nccl", "smoke.bench-matmul", "smoke.bench-transfer"} <= set(ids)
+
+
+def test_a_python_that_is_not_there_is_a_usage_error(tmp_path: Path) -> None:
+    proc = subprocess.run([ENVCHECK, "smoke", "--python", str(tmp_path / "nope")], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2 and "no executable interpreter" in proc.stderr
