@@ -44,7 +44,8 @@ def drift(facts: ProjectFacts, policy: Policy) -> Outcome:
                 "data_version": record.get("data_version"), "data_version_now": compat.DATA_VERSION}
     observed = f"driver {now.driver or 'none'}, GPU {gpus_now}"
     expected = f"driver {planned_driver or 'none'}, GPU {planned_gpu or 'as planned'} ({whom})"
-    regenerate = "envcheck scaffold --dry-run .   # compare; then `envcheck generate environment . --force`"
+    regenerate = ("envcheck scaffold --dry-run .   # this machine's plan, to compare with .envcheck/project.json\n"
+                  "envcheck generate environment . --force   # then rewrite environment.yml (and dockerfile)")
     if cuda and now.driver and not compat.cuda_runs_on(now.driver, cuda):
         return Outcome(
             Status.FAIL, observed=observed, expected=expected, evidence=evidence,
@@ -61,9 +62,10 @@ def drift(facts: ProjectFacts, policy: Policy) -> Outcome:
     if not planned_driver and now.driver and cuda is None:
         changes.append(f"planned for the CPU; this machine now has driver {now.driver} ({gpus_now})")
     if changes:
+        lead = ("this is not the machine the project was planned for" if record.get("planned_driver")
+                else "the machine changed since the project was planned")
         return Outcome(Status.WARN, observed=observed, expected=expected, evidence=evidence,
-                       reason=f"the machine changed since the project was planned for {whom}: {'; '.join(changes)}",
-                       fix=regenerate)
+                       reason=f"{lead} ({whom}): {'; '.join(changes)}", fix=regenerate)
     return Outcome(Status.PASS, observed=observed, expected=expected, evidence=evidence)
 
 

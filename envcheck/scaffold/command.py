@@ -90,16 +90,18 @@ def run(opts: Options, say: Say, *, part: str = "project", facts: HostFacts | No
     plan = plan_project(str(target), request, facts, part=part, created=created)
     replaces = replaced_files(target, plan.files)
     existing = validate.existing_entries(target) if part == "project" else replaces
-    if existing and not opts.force:
+    summary = plan.to_json(replaces=tuple(replaces), dry_run=opts.dry_run)
+    summary["needs_force"] = bool(existing) and not opts.force
+    if existing and not opts.force and not opts.dry_run:
         shown = ", ".join(existing[:8]) + (f" and {len(existing) - 8} more" if len(existing) > 8 else "")
         what = "is not empty" if part == "project" else "already has"
         raise UsageError(f"{target} {what}: {shown}. Nothing was written; pass --force to replace "
                          f"{'the project' if part == 'project' else 'them'} (user files outside the plan stay)")
-    summary = plan.to_json(replaces=tuple(replaces), dry_run=opts.dry_run)
     if opts.dry_run:
         if not opts.as_json:
             say(plan_text(plan, replaces))
-            say("\nDry run: nothing was written.")
+            say("\nDry run: nothing was written." + (f" {target} is not empty: writing needs --force."
+                                                     if summary["needs_force"] else ""))
         return summary
     if replaces and not opts.as_json:
         say(f"Replacing {len(replaces)} existing file(s) in {target}:")

@@ -1,0 +1,127 @@
+"""`project.drift` (issue #5, item 2): the doctor check that compares a scaffolded project's record with the
+machine it runs on. The /proc/driver/nvidia trees are constructed from the documented format
+(tests/data/scaffold/README.md); the project records are written by the real `envcheck scaffold`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from scaffold_helpers import envcheck_main
+
+from envcheck.checks.project import drift
+from envcheck.engine import run_checks
+from envcheck.model import ProbeContext, Status
+from envcheck.policy import default_policy
+from envcheck.probes.project import GpuNow, ProjectFacts, collect, parse_driver_version, read_gpu_now
+from envcheck.runner import run
+
+DATA = Path(__file__).parent / "data" / "scaffold"
+A100_535 = DATA / "proc-nvidia-535-a100"
+H100_570 = DATA / "proc-nvidia-open-570-h100"
+
+
+def test_proc_files_parse_for_both_kernel_modules() -> None:
+    assert read_gpu_now(str(A100_535)) == GpuNow(driver="535.104.05", gpu_names=("NVIDIA A100-SXM4-80GB",))
+    now = read_gpu_now(str(H100_570))
+    assert now.driver == "570.86.15" and now.gpu_names == ("NVIDIA H100 80GB HBM3",) * 2
+    assert read_gpu_now(str(DATA / "absent")) == GpuNow()
+    assert parse_driver_version("garbage") is None
+
+
+def _record(**host: object) -> dict[str, object]:
+    return {"schema": "envcheck.project", "planned_driver": None, "cuda": "12.1", "variant": "cu121",
+            "host": {"driver": "535.104.05", "gpu_name": "NVIDIA A100-SXM4-80GB", **host}}
+
+
+def _facts(record: dict[str, object], now: GpuNow) -> ProjectFacts:
+    return ProjectFacts(record_path="/p/.envcheck/project.json", record=record, now=now)
+
+
+def test_same_machine_passes() -> None:
+    outcome = drift(_facts(_record(), read_gpu_now(str(A100_535))), default_policy())
+    assert outcome.status is Status.PASS
+
+
+def test_new_driver_and_other_gpu_warn_with_both_changes() -> None:
+    outcome = drift(_facts(_record(), read_gpu_now(str(H100_570))), default_policy())
+    assert outcome.status is Status.WARN
+    assert "driver 535.104.05 -> 570.86.15" in outcome.reason
+    assert "GPU NVIDIA A100-SXM4-80GB -> NVIDIA H100 80GB HBM3" in outcome.reason
+    assert "envcheck scaffold --dry-run" in outcome.fix
+
+
+def test_driver_too_old_for_the_projects_cuda_fails() -> None:
+    record = {**_record(driver="580.65.06"), "cuda": "13.0", "variant": "cu130"}
+    outcome = drift(_facts(record, read_gpu_now(str(A100_535))), default_policy())
+    assert outcome.status is Status.FAIL
+    assert "needs driver >= 580" in outcome.reason
+
+
+def test_outside_a_project_skips_and_a_broken_record_is_unknown(tmp_path: Path) -> None:
+    assert drift(ProjectFacts(), default_policy()).status is Status.SKIP
+    broken = ProjectFacts(record_path="/p/.envcheck/project.json", record_error="could not read it")
+    assert drift(broken, default_policy()).status is Status.UNKNOWN
+
+
+def _ctx(cwd: Path, proc: Path) -> ProbeContext:
+    return ProbeContext(env=dict(os.environ), home=str(cwd), timeout_s=5.0, run=run,
+                        options={"cwd": str(cwd), "proc_nvidia": str(proc)})
+
+
+def test_probe_finds_the_record_walking_up_from_a_subfolder(tmp_path: Path) -> None:
+    project = tmp_path / "lab"
+    ran = envcheck_main(["scaffold", str(project), "--cuda", "cpu", "--no-git", "--no-docker"])
+    assert ran.code == 0, ran.err
+    facts = collect(_ctx(project / "src" / "lab", A100_535))
+    assert facts.record_path == str(project / ".envcheck" / "project.json")
+    assert facts.record["name"] == "lab" and facts.record["data_version"]
+    # Planned on this GPU-less machine for the CPU; now a driver and an A100 appear.
+    outcome = drift(facts, default_policy())
+    assert outcome.status is Status.WARN and "planned for the CPU" in outcome.reason
+
+
+def test_planned_with_driver_option_and_run_on_that_machine(tmp_path: Path) -> None:
+    project = tmp_path / "target"
+    assert envcheck_main(["scaffold", str(project), "--driver", "535.104.05", "--no-git"]).code == 0
+    from envcheck.checks.project import CHECKS
+    from envcheck.probes.project import PROBES
+
+    report = run_checks(CHECKS, {p.name: p for p in PROBES}, default_policy(),
+                        options={"cwd": str(project), "proc_nvidia": str(A100_535)})
+    (result,) = report.results
+    assert result.id == "project.drift" and result.status is Status.PASS, result
+    newer = run_checks(CHECKS, {p.name: p for p in PROBES}, default_policy(),
+                       options={"cwd": str(project), "proc_nvidia": str(H100_570)})
+    assert newer.results[0].status is Status.WARN
+
+
+def test_doctor_inside_a_project_reports_it(tmp_path: Path) -> None:
+    project = tmp_path / "demo"
+    assert envcheck_main(["scaffold", str(project), "--driver", "580.65.06", "--no-git"]).code == 0
+    done = subprocess.run([sys.executable, "-m", "envcheck", "doctor", "--only", "project", "--json"], cwd=project,
+                          capture_output=True, text=True, timeout=120)
+    report = json.loads(done.stdout)
+    (result,) = [r for r in report["results"] if r["id"] == "project.drift"]
+    # This machine has no NVIDIA driver: not the --driver 580.65.06 machine the project was planned for.
+    if not Path("/proc/driver/nvidia/version").exists():
+        assert result["status"] == "warn" and "580.65.06 -> none" in result["reason"]
+    else:
+        assert result["status"] in ("pass", "warn", "fail")
+    outside = subprocess.run([sys.executable, "-m", "envcheck", "doctor", "--only", "project", "--json"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert json.loads(outside.stdout)["results"][0]["status"] == "skip"
+
+
+@pytest.mark.parametrize("text", ["{", "[]", '{"schema": "other"}'])
+def test_a_record_that_is_not_ours_is_unknown_not_pass(tmp_path: Path, text: str) -> None:
+    (tmp_path / ".envcheck").mkdir()
+    (tmp_path / ".envcheck" / "project.json").write_text(text)
+    facts = collect(_ctx(tmp_path, A100_535))
+    assert facts.record_error
+    assert drift(facts, default_policy()).status is Status.UNKNOWN
