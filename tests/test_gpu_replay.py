@@ -21,8 +21,8 @@ import pytest
 
 from envcheck import runner
 from envcheck.checks.gpu import CHECKS, NVML_ERRORS
-from envcheck.engine import ProbeRun, judge
-from envcheck.model import ProbeContext, Result, Status
+from envcheck.engine import ProbeRun, judge, run_checks
+from envcheck.model import ProbeContext, ProbeSpec, Result, Status
 from envcheck.policy import Policy, default_policy
 from envcheck.probes.gpu import GpuFacts, HostPaths, gather
 
@@ -236,3 +236,35 @@ def test_every_nvml_init_error_maps_to_cause_and_fix(tmp_path: Path, error: str)
     assert nvml.status is expected and nvml.reason == cause
     if expected is Status.FAIL:
         assert nvml.fix
+
+
+def test_doctor_finishes_within_the_deadline_when_nvml_hangs(tmp_path: Path) -> None:
+    # The whole engine path: the probe's 1 s deadline, the child killed, every GPU check still reported.
+    recording = DATA / "hang.json"
+    paths = host_paths(tmp_path, json.loads(recording.read_text())["host"])
+    env = dict(os.environ, PYTHONPATH=str(DATA / "fake"), ENVCHECK_NVML_RECORDING=str(recording))
+
+    def ctx_for(timeout: float) -> ProbeContext:
+        return ProbeContext(env=env, home=str(tmp_path), timeout_s=timeout, run=runner.run, options={})
+
+    probes = {"gpu": ProbeSpec("gpu", lambda ctx: gather(ctx, paths))}
+    policy = Policy.from_mapping({"probe_timeout_s": 1.0}, base=default_policy())
+    start = time.monotonic()
+    report = run_checks(CHECKS, probes, policy, ctx_for=ctx_for)
+    assert time.monotonic() - start < 1.0 + 1.0
+    assert len({r.id for r in report.results}) == len(CHECKS)
+    nvml = [r for r in report.results if r.id == "gpu.nvml"][0]
+    assert nvml.status is Status.UNKNOWN and report.exit_code == 3
+
+
+def test_json_report_of_a_replayed_node_is_complete(tmp_path: Path) -> None:
+    from envcheck.model import Report
+    from envcheck.report.jsonreport import render_json
+
+    results = verdicts(replay(tmp_path, DATA / "h100x8-one-lost.json"))
+    report = Report(command="doctor", host="h100-node", started_at="2026-11-27T00:00:00+00:00", duration_s=0.2,
+                    results=tuple(results))
+    doc = json.loads(render_json(report))
+    rows = [r for r in doc["results"] if r["id"] == "gpu.devices"]
+    assert len(rows) == 8 and rows[0]["evidence"]["compute_capability"] == [9, 0]
+    assert rows[0]["evidence"]["n/a"] == ["retired_pages_pending"]

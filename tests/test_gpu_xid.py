@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from envcheck import xid
+from envcheck import runner, xid
 from envcheck.checks.gpu import xid_errors
-from envcheck.model import Status
+from envcheck.model import ProbeContext, Status
 from envcheck.policy import default_policy
-from envcheck.probes.gpu import GpuFacts, XidFacts
+from envcheck.probes.gpu import GpuFacts, HostPaths, XidFacts, kernel_log
 from envcheck.probes.gpu_device import GpuDevice
 
 DATA = Path(__file__).parent / "data" / "nvml"
@@ -117,3 +117,29 @@ def test_root_only_file_is_unreadable_for_the_user() -> None:
                    capture_output=True, check=False)
     seen = _run_as_user("", private_text="NVRM: Xid (PCI:0000:18:00): 79, pid=1, GPU has fallen off the bus.\n")
     assert seen["needs_root"] is True and "Permission denied" in str(seen["error"])
+
+
+@pytest.mark.root
+def test_dmesg_fallback_where_there_is_no_kmsg(tmp_path: Path) -> None:
+    # Many containers have no /dev/kmsg: the probe runs the real `dmesg` through the runner seam instead,
+    # as root (readable) and as the unprivileged user (refused while kernel.dmesg_restrict=1).
+    if os.geteuid() != 0 or shutil.which("dmesg") is None or shutil.which("setpriv") is None:
+        pytest.skip("needs root, dmesg and setpriv")
+    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", USER],
+                   capture_output=True, check=False)
+    paths = HostPaths(kmsg=str(tmp_path / "no-kmsg"))
+    as_root = ProbeContext(env=dict(os.environ), home=str(tmp_path), timeout_s=5.0, run=runner.run, options={})
+    log = kernel_log(as_root, paths)
+    assert log.source == "dmesg" and log.error == "" and len(log.lines) > 0
+    uid = pwd.getpwnam(USER).pw_uid
+
+    def run_as_user(argv: list[str], timeout: float, **kwargs: object) -> runner.CommandResult:
+        wrapped = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", *argv]
+        return runner.run(wrapped, timeout, **kwargs)  # type: ignore[arg-type]  # env/cwd pass through
+
+    as_user = ProbeContext(env=dict(os.environ), home=str(tmp_path), timeout_s=5.0, run=run_as_user, options={})
+    log = kernel_log(as_user, paths)
+    if Path("/proc/sys/kernel/dmesg_restrict").read_text().strip() == "1":
+        assert log.needs_root and "not permitted" in log.error.lower() and log.lines == ()
+    else:
+        assert log.error == ""

@@ -24,7 +24,8 @@ from envcheck.model import ProbeContext, ProbeSpec
 from envcheck.probes.gpu_device import GpuDevice, device_from_child, throttle_names
 from envcheck.probes.gpu_torch import TorchFacts, collect_torch
 
-__all__ = ["GpuDevice", "GpuFacts", "HostPaths", "TorchFacts", "XidFacts", "collect", "gather", "throttle_names"]
+__all__ = ["GpuDevice", "GpuFacts", "HostPaths", "TorchFacts", "XidFacts", "collect", "gather", "kernel_log",
+           "throttle_names"]
 
 CHILD = Path(__file__).resolve().parent.parent / "nvml_child.py"
 # "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 ..." or
@@ -89,7 +90,8 @@ class GpuFacts:
         if not self.nvml_version:
             return None
         parts = self.nvml_version.split(".")
-        return ".".join(parts[1:]) if len(parts) >= 3 and int(parts[0] or 0) < 100 else self.nvml_version
+        cuda_prefixed = len(parts) >= 3 and parts[0].isdigit() and int(parts[0]) < 100
+        return ".".join(parts[1:]) if cuda_prefixed else self.nvml_version
 
     @property
     def driver_present(self) -> bool:
@@ -144,7 +146,7 @@ def gather(ctx: ProbeContext, paths: HostPaths) -> GpuFacts:
         torch_asked=torch_asked,
     )
     if facts.driver_present:
-        log = xid.read_kernel_log(paths.kmsg, timeout_s=max(0.2, ctx.timeout_s / 4))
+        log = kernel_log(ctx, paths)
         facts = _replace(facts, xid=XidFacts(
             source=log.source, readable=not log.error, error=log.error, needs_root=log.needs_root,
             wrapped=log.wrapped, events=tuple(xid.parse(log.lines)),
@@ -154,6 +156,19 @@ def gather(ctx: ProbeContext, paths: HostPaths) -> GpuFacts:
         facts = _replace(facts, torch=torch_box[0] if torch_box else TorchFacts(
             python=str(ctx.options.get("python") or paths.python), error="the torch child did not report in time"))
     return facts
+
+
+def kernel_log(ctx: ProbeContext, paths: HostPaths) -> xid.KernelLog:
+    """/dev/kmsg first (no process to start); where it does not exist (many containers) `dmesg`, which can
+    still read the buffer through syslog(2) when kernel.dmesg_restrict is 0."""
+    log = xid.read_kernel_log(paths.kmsg, timeout_s=max(0.2, ctx.timeout_s / 4))
+    if not log.error or log.needs_root or os.path.exists(paths.kmsg):
+        return log
+    result = ctx.run(["dmesg"], timeout=max(0.5, ctx.timeout_s / 4), env=ctx.env)
+    if result.ok:
+        return xid.KernelLog(source="dmesg", lines=tuple(result.out.splitlines()))
+    denied = "not permitted" in result.err.lower() or "permission denied" in result.err.lower()
+    return xid.KernelLog(source="dmesg", error=f"{log.error}; {result.describe()}", needs_root=denied)
 
 
 def _replace(facts: GpuFacts, **changes: Any) -> GpuFacts:

@@ -1,0 +1,61 @@
+"""Benchmark: how long the NVML child (envcheck/nvml_child.py) and the whole gpu probe take.
+
+The NVML child runs on every `envcheck doctor` (in parallel with the other probes), so its start-up is
+doctor's floor for the gpu subject. Three cases: this machine as it is (real pynvml; with no driver it
+stops at LibraryNotFound), and two recorded states replayed through the pynvml stand-in of
+tests/data/nvml (8x H100 healthy; one lost GPU), which run the same child with every NVML call answered.
+
+    .venv/bin/python benchmarks/gpu_child.py [--runs 21]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from envcheck import runner  # noqa: E402  (after the path line: runs from a checkout)
+from envcheck.model import ProbeContext  # noqa: E402
+from envcheck.probes.gpu import CHILD, collect  # noqa: E402
+
+DATA = ROOT / "tests" / "data" / "nvml"
+
+
+def child_seconds(env: dict[str, str], runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        result = runner.run([sys.executable, str(CHILD)], timeout=30, env=env)
+        assert result.ok, result.describe()
+        times.append(result.duration_s)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=21)
+    args = parser.parse_args()
+    cases = {"this machine (real pynvml)": dict(os.environ)}
+    for name in ("h100x8-healthy", "h100x8-one-lost"):
+        cases[f"replay {name}"] = dict(os.environ, PYTHONPATH=str(DATA / "fake"),
+                                       ENVCHECK_NVML_RECORDING=str(DATA / f"{name}.json"))
+    for label, env in cases.items():
+        times = child_seconds(env, args.runs)
+        print(f"nvml child, {label}: median {statistics.median(times) * 1000:.0f} ms "
+              f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}, {args.runs} runs)")
+    ctx = ProbeContext(env=dict(os.environ), home=str(Path.home()), timeout_s=5.0, run=runner.run, options={})
+    probe = []
+    for _ in range(args.runs):
+        start = time.perf_counter()
+        collect(ctx)
+        probe.append(time.perf_counter() - start)
+    print(f"whole gpu probe on this machine: median {statistics.median(probe) * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
