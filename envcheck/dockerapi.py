@@ -196,7 +196,11 @@ def fetch_engine(endpoint: Endpoint, deadline: float, transport: str = "http") -
     if transport == "sdk":
         client = sdk_client(endpoint, max(0.05, deadline - time.monotonic()))
         try:
-            return dict(client.version()), dict(client.info())
+            # The SDK applies its timeout per request: give each call only what is left.
+            client.api.timeout = max(0.05, deadline - time.monotonic())
+            version = dict(client.version())
+            client.api.timeout = max(0.05, deadline - time.monotonic())
+            return version, dict(client.info())
         finally:
             client.close()
     conn = _connection(endpoint, max(0.05, deadline - time.monotonic()))

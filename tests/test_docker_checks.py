@@ -71,6 +71,13 @@ def test_no_engine_is_skipped_unless_the_policy_requires_docker() -> None:
     assert all(r.caused_by == "docker.installed" for r in results[1:])
 
 
+def test_a_docker_cli_alone_is_no_engine() -> None:
+    f = down(dockerapi.NO_SOCKET, dockerd=None, dockerd_pids=(), socket=SocketFacts("/var/run/docker.sock", False))
+    outcome = checks.installed(f, replace(POLICY, require_docker=True))
+    assert outcome.status is Status.FAIL
+    assert outcome.observed == "no dockerd, only the docker CLI (/usr/bin/docker), no socket at /var/run/docker.sock"
+
+
 def test_daemon_not_running_says_start_it() -> None:
     outcome = checks.daemon_reachable(down(dockerapi.NO_SOCKET, dockerd_pids=(),
                                            socket=SocketFacts("/var/run/docker.sock", exists=False)), POLICY)

@@ -23,6 +23,7 @@ from docker_helpers import (
     HangingServer,
     docker_group,
     docker_owned_socket,
+    engine_answers,
     hanging_socket,
     make_user,
     needs_engine,
@@ -242,3 +243,33 @@ def test_socket_left_to_root_says_restart_the_daemon(make_user: Any, world_envch
     assert reach["evidence"]["error_kind"] == dockerapi.PERMISSION
     assert reach["reason"].startswith("the socket belongs to group root")
     assert "docker restart" in reach["fix"] or "restart docker" in reach["fix"]
+
+
+def test_machine_without_an_engine_is_skipped_unless_required(world_dir: Path) -> None:
+    # This machine with Docker taken away, for one process tree only: a private mount and PID
+    # namespace, an empty /run (no socket), /dev/null over every docker binary, no dockerd in /proc.
+    needs_root("private namespaces")
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    dirs = dict.fromkeys([*os.environ["PATH"].split(":"), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
+                          "/usr/bin", "/sbin", "/bin"])
+    binaries = [os.path.join(d, name) for d in dirs for name in ("docker", "dockerd")
+                if os.path.isfile(os.path.join(d, name))]
+    hide = " && ".join(f"mount --bind /dev/null {b}" for b in dict.fromkeys(os.path.realpath(b) for b in binaries))
+    policy = world_dir / "require.json"
+    policy.write_text(json.dumps({"require_docker": True}))
+    for extra, expected in (((), "skip"), (("--policy", str(policy)), "fail")):
+        argv = [sys.executable, "-m", "envcheck", "doctor", "--only", "docker", "--json", *extra]
+        script = f"mount -t tmpfs none /run && {hide} && exec \"$@\""
+        done = subprocess.run(["unshare", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private",
+                               "--", "sh", "-c", script, "sh", *argv],
+                              env={"PATH": os.environ["PATH"], "HOME": "/nonexistent", "LANG": "C.UTF-8"},
+                              capture_output=True, text=True, timeout=60)
+        assert done.stdout.startswith("{"), done.stderr[-2000:]
+        results = results_by_id(json.loads(done.stdout))
+        installed = results["docker.installed"]
+        assert installed["status"] == expected, installed
+        assert installed["observed"] == "no dockerd, no docker CLI, no socket at /var/run/docker.sock"
+        for check_id in DEPENDENTS:
+            assert results[check_id]["caused_by"] == "docker.installed"
+    assert engine_answers(), "the real engine must be untouched outside the namespace"

@@ -48,10 +48,11 @@ def installed(facts: DockerFacts, policy: Policy) -> Outcome:
         )
     socket_there = facts.socket is not None and facts.socket.exists
     local = facts.endpoint.scheme in ("unix", "")
-    if local and not (facts.dockerd or facts.cli or socket_there or facts.dockerd_pids or facts.reachable):
+    if local and not (facts.dockerd or socket_there or facts.dockerd_pids or facts.reachable):
         outcome = Status.FAIL if policy.require_docker else Status.SKIP
+        cli = f"only the docker CLI ({facts.cli})" if facts.cli else "no docker CLI"
         return Outcome(
-            outcome, observed=f"no dockerd, no docker CLI, no socket at {facts.endpoint.socket_path}",
+            outcome, observed=f"no dockerd, {cli}, no socket at {facts.endpoint.socket_path}",
             expected="Docker Engine installed" if policy.require_docker else "Docker only where the policy asks",
             reason="no Docker engine on this machine"
             + ("" if policy.require_docker else " (the policy does not require one: require_docker is false)"),
