@@ -155,3 +155,9 @@ def test_real_torch_child_reports_this_cpu_build() -> None:
     verdict = gpu_compat.torch_build(facts(H100, torch_asked=True, torch=seen), POLICY)
     assert verdict.status is Status.WARN and "CPU-only build" in verdict.observed
     assert "--index-url https://download.pytorch.org/whl/cu130" in verdict.fix
+
+
+def test_a_failed_device_count_is_not_zero_gpus() -> None:
+    verdict = gpu.nvml(facts(device_count=None, system_errors={"device_count": "Unknown"}), POLICY)
+    assert verdict.status is Status.FAIL and verdict.observed == "nvmlDeviceGetCount failed: Unknown"
+    assert gpu.nvml(facts(device_count=0), POLICY).status is Status.WARN

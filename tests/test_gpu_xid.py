@@ -53,7 +53,7 @@ def test_xid_check_maps_the_pci_address_to_its_gpu() -> None:
     verdict = xid_errors(facts, default_policy())
     assert verdict.status is Status.FAIL
     assert verdict.observed == "Xid 119 x5 on GPU 4 (GPU-509665ad) (GSP RPC timeout)"
-    assert verdict.fix.startswith("Xid 119: ")
+    assert verdict.fix.splitlines() == ["sudo dmesg -T | grep 'NVRM: Xid'", "# Xid 119: " + xid.describe(119).action]
 
 
 def test_real_kernel_log_is_readable_by_root() -> None:

@@ -85,6 +85,11 @@ def nvml(facts: GpuFacts, policy: Policy) -> Outcome:
         code = f" ({facts.init_error_code})" if facts.init_error_code is not None else ""
         return Outcome(status, observed=f"nvmlInit failed: {facts.init_error}{code}", expected="NVML initialises",
                        reason=cause, fix=fix.replace("<driver branch>", (facts.module_version or "?").split(".")[0]))
+    if "device_count" in facts.system_errors:
+        status, cause, fix = nvml_error(facts.system_errors["device_count"])
+        return Outcome(Status.UNKNOWN if status is Status.SKIP else status,
+                       observed=f"nvmlDeviceGetCount failed: {facts.system_errors['device_count']}",
+                       reason=cause, fix=fix)
     count = facts.device_count or 0
     notes = f"; fell back to {', '.join(facts.fallbacks)} (older driver)" if facts.fallbacks else ""
     observed = f"NVML {facts.nvml_version or '?'}: {count} GPU{'s' if count != 1 else ''}{notes}"
@@ -140,10 +145,11 @@ def xid_errors(facts: GpuFacts, policy: Policy) -> Outcome:
     infos = {code: xid.describe(code) for code, _ in counts}
     worst = Status.FAIL if any(i.severity == "fail" for i in infos.values()) else Status.WARN
     observed = "; ".join(f"Xid {code} x{n} on {where} ({infos[code].name})" for (code, where), n in counts.items())
-    fixes = dict.fromkeys(f"Xid {code}: {infos[code].action}" for code, _ in counts)
+    actions = dict.fromkeys(f"# Xid {code}: {infos[code].action}" for code, _ in counts)
     return Outcome(worst, observed=observed + scope, expected="no Xid errors since boot",
                    reason="Xid errors are the driver's reports of GPU faults (NVIDIA Xid catalog)",
-                   fix="\n".join(fixes), evidence={"events": [f"{e.code} {e.pci} {e.detail}" for e in log.events[:20]]})
+                   fix="\n".join(["sudo dmesg -T | grep 'NVRM: Xid'", *actions]),
+                   evidence={"events": [f"{e.code} {e.pci} {e.detail}" for e in log.events[:20]]})
 
 
 def reboot_pending(facts: GpuFacts, policy: Policy) -> Outcome:
