@@ -128,13 +128,25 @@ def find_tcp_exposure(
                     tuple(errors))
 
 
-_KIND = re.compile(r"""^\s*"?kind"?\s*:\s*"?([^"\s,]+)""", re.M)
+_KIND = re.compile(r"""^kind:\s*["']?([^"'\s]+)""", re.M)  # a top-level YAML key: no indent
+
+
+def _spec_kind(name: str, text: str) -> str:
+    if name.endswith(".json"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return "?"
+        return str(data.get("kind", "?")) if isinstance(data, dict) else "?"
+    match = _KIND.search(text)
+    return match.group(1) if match else "?"
 
 
 def find_cdi_specs(extra_dirs: Iterable[str] = ()) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
     """((path, kind), ...) for every CDI spec file, and the folders/files that could not be read.
 
-    The kind (``nvidia.com/gpu``) comes from a line match: good enough to name it, without a YAML parser."""
+    The kind (``nvidia.com/gpu``) of a YAML spec comes from a line match: good enough to name it, and
+    no YAML parser on doctor's start-up path."""
     specs: list[tuple[str, str]] = []
     errors: list[str] = []
     for folder in dict.fromkeys((*CDI_DIRS, *extra_dirs)):
@@ -151,9 +163,9 @@ def find_cdi_specs(extra_dirs: Iterable[str] = ()) -> tuple[tuple[tuple[str, str
             path = os.path.join(folder, name)
             try:
                 with open(path, encoding="utf-8", errors="replace") as handle:
-                    match = _KIND.search(handle.read(65536))
+                    text = handle.read(1 << 20)
             except OSError as exc:
                 errors.append(f"{path}: {exc.strerror or exc}")
                 continue
-            specs.append((path, match.group(1) if match else "?"))
+            specs.append((path, _spec_kind(name, text)))
     return tuple(specs), tuple(errors)
