@@ -128,10 +128,45 @@ def test_every_decision_has_a_reason() -> None:
         assert all(x.reason for x in items)
 
 
-def test_probe_facts_are_mapped_whatever_the_gpu_probe_is_missing() -> None:
-    class Host:
-        os_release = {"ID": "ubuntu", "VERSION_ID": "22.04"}
+def test_probe_facts_are_mapped_and_the_oldest_gpu_decides() -> None:
+    from datetime import date
 
-    facts = from_probe_facts(None, Host(), gpu_error="probe 'gpu' crashed")
-    assert facts.ubuntu == "22.04"
-    assert any("gpu probe" in n for n in facts.notes)
+    from envcheck.probes.gpu import GpuFacts
+    from envcheck.probes.gpu_device import GpuDevice
+    from envcheck.probes.host import HostFacts as HostProbeFacts
+
+    gpu = GpuFacts(child="ok", driver_version="565.57.01", cuda_driver_version="12.7",
+                   devices=(GpuDevice(index=0, name="NVIDIA H100 80GB HBM3", compute_capability=(9, 0)),
+                            GpuDevice(index=1, name="Tesla V100-SXM2-32GB", compute_capability=(7, 0))))
+    host = HostProbeFacts(today=date(2026, 11, 27), os_release={"ID": "ubuntu", "VERSION_ID": "22.04"})
+    facts = from_probe_facts(gpu, host)
+    assert (facts.driver, facts.cuda, facts.ubuntu) == ("565.57.01", "12.6", "22.04")  # 12.7 -> 12.6: no 12.7 wheel
+    assert facts.capability == (7, 0) and facts.gpu_name == "Tesla V100-SXM2-32GB"
+    assert any("several architectures" in n for n in facts.notes)
+    d = decide(facts, REQ)
+    assert d.choice.variant.cuda is not None and compat.arch_supported(d.choice.variant, (7, 0))
+
+
+def test_a_failed_gpu_probe_is_a_note_not_a_guess() -> None:
+    facts = from_probe_facts(None, None, gpu_error="probe 'gpu' crashed", host_error="probe 'host' timed out")
+    assert facts.ubuntu is None
+    assert any("gpu probe" in n for n in facts.notes) and any("host probe" in n for n in facts.notes)
+
+
+def test_no_capability_from_nvml_is_said() -> None:
+    from envcheck.probes.gpu import GpuFacts
+
+    gpu = GpuFacts(child="ok", init_error="LibRmVersionMismatch", module_version="550.54.15")
+    facts = from_probe_facts(gpu, None)
+    assert facts.driver == "550.54.15" and facts.capability is None
+    assert any("LibRmVersionMismatch" in n for n in facts.notes)
+
+
+def test_the_hosts_ubuntu_is_preferred_for_the_images_when_the_tag_exists() -> None:
+    jammy = HostFacts(driver="580.65.06", capability=(9, 0), ubuntu="22.04", python="3.10")
+    d = decide(jammy, REQ)
+    assert d.cuda is not None and "22.04" in compat.image_ubuntus(d.cuda)
+    assert d.ubuntu == "22.04" and d.cuda_image is not None and d.cuda_image.tag.endswith("ubuntu22.04")
+    # A release the data has no image for (Debian here, or an interim Ubuntu) falls back to the newest tag.
+    other = decide(HostFacts(driver="580.65.06", capability=(9, 0), ubuntu="25.10", python="3.12"), REQ)
+    assert other.ubuntu == compat.image_ubuntus(other.cuda or "")[-1]

@@ -162,14 +162,19 @@ def choose_python(facts: HostFacts, req: Request, release: compat.TorchRelease) 
     return Decision("python", clamped, f"this machine's Python {host} is outside the range; {span}")
 
 
-def choose_ubuntu(release: compat.TorchRelease, cuda: str | None) -> tuple[str, str]:
-    """The images' Ubuntu: the newest one the CUDA tag exists for (any LTS for CPU) whose python3 torch supports."""
+def choose_ubuntu(release: compat.TorchRelease, cuda: str | None, host_ubuntu: str | None = None) -> tuple[str, str]:
+    """The images' Ubuntu: this machine's when it qualifies, else the newest one the CUDA tag exists for (any LTS
+    for CPU), and always one whose python3 torch supports."""
     if cuda is not None:
         candidates = list(reversed(compat.image_ubuntus(cuda)))
         where = f"the nvidia/cuda {cuda} tags exist for Ubuntu {', '.join(compat.image_ubuntus(cuda))}"
     else:
         candidates = [row.version for row in reversed(ubuntu_rows()) if row.lts]
         where = "no CUDA image needed"
+    if host_ubuntu in candidates:
+        candidates.remove(host_ubuntu)
+        candidates.insert(0, host_ubuntu)
+        where += f"; this machine runs Ubuntu {host_ubuntu}"
     for version in candidates:
         row = compat.ubuntu_release(version)
         if row is not None and _fits(release, row.default_python):
@@ -208,7 +213,7 @@ def decide(facts: HostFacts, req: Request) -> Decisions:
     python = choose_python(facts, req, release)
     route, route_reason, conda_cuda_max = choose_route(req, choice, driver)
     cpu = next(v for v in release.variants if v.cuda is None)
-    ubuntu, ubuntu_reason = choose_ubuntu(release, variant.cuda)
+    ubuntu, ubuntu_reason = choose_ubuntu(release, variant.cuda, None if req.driver else facts.ubuntu)
     row = compat.ubuntu_release(ubuntu)
     image_python = row.default_python if row else "unknown"
     image = compat.cuda_image(variant.cuda, ubuntu) if variant.cuda else None

@@ -2,8 +2,8 @@
 
 Tests build :class:`HostFacts` by hand (the decisions are pure functions of it); the CLI fills it from the
 same probes `envcheck doctor` runs (the engine's ``run_probes``, with their deadlines and crash isolation):
-the gpu probe for driver, CUDA, capability and name; the host probe for Ubuntu. Where the gpu probe cannot
-say (no gpu probe yet, NVML missing), ``/proc/driver/nvidia`` still gives the driver and the GPU name.
+the gpu probe for driver, CUDA, capability and name; the host probe for Ubuntu. Where the gpu probe itself
+failed, ``/proc/driver/nvidia`` still gives the driver and the GPU name.
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
+from envcheck import compat
+from envcheck.probes.gpu import GpuFacts
+from envcheck.probes.host import HostFacts as HostProbeFacts
 from envcheck.probes.project import read_gpu_now
 
 
@@ -32,51 +35,40 @@ class HostFacts:
         return data
 
 
-def _first(facts: Any, *names: str) -> Any:
-    """A field of a probe's facts under the first name it has (the probes are written in parallel)."""
-    for name in names:
-        value = getattr(facts, name, None)
-        if value not in (None, "", ()):
-            return value
-    return None
+def from_probe_facts(gpu: GpuFacts | None, host: HostProbeFacts | None, gpu_error: str = "",
+                     host_error: str = "") -> HostFacts:
+    """Map the gpu and host probes' facts (either may be None when the probe failed) to HostFacts.
 
-
-def _capability(value: Any) -> tuple[int, int] | None:
-    if isinstance(value, (tuple, list)) and len(value) == 2:
-        return int(value[0]), int(value[1])
-    if isinstance(value, str) and "." in value:
-        major, _, minor = value.partition(".")
-        if major.isdigit() and minor.isdigit():
-            return int(major), int(minor)
-    return None
-
-
-def from_probe_facts(gpu: Any, host: Any, gpu_error: str = "", host_error: str = "") -> HostFacts:
-    """Map the gpu and host probes' facts (either may be None when the probe failed) to HostFacts."""
+    With several GPUs the oldest architecture decides: the torch build must have kernels for every one.
+    """
     notes: list[str] = []
     driver = cuda = name = None
     capability = None
     if gpu is not None:
-        driver = _first(gpu, "driver", "driver_version")
-        cuda = _first(gpu, "cuda", "cuda_driver", "cuda_version")
-        devices = _first(gpu, "gpus", "devices") or ()
-        if devices:
-            first = devices[0]
-            name = _first(first, "name")
-            capability = _capability(_first(first, "capability", "compute_capability"))
+        driver = gpu.driver_version or gpu.module_version
+        if gpu.cuda_driver_version:
+            cuda = compat.normalize_driver_cuda(gpu.cuda_driver_version)
+        known = [d for d in gpu.devices if d.compute_capability is not None]
+        if known:
+            oldest = min(known, key=lambda d: d.compute_capability or (0, 0))
+            capability, name = oldest.compute_capability, oldest.name
+            if len({d.compute_capability for d in known}) > 1:
+                notes.append(f"GPUs of several architectures: planned for the oldest, sm_{capability[0]}{capability[1]}"
+                             if capability else "GPUs of several architectures")
+        elif gpu.devices:
+            name = gpu.devices[0].name
+        if driver and capability is None:
+            why = gpu.init_error or gpu.child_error or "NVML gave no compute capability"
+            notes.append(f"compute capability unknown ({why}): the GPU architecture is not checked")
     elif gpu_error:
         notes.append(f"gpu probe: {gpu_error}")
-    if driver is None:
-        now = read_gpu_now()
+    if driver is None and gpu is None:
+        now = read_gpu_now()  # the probe failed: the kernel module's own files still say which driver is loaded
         driver = now.driver
-        name = name or (now.gpu_names[0] if now.gpu_names else None)
-        if now.error:
-            notes.append(now.error)
-        if driver is not None and capability is None:
-            notes.append("compute capability unknown (NVML not read): the GPU architecture is not checked")
+        name = now.gpu_names[0] if now.gpu_names else None
     ubuntu = None
     if host is not None:
-        release: Mapping[str, str] = getattr(host, "os_release", None) or {}
+        release: Mapping[str, str] = host.os_release or {}
         if release.get("ID") == "ubuntu":
             ubuntu = release.get("VERSION_ID")
     elif host_error:
@@ -103,7 +95,7 @@ def probe_host(timeout_s: float = 5.0) -> HostFacts:
     wanted = [PROBES[name] for name in ("gpu", "host") if name in PROBES]
     runs = run_probes(wanted, make_context(policy), timeout_s)
     gpu, host = runs.get("gpu"), runs.get("host")
-    return from_probe_facts(
-        gpu.facts if gpu else None, host.facts if host else None,
-        gpu.error if gpu else "", host.error if host else "",
-    )
+    gpu_facts = gpu.facts if gpu is not None and isinstance(gpu.facts, GpuFacts) else None
+    host_facts = host.facts if host is not None and isinstance(host.facts, HostProbeFacts) else None
+    return from_probe_facts(gpu_facts, host_facts, gpu.error if gpu else "probe 'gpu' not registered",
+                            host.error if host else "probe 'host' not registered")

@@ -8,6 +8,7 @@ only in the base image and the torch install line (issue #5, item 3).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -57,7 +58,7 @@ def context(req: Request, facts: HostFacts, d: Decisions) -> dict[str, Any]:
     return {
         "name": req.name,
         "package": req.package,
-        "image_tag": req.name.lower(),
+        "image_tag": re.sub(r"[-_.]+", "-", req.name).lower(),  # a valid Docker repository name
         "envcheck_version": __version__,
         "data_version": compat.DATA_VERSION,
         "planned_for": d.planned_for,
@@ -73,7 +74,8 @@ def context(req: Request, facts: HostFacts, d: Decisions) -> dict[str, Any]:
         "route_reason": d.route_reason,
         "conda_cuda_max": d.conda_cuda_max,
         "jupyter": req.jupyter,
-        "docker": req.docker and True,
+        "docker": req.docker,
+        "cuda_dockerfile": d.cuda_image is not None,
         "decisions": [{"key": x.key, "value": x.value, "reason": x.reason} for x in d.items],
         "ubuntu": d.ubuntu,
         "image_python": d.image_python,

@@ -112,7 +112,7 @@ def verify(project: Path, *, timeout_s: float = 1800.0) -> Report:
     if error:
         raise UsageError(f"{project} is not a project made by `envcheck scaffold`: {error}")
     package = str(record.get("package"))
-    name = str(record.get("name", project.name)).lower()
+    name = re.sub(r"[-_.]+", "-", str(record.get("name", project.name))).lower()  # as README's image tag
     dockerfiles = [f for f in ("Dockerfile", "Dockerfile.cpu") if (project / f).is_file()]
     if not dockerfiles:
         raise UsageError(f"{project} has no Dockerfile: `envcheck generate dockerfile {project}` writes them")
