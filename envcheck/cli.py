@@ -154,16 +154,28 @@ def _plan_options(func: Any) -> Any:
     return func
 
 
-def _scaffold_run(part: str, path: str, kwargs: dict[str, Any]) -> int:
+def _scaffold_run(part: str, path: str, kwargs: dict[str, Any], *, then_verify: bool = False) -> int:
     import json
 
     from envcheck.scaffold.command import Options, run
 
     opts = Options(path=path, **kwargs)
     summary = run(opts, click.echo, part=part)
+    code = 0
+    if then_verify and not opts.dry_run:
+        from envcheck.redact import secret_values
+        from envcheck.report.jsonreport import render_json
+        from envcheck.scaffold.verify import verify as run_verify
+
+        report = run_verify(Path(summary["target"]), timeout_s=1800.0)
+        code = report.exit_code
+        if opts.as_json:  # one JSON document on stdout: the verify report goes inside the summary
+            summary["verify"] = json.loads(render_json(report, secrets=secret_values()))
+        else:
+            emit_report(report, as_json=False, share=False, junit=None, verbose=True, color=None)
     if opts.as_json:
         click.echo(json.dumps(summary, indent=2))
-    return 0
+    return code
 
 
 @cli.command()
@@ -174,11 +186,7 @@ def _scaffold_run(part: str, path: str, kwargs: dict[str, Any]) -> int:
 @click.option("--verify", "then_verify", is_flag=True, help="Then build the images and run the smoke test in them.")
 def scaffold(path: str, then_verify: bool, **kwargs: Any) -> int:
     """Create a PyTorch project at PATH that fits this machine (or --driver's); never prompts."""
-    code = _scaffold_run("project", path, kwargs)
-    if then_verify and not kwargs["dry_run"]:
-        verified: int = verify.callback(path=path, as_json=kwargs["as_json"], timeout=1800.0)  # type: ignore[misc]
-        return verified
-    return code
+    return _scaffold_run("project", path, kwargs, then_verify=then_verify)
 
 
 @cli.group()

@@ -159,3 +159,14 @@ def test_help_lists_the_new_commands() -> None:
     for option in ("--python", "--torch", "--cuda", "--driver", "--route", "--jupyter / --no-jupyter",
                    "--docker / --no-docker", "--git / --no-git", "--dry-run", "--force", "--json"):
         assert option in done.stdout, option
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(not _docker_answers(), reason="no Docker engine answers")
+def test_scaffold_verify_json_is_one_document_with_the_verify_report_inside(tmp_path: Path) -> None:
+    ran = envcheck_main(["scaffold", str(tmp_path / "v"), "--cuda", "cpu", "--no-git", "--verify", "--json"])
+    assert ran.code == 1, ran.out + ran.err
+    summary = json.loads(ran.out)
+    assert summary["written"] and summary["verify"]["command"] == "verify"
+    (build,) = [r for r in summary["verify"]["results"] if r["id"] == "verify.build"]
+    assert build["item"] == "Dockerfile.cpu" and build["status"] == "fail" and build["evidence"]["step"]

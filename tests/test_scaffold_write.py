@@ -144,3 +144,26 @@ def test_templates_render_in_a_sandbox_with_strict_undefined() -> None:
     with pytest.raises(TemplateError, match="SecurityError"):
         render.render_text("{{ ''.__class__.__mro__ }}", {})
     assert render.render_text("a\n", {}) == "a\n"  # keep_trailing_newline
+
+
+def test_an_existing_empty_folder_is_replaced_in_one_rename(tmp_path: Path) -> None:
+    target = tmp_path / "empty"
+    target.mkdir()
+    write_tree(target, {"a.txt": "a\n"})
+    assert files_under(target) == {"a.txt"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+
+
+def test_interrupted_while_staging_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {"n": 0}
+    real_stage = writer._stage
+
+    def stage_then_interrupt(staging: Path, files: dict[str, str]) -> None:
+        real_stage(staging, dict(list(files.items())[:1]))  # one file staged, then Ctrl-C
+        calls["n"] += 1
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writer, "_stage", stage_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        write_tree(tmp_path / "proj", {"a.txt": "a\n", "b.txt": "b\n"})
+    assert calls["n"] == 1 and files_under(tmp_path) == set()
