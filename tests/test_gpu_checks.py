@@ -12,7 +12,7 @@ from envcheck import runner
 from envcheck.checks import gpu, gpu_compat, gpu_devices
 from envcheck.model import ProbeContext, Status
 from envcheck.policy import Policy, default_policy
-from envcheck.probes.gpu import GpuFacts
+from envcheck.probes.gpu import GpuFacts, TorchBuildFacts
 from envcheck.probes.gpu_device import GpuDevice, throttle_names
 from envcheck.probes.gpu_torch import TorchFacts, collect_torch
 
@@ -129,21 +129,23 @@ def test_compat_verdicts_for_a_current_driver() -> None:
 
 
 def test_torch_build_verdicts() -> None:
-    asked = facts(H100, torch_asked=True)
-    assert gpu_compat.torch_build(facts(H100), POLICY).status is Status.SKIP  # not asked: stays fast
+    def build(torch: TorchFacts, gpu_facts: GpuFacts | None = None) -> TorchBuildFacts:
+        return TorchBuildFacts(asked=True, gpu=gpu_facts or facts(H100), torch=torch)
+
+    assert gpu_compat.torch_build(TorchBuildFacts(asked=False), POLICY).status is Status.SKIP  # stays fast
     cpu = TorchFacts(python="py", version="2.13.0+cpu", cuda=None, available=False)
-    assert gpu_compat.torch_build(replace(asked, torch=cpu), POLICY).status is Status.WARN
+    assert gpu_compat.torch_build(build(cpu), POLICY).status is Status.WARN
     too_new = TorchFacts(python="py", version="2.13.0+cu130", cuda="13.0", arch_list=("sm_90",), available=False)
-    old = replace(asked, driver_version="565.57.01", module_version="565.57.01", torch=too_new)
-    verdict = gpu_compat.torch_build(old, POLICY)
+    old = facts(H100, driver_version="565.57.01", module_version="565.57.01")
+    verdict = gpu_compat.torch_build(build(too_new, old), POLICY)
     assert verdict.status is Status.FAIL and verdict.expected.startswith("driver >= 580")
-    blackwell = replace(H100, compute_capability=(12, 0))
+    blackwell = facts(replace(H100, compute_capability=(12, 0)))
     no_sm120 = TorchFacts(python="py", version="2.6.0+cu126", cuda="12.6", arch_list=("sm_80", "sm_90"), available=True)
-    verdict = gpu_compat.torch_build(replace(asked, devices=(blackwell,), torch=no_sm120), POLICY)
+    verdict = gpu_compat.torch_build(build(no_sm120, blackwell), POLICY)
     assert verdict.status is Status.FAIL and "no kernel image" in verdict.reason
     good = TorchFacts(python="py", version="2.13.0+cu130", cuda="13.0", arch_list=("sm_90", "compute_90"),
                       available=True)
-    assert gpu_compat.torch_build(replace(asked, torch=good), POLICY).status is Status.PASS
+    assert gpu_compat.torch_build(build(good), POLICY).status is Status.PASS
 
 
 def test_real_torch_child_reports_this_cpu_build() -> None:
@@ -152,7 +154,7 @@ def test_real_torch_child_reports_this_cpu_build() -> None:
     seen = collect_torch(ctx, sys.executable, 60)
     assert seen.error == "" and seen.version is not None and seen.version.startswith("2.")
     assert seen.cuda is None and seen.available is False
-    verdict = gpu_compat.torch_build(facts(H100, torch_asked=True, torch=seen), POLICY)
+    verdict = gpu_compat.torch_build(TorchBuildFacts(asked=True, gpu=facts(H100), torch=seen), POLICY)
     assert verdict.status is Status.WARN and "CPU-only build" in verdict.observed
     assert "--index-url https://download.pytorch.org/whl/cu130" in verdict.fix
 

@@ -24,7 +24,7 @@ from envcheck.checks.gpu import CHECKS, NVML_ERRORS
 from envcheck.engine import ProbeRun, judge, run_checks
 from envcheck.model import ProbeContext, ProbeSpec, Result, Status
 from envcheck.policy import Policy, default_policy
-from envcheck.probes.gpu import GpuFacts, HostPaths, gather
+from envcheck.probes.gpu import GpuFacts, HostPaths, TorchBuildFacts, gather, gather_torch_build
 
 DATA = Path(__file__).parent / "data" / "nvml"
 
@@ -49,15 +49,19 @@ def host_paths(root: Path, host: dict[str, Any]) -> HostPaths:
                      nvidia_modprobe=str(root / "no-nvidia-modprobe"))
 
 
+def replay_ctx(tmp_path: Path, recording: Path, timeout: float = 5.0, **options: object) -> ProbeContext:
+    env = dict(os.environ, PYTHONPATH=str(DATA / "fake"), ENVCHECK_NVML_RECORDING=str(recording))
+    return ProbeContext(env=env, home=str(tmp_path), timeout_s=timeout, run=runner.run, options=options)
+
+
 def replay(tmp_path: Path, recording: Path, timeout: float = 5.0) -> GpuFacts:
     host = json.loads(recording.read_text()).get("host", {})
-    env = dict(os.environ, PYTHONPATH=str(DATA / "fake"), ENVCHECK_NVML_RECORDING=str(recording))
-    ctx = ProbeContext(env=env, home=str(tmp_path), timeout_s=timeout, run=runner.run, options={})
-    return gather(ctx, host_paths(tmp_path, host))
+    return gather(replay_ctx(tmp_path, recording, timeout), host_paths(tmp_path, host))
 
 
 def verdicts(facts: GpuFacts, policy: Policy | None = None) -> list[Result]:
-    return judge(CHECKS, {"gpu": ProbeRun("gpu", facts=facts)}, policy or default_policy())
+    runs = {"gpu": ProbeRun("gpu", facts=facts), "gpu-torch": ProbeRun("gpu-torch", facts=TorchBuildFacts(asked=False))}
+    return judge(CHECKS, runs, policy or default_policy())
 
 
 def by_id(results: list[Result]) -> dict[str, list[Result]]:
@@ -268,3 +272,18 @@ def test_json_report_of_a_replayed_node_is_complete(tmp_path: Path) -> None:
     rows = [r for r in doc["results"] if r["id"] == "gpu.devices"]
     assert len(rows) == 8 and rows[0]["evidence"]["compute_capability"] == [9, 0]
     assert rows[0]["evidence"]["n/a"] == ["retired_pages_pending"]
+
+
+def test_torch_build_on_a_replayed_h100_with_the_real_cpu_torch(tmp_path: Path) -> None:
+    # --torch: the gpu-torch probe runs the REAL torch child (this machine's CPU build) beside the replayed NVML.
+    recording = DATA / "h100x8-healthy.json"
+    paths = host_paths(tmp_path, json.loads(recording.read_text())["host"])
+    assert gather_torch_build(replay_ctx(tmp_path, recording), paths).asked is False  # plain doctor: nothing runs
+    build = gather_torch_build(replay_ctx(tmp_path, recording, timeout=60.0, torch_check=True), paths)
+    assert build.gpu is not None and len(build.gpu.devices) == 8
+    assert build.torch is not None and build.torch.cuda is None and build.torch.version is not None
+    results = judge(CHECKS, {"gpu": ProbeRun("gpu", facts=build.gpu), "gpu-torch": ProbeRun("gpu-torch", facts=build)},
+                    default_policy())
+    verdict = by_id(results)["gpu.torch-build"][0]
+    assert verdict.status is Status.WARN and verdict.observed.endswith("a CPU-only build")
+    assert verdict.fix == "pip install torch==2.14.1 --index-url https://download.pytorch.org/whl/cu126"

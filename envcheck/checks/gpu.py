@@ -206,7 +206,7 @@ CHECKS = (
               requires=("gpu.driver",)),
     CheckSpec("gpu.torch-wheels", "PyTorch wheels that fit this driver and GPU", "gpu", gpu_compat.torch_wheels,
               requires=_NVML),
-    CheckSpec("gpu.torch-build", "Installed torch runs on this driver and GPU", "gpu", gpu_compat.torch_build,
+    CheckSpec("gpu.torch-build", "Installed torch runs on this driver and GPU", "gpu-torch", gpu_compat.torch_build,
               requires=("gpu.driver",)),
     CheckSpec("gpu.reboot-pending", "Nothing waits for a reboot or GPU reset", "gpu", reboot_pending,
               requires=("gpu.driver",)),

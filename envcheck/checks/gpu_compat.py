@@ -10,7 +10,7 @@ from datetime import date
 from envcheck import compat
 from envcheck.model import Outcome, Status
 from envcheck.policy import Policy
-from envcheck.probes.gpu import GpuFacts
+from envcheck.probes.gpu import GpuFacts, TorchBuildFacts
 
 
 def _driver(facts: GpuFacts) -> str | None:
@@ -93,10 +93,12 @@ def torch_wheels(facts: GpuFacts, policy: Policy) -> Outcome:
     return Outcome(Status.PASS, observed=observed, reason=best.reason, fix=fix, evidence=evidence)
 
 
-def torch_build(facts: GpuFacts, policy: Policy) -> Outcome:
-    torch = facts.torch
-    if not facts.torch_asked or torch is None:
+def torch_build(build: TorchBuildFacts, policy: Policy) -> Outcome:
+    if not build.asked:
         return Outcome(Status.SKIP, reason="not asked: importing torch takes seconds; run `envcheck doctor --torch`")
+    torch, facts = build.torch, build.gpu
+    if torch is None or facts is None:
+        return Outcome(Status.SKIP, reason="no NVIDIA driver found: torch not imported")
     evidence = {"python": torch.python, "torch": torch.version, "cuda": torch.cuda, "arch_list": list(torch.arch_list),
                 "seconds": torch.seconds}
     if torch.missing:

@@ -3,8 +3,11 @@
 NVML is only ever called in ``envcheck/nvml_child.py``, run through the runner seam with a deadline
 (STYLE.md convention 7): a hung driver costs this probe its deadline, never the report. Everything else
 here reads files (``/proc/driver/nvidia``, ``/dev``, ``/dev/kmsg``, ``/var/run/reboot-required``), which is
-cheap and works even when NVML does not. With ``options["torch_check"]`` a second child imports torch in
-the checked interpreter (about 2 s: opt-in only, issue #3 item 9).
+cheap and works even when NVML does not.
+
+A second probe, ``gpu-torch``, runs only with ``options["torch_check"]`` (``doctor --torch``): a child that
+imports torch in the checked interpreter (about 2 s; issue #3 item 9), beside its own NVML child. It is a
+probe of its own so that it has its own, longer deadline and a plain doctor never waits on torch.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from envcheck.model import ProbeContext, ProbeSpec
 from envcheck.probes.gpu_device import GpuDevice, device_from_child, throttle_names
 from envcheck.probes.gpu_torch import TorchFacts, collect_torch
 
-__all__ = ["GpuDevice", "GpuFacts", "HostPaths", "TorchFacts", "XidFacts", "collect", "gather", "kernel_log",
-           "throttle_names"]
+__all__ = ["GpuDevice", "GpuFacts", "HostPaths", "TorchBuildFacts", "TorchFacts", "XidFacts", "collect",
+           "collect_torch_build", "gather", "gather_torch_build", "kernel_log", "throttle_names"]
 
 CHILD = Path(__file__).resolve().parent.parent / "nvml_child.py"
 # "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 ..." or
@@ -81,8 +84,6 @@ class GpuFacts:
     reboot_required: bool = False
     reboot_required_pkgs: tuple[str, ...] = ()
     today: str = ""  # ISO date, for end-of-life verdicts
-    torch_asked: bool = False
-    torch: TorchFacts | None = None
 
     @property
     def library_version(self) -> str | None:
@@ -106,16 +107,6 @@ def collect(ctx: ProbeContext) -> GpuFacts:
 
 
 def gather(ctx: ProbeContext, paths: HostPaths) -> GpuFacts:
-    torch_asked = bool(ctx.options.get("torch_check"))
-    torch_box: list[TorchFacts] = []
-    torch_thread = None
-    maybe_driver = os.path.exists(paths.proc_version) or os.path.exists(os.path.join(paths.dev, "nvidiactl"))
-    if torch_asked and maybe_driver:  # in parallel with the NVML child; no driver, no ~2 s torch import
-        python = str(ctx.options.get("python") or paths.python)
-        torch_thread = threading.Thread(
-            target=lambda: torch_box.append(collect_torch(ctx, python, max(0.5, ctx.timeout_s - 0.3))), daemon=True
-        )
-        torch_thread.start()
     child = _run_child(ctx, paths)
     module_version, module_error = _module_version(paths.proc_version)
     proc_gpus = _proc_gpus(paths.proc_gpus)
@@ -143,7 +134,6 @@ def gather(ctx: ProbeContext, paths: HostPaths) -> GpuFacts:
         reboot_required=os.path.exists(paths.reboot_required),
         reboot_required_pkgs=_lines(paths.reboot_required + ".pkgs"),
         today=datetime.now(timezone.utc).date().isoformat(),
-        torch_asked=torch_asked,
     )
     if facts.driver_present:
         log = kernel_log(ctx, paths)
@@ -151,11 +141,40 @@ def gather(ctx: ProbeContext, paths: HostPaths) -> GpuFacts:
             source=log.source, readable=not log.error, error=log.error, needs_root=log.needs_root,
             wrapped=log.wrapped, events=tuple(xid.parse(log.lines)),
         ))
-    if torch_thread is not None:
-        torch_thread.join(max(0.0, ctx.timeout_s - 0.2))
-        facts = _replace(facts, torch=torch_box[0] if torch_box else TorchFacts(
-            python=str(ctx.options.get("python") or paths.python), error="the torch child did not report in time"))
     return facts
+
+
+@dataclass(frozen=True)
+class TorchBuildFacts:
+    asked: bool
+    gpu: GpuFacts | None = None  # the driver and GPUs the build is judged against
+    torch: TorchFacts | None = None  # None: not run (not asked, or no sign of a driver)
+
+
+TORCH_TIMEOUT_S = 30.0  # import torch (~2 s here) plus CUDA initialisation on a busy GPU node
+
+
+def collect_torch_build(ctx: ProbeContext) -> TorchBuildFacts:
+    return gather_torch_build(ctx, HostPaths())
+
+
+def gather_torch_build(ctx: ProbeContext, paths: HostPaths) -> TorchBuildFacts:
+    if not ctx.options.get("torch_check"):
+        return TorchBuildFacts(asked=False)
+    if not (os.path.exists(paths.proc_version) or os.path.exists(os.path.join(paths.dev, "nvidiactl"))):
+        # No driver: no ~2 s torch import for nothing.
+        return TorchBuildFacts(asked=True, gpu=gather(_replace_ctx(ctx, min(ctx.timeout_s, 5.0)), paths))
+    python = str(ctx.options.get("python") or paths.python)
+    box: list[TorchFacts] = []
+    thread = threading.Thread(target=lambda: box.append(collect_torch(ctx, python, max(0.5, ctx.timeout_s - 0.3))),
+                              daemon=True)
+    thread.start()  # in parallel with this probe's own NVML child
+    # NVML keeps the run's usual deadline: only the torch child gets the long one.
+    nvml_timeout = min(ctx.timeout_s, float(getattr(ctx.policy, "probe_timeout_s", 5.0)))
+    facts = gather(_replace_ctx(ctx, nvml_timeout), paths)
+    thread.join(max(0.0, ctx.timeout_s - 0.2))
+    torch = box[0] if box else TorchFacts(python=python, error="the torch child did not report in time")
+    return TorchBuildFacts(asked=True, gpu=facts, torch=torch)
 
 
 def kernel_log(ctx: ProbeContext, paths: HostPaths) -> xid.KernelLog:
@@ -169,6 +188,12 @@ def kernel_log(ctx: ProbeContext, paths: HostPaths) -> xid.KernelLog:
         return xid.KernelLog(source="dmesg", lines=tuple(result.out.splitlines()))
     denied = "not permitted" in result.err.lower() or "permission denied" in result.err.lower()
     return xid.KernelLog(source="dmesg", error=f"{log.error}; {result.describe()}", needs_root=denied)
+
+
+def _replace_ctx(ctx: ProbeContext, timeout_s: float) -> ProbeContext:
+    from dataclasses import replace
+
+    return replace(ctx, timeout_s=timeout_s)
 
 
 def _replace(facts: GpuFacts, **changes: Any) -> GpuFacts:
@@ -265,4 +290,4 @@ def _lines(path: str) -> tuple[str, ...]:
         return ()
 
 
-PROBES = (ProbeSpec("gpu", collect),)
+PROBES = (ProbeSpec("gpu", collect), ProbeSpec("gpu-torch", collect_torch_build, timeout_s=TORCH_TIMEOUT_S))
