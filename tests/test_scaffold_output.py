@@ -130,6 +130,19 @@ def test_dockerfiles_differ_only_in_base_and_the_torch_line(project: Path) -> No
     assert "/whl/cu" in run_cuda[1] and "/whl/cpu" in run_cpu[1]
 
 
+def test_pyproject_and_readme(project: Path) -> None:
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
+    meta = tomllib.loads((project / "pyproject.toml").read_text())
+    assert meta["project"]["name"] == "mnist-demo"
+    assert meta["project"]["scripts"]["mnist-demo"] == "mnist_demo.train:main"
+    assert meta["tool"]["pytest"]["ini_options"]["pythonpath"] == ["src"]
+    readme = (project / "README.md").read_text()
+    for must in ("conda env create -f environment.yml", "python -m mnist_demo.train", "python -m pytest",
+                 "docker run --rm --gpus all mnist-demo:cuda", "docker build -f Dockerfile.cpu",
+                 "jupyter lab notebooks/01-hello-pytorch.ipynb", "| torch |"):
+        assert must in readme, must
+
+
 def test_notebook_is_valid_nbformat_4(project: Path) -> None:
     import nbformat
 
