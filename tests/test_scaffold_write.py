@@ -167,3 +167,12 @@ def test_interrupted_while_staging_leaves_nothing(tmp_path: Path, monkeypatch: p
     with pytest.raises(KeyboardInterrupt):
         write_tree(tmp_path / "proj", {"a.txt": "a\n", "b.txt": "b\n"})
     assert calls["n"] == 1 and files_under(tmp_path) == set()
+
+
+def test_a_target_holding_only_a_link_to_a_folder_is_not_empty(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    target = tmp_path / "t"
+    target.mkdir()
+    (target / "data").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(UsageError, match="not empty"):
+        write_tree(target, {"a.txt": "a\n"})

@@ -97,7 +97,10 @@ def read_record(path: Path) -> tuple[Mapping[str, Any], str]:
 
 
 def collect(ctx: ProbeContext) -> ProjectFacts:
-    cwd = Path(ctx.options.get("cwd") or os.getcwd())
+    try:
+        cwd = Path(ctx.options.get("cwd") or os.getcwd())
+    except OSError:  # the working folder was deleted: then it is inside no project
+        return ProjectFacts()
     path = find_record(cwd)
     if path is None:
         return ProjectFacts()

@@ -120,6 +120,9 @@ def existing_entries(target: Path) -> list[str]:
     found: list[str] = []
     for root, dirs, files in os.walk(target):
         dirs.sort()
+        for name in dirs:
+            if os.path.islink(os.path.join(root, name)):  # os.walk does not enter links: list them as entries
+                found.append(Path(root, name).relative_to(target).as_posix())
         for name in sorted(files):
             found.append(Path(root, name).relative_to(target).as_posix())
         if not files and not dirs and Path(root) != target:
