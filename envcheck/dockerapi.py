@@ -22,8 +22,6 @@ The docker SDK is imported inside functions only: ``envcheck --help`` must not p
 from __future__ import annotations
 
 import errno
-import hashlib
-import http.client
 import json
 import os
 import socket
@@ -115,6 +113,8 @@ def _current_context(cfg_dir: str) -> str:
 
 def _context_endpoint(cfg_dir: str, name: str, origin: str) -> Endpoint:
     # Context metadata lives under contexts/meta/<sha256 of the name>/meta.json (docker/cli context/store).
+    import hashlib  # here: only a named context needs it
+
     digest = hashlib.sha256(name.encode()).hexdigest()
     meta = os.path.join(cfg_dir, "contexts", "meta", digest, "meta.json")
     why = f"{origin} names docker context {name!r} ({meta})"
@@ -149,41 +149,40 @@ class UnsupportedEndpoint(Exception):
     """An endpoint this probe does not open (ssh://, npipe://)."""
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
+class EngineProtocolError(Exception):
+    """Something answered on the socket, but not in HTTP (or hung up without answering)."""
 
-    def connect(self) -> None:
+
+_MAX_ANSWER = 16 << 20  # /info is a few KB; anything near this is not a Docker daemon
+
+
+def _open(endpoint: Endpoint, timeout: float) -> socket.socket:
+    parts = urlsplit(endpoint.url)
+    if parts.scheme == "unix":
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
+        sock.settimeout(timeout)
         try:
-            sock.connect(self._path)
+            sock.connect(endpoint.socket_path or DEFAULT_SOCKET)
         except BaseException:
             sock.close()
             raise
-        self.sock = sock
-
-
-def _connection(endpoint: Endpoint, timeout: float) -> http.client.HTTPConnection:
-    parts = urlsplit(endpoint.url)
-    if parts.scheme == "unix":
-        return _UnixConnection(endpoint.socket_path or DEFAULT_SOCKET, timeout)
+        return sock
     if parts.scheme in ("tcp", "http", "https"):
-        host, port = parts.hostname or "localhost", parts.port
-        if endpoint.tls_verify or parts.scheme == "https":
-            import ssl  # only for TLS endpoints
+        host = parts.hostname or "localhost"
+        tls = endpoint.tls_verify or parts.scheme == "https"
+        sock = socket.create_connection((host, parts.port or (2376 if tls else 2375)), timeout=timeout)
+        if not tls:
+            return sock
+        import ssl  # only for TLS endpoints
 
-            context = ssl.create_default_context()
-            if endpoint.cert_dir:
-                ca = os.path.join(endpoint.cert_dir, "ca.pem")
-                if os.path.exists(ca):
-                    context.load_verify_locations(ca)
-                cert, key = (os.path.join(endpoint.cert_dir, f) for f in ("cert.pem", "key.pem"))
-                if os.path.exists(cert) and os.path.exists(key):
-                    context.load_cert_chain(cert, key)
-            return http.client.HTTPSConnection(host, port or 2376, timeout=timeout, context=context)
-        return http.client.HTTPConnection(host, port or 2375, timeout=timeout)
+        context = ssl.create_default_context()
+        if endpoint.cert_dir:
+            ca, cert, key = (os.path.join(endpoint.cert_dir, f) for f in ("ca.pem", "cert.pem", "key.pem"))
+            if os.path.exists(ca):
+                context.load_verify_locations(ca)
+            if os.path.exists(cert) and os.path.exists(key):
+                context.load_cert_chain(cert, key)
+        return context.wrap_socket(sock, server_hostname=host)
     raise UnsupportedEndpoint(f"envcheck does not open {parts.scheme or 'this'}:// endpoints ({endpoint.url})")
 
 
@@ -203,29 +202,51 @@ def fetch_engine(endpoint: Endpoint, deadline: float, transport: str = "http") -
             return version, dict(client.info())
         finally:
             client.close()
-    conn = _connection(endpoint, max(0.05, deadline - time.monotonic()))
+    return _get(endpoint, "/version", deadline), _get(endpoint, "/info", deadline)
+
+
+def _get(endpoint: Endpoint, path: str, deadline: float) -> dict[str, Any]:
+    """One HTTP/1.0 GET on a fresh connection, read to the close.
+
+    HTTP/1.0 keeps the daemon (Go's net/http) from chunking its answer (RFC 9112), and a plain socket
+    keeps http.client and email (about 25 ms of imports) off doctor's start-up. Every wait is bounded
+    by what is left of the deadline."""
+    sock = _open(endpoint, _left(deadline, path))
+    chunks: list[bytes] = []
+    size = 0
     try:
-        return _get(conn, "/version", deadline), _get(conn, "/info", deadline)
+        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\nUser-Agent: envcheck\r\n\r\n".encode())
+        while True:
+            sock.settimeout(_left(deadline, path))
+            data = sock.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+            size += len(data)
+            if size > _MAX_ANSWER:
+                raise EngineProtocolError(f"GET {path}: answer larger than {_MAX_ANSWER >> 20} MiB")
     finally:
-        conn.close()
+        sock.close()
+    head, sep, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    fields = status_line.split(" ", 2)
+    if not sep or len(fields) < 2 or not fields[0].startswith("HTTP/") or not fields[1].isdigit():
+        raise EngineProtocolError(f"GET {path}: no HTTP answer ({status_line[:80]!r})" if chunks
+                                  else f"GET {path}: the connection closed without an answer")
+    text = body.decode("utf-8", errors="replace")
+    if fields[1] != "200":
+        raise EngineHTTPError(path, int(fields[1]), text)
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise EngineHTTPError(path, 200, "not a JSON object")
+    return data
 
 
-def _get(conn: http.client.HTTPConnection, path: str, deadline: float) -> dict[str, Any]:
+def _left(deadline: float, path: str) -> float:
     remaining = deadline - time.monotonic()
     if remaining <= 0:
-        raise TimeoutError(f"no time left for GET {path}")
-    conn.timeout = remaining
-    if conn.sock is not None:
-        conn.sock.settimeout(remaining)
-    conn.request("GET", path, headers={"Host": "docker", "User-Agent": "envcheck"})
-    response = conn.getresponse()
-    body = response.read().decode("utf-8", errors="replace")
-    if response.status != 200:
-        raise EngineHTTPError(path, response.status, body)
-    data = json.loads(body)
-    if not isinstance(data, dict):
-        raise EngineHTTPError(path, response.status, "not a JSON object")
-    return data
+        raise TimeoutError(f"GET {path}: no complete answer within the deadline")
+    return remaining
 
 
 def sdk_client(endpoint: Endpoint, timeout: float) -> Any:
@@ -291,8 +312,9 @@ _MATCHERS: tuple[tuple[str, Callable[[BaseException], bool]], ...] = (
     (TIMEOUT, lambda e: isinstance(e, TimeoutError) or type(e).__name__ in _TIMEOUT_NAMES),
     (TLS, lambda e: type(e).__name__.startswith("SSL")),
     (UNREACHABLE, _is_unreachable),
-    (HTTP, lambda e: isinstance(e, (EngineHTTPError, http.client.HTTPException, ValueError))
-     or type(e).__name__ in ("APIError", "HTTPError")),  # docker.errors / requests.exceptions
+    # Ours, then the SDK's: docker.errors.APIError, requests' HTTPError, http.client's RemoteDisconnected.
+    (HTTP, lambda e: isinstance(e, (EngineHTTPError, EngineProtocolError, ValueError))
+     or type(e).__name__ in ("APIError", "HTTPError", "RemoteDisconnected", "BadStatusLine")),
 )
 
 

@@ -102,6 +102,31 @@ def test_something_else_on_the_socket(transport: str, http_error_server: Path) -
     assert kind == dockerapi.HTTP, detail
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_socket_that_hangs_up_without_answering(transport: str, tmp_path: Path) -> None:
+    path = tmp_path / "hangs-up.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen(8)
+
+    def hang_up() -> None:
+        for _ in range(4):  # the SDK may connect more than once
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.close()
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    try:
+        kind, detail, _ = kind_of(f"unix://{path}", transport)
+    finally:
+        server.close()
+    assert kind == dockerapi.HTTP, detail
+
+
 def test_ssh_endpoints_are_named_not_opened() -> None:
     for transport in TRANSPORTS:
         kind, _, _ = kind_of("ssh://me@gpu-box", transport)
