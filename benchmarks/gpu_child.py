@@ -22,16 +22,20 @@ sys.path.insert(0, str(ROOT))
 
 from envcheck import runner  # noqa: E402  (after the path line: runs from a checkout)
 from envcheck.model import ProbeContext  # noqa: E402
-from envcheck.probes.gpu import CHILD, collect  # noqa: E402
+from envcheck.probes.gpu import CHILD, _pynvml_dir, collect  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "nvml"
 
 
-def child_seconds(env: dict[str, str], runs: int) -> list[float]:
+def child_seconds(env: dict[str, str], runs: int, no_site: bool) -> list[float]:
+    """As the probe runs it (`-S`, pynvml's folder on PYTHONPATH) or plainly (`python nvml_child.py`)."""
+    argv = [sys.executable, "-S", str(CHILD)] if no_site else [sys.executable, str(CHILD)]
+    if no_site:
+        env = dict(env, PYTHONPATH=os.pathsep.join(p for p in (env.get("PYTHONPATH"), _pynvml_dir()) if p))
     times = []
     for _ in range(runs):
-        result = runner.run([sys.executable, str(CHILD)], timeout=30, env=env)
-        assert result.ok, result.describe()
+        result = runner.run(argv, timeout=30, env=env)
+        assert result.ok and '"schema": 1' in result.out, result.describe()
         times.append(result.duration_s)
     return times
 
@@ -45,9 +49,11 @@ def main() -> None:
         cases[f"replay {name}"] = dict(os.environ, PYTHONPATH=str(DATA / "fake"),
                                        ENVCHECK_NVML_RECORDING=str(DATA / f"{name}.json"))
     for label, env in cases.items():
-        times = child_seconds(env, args.runs)
-        print(f"nvml child, {label}: median {statistics.median(times) * 1000:.0f} ms "
-              f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}, {args.runs} runs)")
+        for no_site in (True, False):
+            times = child_seconds(env, args.runs, no_site)
+            how = "python -S (as the probe runs it)" if no_site else "plain python"
+            print(f"nvml child, {label}, {how}: median {statistics.median(times) * 1000:.0f} ms "
+                  f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}, {args.runs} runs)")
     ctx = ProbeContext(env=dict(os.environ), home=str(Path.home()), timeout_s=5.0, run=runner.run, options={})
     probe = []
     for _ in range(args.runs):
