@@ -199,3 +199,23 @@ def test_a_python_that_is_not_there_is_a_usage_error(tmp_path: Path) -> None:
     proc = subprocess.run([ENVCHECK, "smoke", "--python", str(tmp_path / "nope")], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 2 and "no executable interpreter" in proc.stderr
+
+
+@pytest.mark.slow
+def test_doctor_smoke_appends_the_steps_to_the_same_report() -> None:
+    # The active venv is the default target: envcheck's own .venv, named as a user's shell would after activate.
+    venv_dir = str(Path(PYTHON).parent.parent)
+    env = {**os.environ, "VIRTUAL_ENV": venv_dir}
+    env.pop("CONDA_PREFIX", None)
+    proc = subprocess.run([ENVCHECK, "doctor", "--smoke", "--json"], capture_output=True, text=True, env=env,
+                          timeout=300)
+    envelope = json.loads(proc.stdout)
+    assert envelope["command"] == "doctor"
+    subjects = [r["subject"] for r in envelope["results"]]
+    assert "smoke" in subjects and len(set(subjects)) > 1  # the doctor's subjects, then smoke's
+    assert subjects.index("smoke") > 0 and all(s == "smoke" for s in subjects[subjects.index("smoke"):])
+    by_id = _by_id(envelope)
+    assert by_id["smoke.target"][0]["observed"].startswith(f"the active venv {venv_dir}: Python 3.11")
+    assert by_id["smoke.train"][0]["status"] == "pass"
+    assert envelope["counts"]["pass"] == sum(r["status"] == "pass" for r in envelope["results"])
+    assert proc.returncode == envelope["exit_code"]

@@ -34,7 +34,7 @@ from typing import Any, Callable
 PROTOCOL = 1
 SEED = 20240601
 # The MLP task (item 4): 3 interleaved spirals, 400 points each, a fixed 25% held out.
-CLASSES, PER_CLASS, HIDDEN, BATCH, EPOCHS = 3, 400, 64, 64, 40
+CLASSES, PER_CLASS, HIDDEN, BATCH, EPOCHS = 3, 400, 64, 64, 25
 
 
 class Skip(Exception):

@@ -53,6 +53,18 @@ def install(j: Judging, *, cuda: bool, capability: tuple[int, int] | None = None
     return f"{j.target.python} -m pip install {args}{why}"
 
 
+def driver_too_old(j: Judging, cuda_build: str) -> str:
+    """Either a newer driver for this torch, or a torch this driver runs (when the data has one)."""
+    from envcheck import compat
+
+    need = compat.cuda_min_driver(cuda_build)
+    upgrade = (f"Upgrade the NVIDIA driver to >= {need} (torch's CUDA {cuda_build} needs it): "
+               "sudo ubuntu-drivers install")
+    if j.driver and compat.torch_choices(j.driver, None, python=j.python_version):
+        return upgrade + "\nor install a torch this driver runs:\n" + install(j, cuda=True)
+    return upgrade
+
+
 def for_error(step: str, kind: str, message: str, j: Judging) -> tuple[str, str]:
     """(reason, fix) for a step that raised."""
     text = message.lower()

@@ -92,7 +92,7 @@ def _cuda(facts: Mapping[str, Any], j: Judging) -> Outcome:
                        + (f"; torch: {warned}" if warned else ""),
                        fix="unset CUDA_VISIBLE_DEVICES  # or list indices/UUIDs from `nvidia-smi -L`", evidence=facts)
     reason = warned or "torch.cuda.is_available() is False with a driver present"
-    fix = fixes.install(j, cuda=True) if "too old" in warned else fixes.CUDA_INIT
+    fix = fixes.driver_too_old(j, str(facts["cuda_build"])) if "too old" in warned else fixes.CUDA_INIT
     return Outcome(Status.FAIL, "no", "torch.cuda.is_available()", reason, fix=fix, evidence=facts)
 
 

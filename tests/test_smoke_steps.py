@@ -1,0 +1,232 @@
+"""Smoke judges on hand-built facts, and whole runs replayed from child output kept in tests/data/smoke/.
+
+No GPU can run here, so the GPU verdicts are tested two ways: facts built by hand for each failure mode,
+and a two-GPU --bench run replayed through the real driver and judges. That file is CONSTRUCTED, not
+recorded (tests/data/smoke/README.md says how); the CPU --bench file was recorded on the build machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from envcheck.model import Result, Status
+from envcheck.policy import default_policy
+from envcheck.smoke import bench, steps
+from envcheck.smoke.driver import ChildRun, drive
+from envcheck.smoke.targets import HostGpu, Target
+
+DATA = Path(__file__).parent / "data" / "smoke"
+LOCAL = Target("python", "/opt/conda/envs/ml/bin/python", "--python /opt/conda/envs/ml/bin/python")
+DOCKER = Target("docker", "python3", "image ml:1 (python3 inside it)", image="ml:1")
+
+
+def judging(target: Target = LOCAL, driver: str | None = "570.133.20", gpus: int = 2) -> steps.Judging:
+    host = tuple(HostGpu(f"0000:{i:02x}:00.0", "NVIDIA H100 80GB HBM3", f"GPU-{i}") for i in range(gpus))
+    return steps.Judging(default_policy(), target, driver, host, python_version="3.12.7")
+
+
+class Replay:
+    """Child output read back from a file, line by line, through the real driver."""
+
+    missing, error = False, ""
+
+    def __init__(self, path: Path) -> None:
+        self.lines = path.read_text().splitlines()
+
+    def readline(self, timeout: float) -> str | None:
+        return self.lines.pop(0) if self.lines else None
+
+    def stderr_tail(self, limit: int = 4000) -> str:
+        return ""
+
+    def close(self, grace: float = 2.0) -> int | None:
+        return 0
+
+
+def replayed(name: str, target: Target = LOCAL, **kw: Any) -> list[Result]:
+    events: list[dict[str, Any]] = []
+    run = drive(Replay(DATA / name), target, deadline_for=lambda s: 60.0, run_timeout=60.0,
+                on_event=events.append, bench=True)
+    assert run.ended == "done" and events[0]["event"] == "hello"
+    return steps.results(run, judging(target, **kw))
+
+
+def one(results: list[Result], rid: str, item: str | None = None) -> Result:
+    (found,) = [r for r in results if r.id == rid and r.item == item]
+    return found
+
+
+# --- a two-GPU --bench run, replayed -------------------------------------------------------------------
+
+GPU0 = "GPU 0 (GPU-5c7e9a1f-2b3d-4c8e-9f01-a2b3c4d5e6f7)"
+GPU1 = "GPU 1 (GPU-8d1f0b2e-3c4a-4d5b-8e6f-b7c8d9e0f1a2)"
+
+
+def test_every_gpu_gets_its_own_results() -> None:
+    results = replayed("h100x2-bench-constructed.jsonl")
+    for step in ("arch-list", "context", "matmul", "train", "amp", "save-load", "forward-consistency"):
+        assert one(results, f"smoke.{step}", GPU0).status is Status.PASS, step
+        assert one(results, f"smoke.{step}", GPU1).status is Status.PASS, step
+    assert one(results, "smoke.train", "cpu").status is Status.PASS
+    assert one(results, "smoke.device-count").observed == "torch sees 2 of the 2 GPU(s) NVML sees"
+    assert one(results, "smoke.nccl").observed.startswith("all-reduce of 16 MiB over 2 ranks, nccl (NCCL 2.26.2)")
+    assert one(results, "smoke.amp", GPU0).observed.startswith("bfloat16 autocast")
+
+
+def test_bench_sits_beside_the_datasheet_peak() -> None:
+    results = replayed("h100x2-bench-constructed.jsonl")
+    fast = one(results, "smoke.bench-matmul", GPU0)
+    assert fast.status is Status.PASS
+    assert "bf16 801.5 (81% of 989.4)" in fast.observed and fast.observed.endswith("[H100 SXM5]")
+    assert "fp32 51.3 (77% of 67)" in fast.observed
+    slow = one(results, "smoke.bench-matmul", GPU1)  # 612 of 989.4 dense bf16: below the 75% floor
+    assert slow.status is Status.WARN and "bf16 reaches 62% of 989.4" in slow.reason
+    memory = one(results, "smoke.bench-memory", GPU0)
+    assert memory.status is Status.PASS and memory.observed == "device copy 2950.4 (88% of 3350) GB/s"
+    link = one(results, "smoke.bench-transfer", GPU0)
+    assert link.status is Status.PASS and link.observed.endswith("[PCIe 5.0 x16]") and "84% of 63" in link.observed
+    narrow = one(results, "smoke.bench-transfer", GPU1)
+    assert narrow.status is Status.WARN and "trained at PCIe 5.0 x8" in narrow.reason
+    libs = one(results, "smoke.bench-libraries")
+    assert libs.observed.startswith("CUDA 12.6, cuDNN 9.5.1, NCCL 2.26.2, driver 570.133.20; loaded: ")
+    assert "libcudnn.so.9" in libs.observed and "libnccl.so.2" in libs.observed
+    assert one(results, "smoke.bench-matmul", "cpu").observed.startswith("CPU fp32 1900.0 GFLOP/s")
+
+
+def test_recorded_cpu_bench_run_skips_gpu_benches_with_the_reason() -> None:
+    results = replayed("cpu-torch2.13-bench-recorded.jsonl", driver=None, gpus=0)
+    cpu = one(results, "smoke.bench-matmul", "cpu")
+    assert cpu.status is Status.PASS and "GFLOP/s" in cpu.observed and "peak n/a" in cpu.observed
+    for step in ("bench-matmul", "bench-memory", "bench-transfer"):
+        gpu = one(results, f"smoke.{step}")
+        assert gpu.status is Status.SKIP and gpu.reason == "no usable GPU: CPU-only build", step
+    assert one(results, "smoke.bench-libraries").reason == "CPU-only build: no CUDA, cuDNN or NCCL library to load"
+    assert not [r for r in results if r.status in (Status.FAIL, Status.UNKNOWN)]
+
+
+# --- cuda-available: each reason a GPU is not usable ---------------------------------------------------
+
+
+def cuda_facts(**over: Any) -> dict[str, Any]:
+    base = {"cuda_build": "12.6", "available": False, "device_count": 0, "cuda_visible_devices": None,
+            "warnings": [], "proc_driver_version": "NVRM version: ... 570.133.20", "proc_gpus": ["0000:18:00.0"],
+            "libcuda_error": None, "dev_nvidia_uvm": True, "dev_nvidiactl": True}
+    return {**base, **over}
+
+
+def test_cpu_only_build_without_gpus_is_a_skip() -> None:
+    out = steps.BY_NAME["cuda-available"].judge(cuda_facts(cuda_build=None, proc_gpus=[], proc_driver_version=None),
+                                               judging(driver=None, gpus=0))
+    assert out.status is Status.SKIP and out.reason == "CPU-only build"
+
+
+def test_cpu_only_build_on_a_gpu_machine_fails_with_a_cuda_wheel_to_install() -> None:
+    out = steps.BY_NAME["cuda-available"].judge(cuda_facts(cuda_build=None), judging())
+    assert out.status is Status.FAIL and "CPU-only build on a machine with 1 NVIDIA GPU" in out.observed
+    assert out.fix.startswith("/opt/conda/envs/ml/bin/python -m pip install torch==")
+    assert "--index-url https://download.pytorch.org/whl/cu" in out.fix
+
+
+@pytest.mark.parametrize("cvd", ["", "-1"])
+def test_cuda_visible_devices_hiding_everything_is_a_skip_that_says_so(cvd: str) -> None:
+    out = steps.BY_NAME["cuda-available"].judge(cuda_facts(cuda_visible_devices=cvd), judging())
+    assert out.status is Status.SKIP and out.reason == f"CUDA_VISIBLE_DEVICES={cvd!r} hides every device"
+
+
+def test_no_driver_is_a_skip_on_a_machine_without_gpus() -> None:
+    facts = cuda_facts(proc_driver_version=None, proc_gpus=[], libcuda_error="libcuda.so.1: cannot open shared object")
+    out = steps.BY_NAME["cuda-available"].judge(facts, judging(driver=None, gpus=0))
+    assert out.status is Status.SKIP and out.reason.startswith("no NVIDIA driver (libcuda.so.1")
+
+
+def test_no_driver_inside_a_container_on_a_gpu_host_fails_with_the_toolkit_fix() -> None:
+    facts = cuda_facts(proc_driver_version=None, proc_gpus=[], libcuda_error="libcuda.so.1: cannot open shared object")
+    out = steps.BY_NAME["cuda-available"].judge(facts, judging(DOCKER))
+    assert out.status is Status.FAIL and "NVIDIA Container Toolkit" in out.fix
+
+
+def test_missing_nvidia_uvm_is_named() -> None:
+    out = steps.BY_NAME["cuda-available"].judge(cuda_facts(dev_nvidia_uvm=False), judging())
+    assert out.status is Status.FAIL and "/dev/nvidia-uvm is missing" in out.reason
+    assert out.fix == "sudo nvidia-modprobe -u -c=0"
+
+
+def test_driver_too_old_for_the_build_says_what_to_install() -> None:
+    warning = ("CUDA initialization: The NVIDIA driver on your system is too old (found version 11040). Please "
+               "update your GPU driver")
+    out = steps.BY_NAME["cuda-available"].judge(cuda_facts(warnings=[warning]), judging(driver="470.256.02"))
+    assert out.status is Status.FAIL and "too old" in out.reason
+    assert out.fix.startswith("Upgrade the NVIDIA driver to >= 560.28.03 (torch's CUDA 12.6 needs it)")
+    older = steps.BY_NAME["cuda-available"].judge(cuda_facts(warnings=[warning]), judging(driver="535.104.05"))
+    assert "or install a torch this driver runs:" in older.fix and "whl/cu1" in older.fix
+
+
+# --- device count, architecture ------------------------------------------------------------------------
+
+
+def count_facts(torch_uuids: list[str], nvml_uuids: list[str], cvd: str | None = None) -> dict[str, Any]:
+    return {"torch_devices": [{"index": i, "name": "H100", "uuid": u} for i, u in enumerate(torch_uuids)],
+            "nvml": {"error": None, "devices": [{"index": i, "uuid": u} for i, u in enumerate(nvml_uuids)]},
+            "cuda_visible_devices": cvd}
+
+
+def test_a_gpu_torch_does_not_see_fails_unless_cuda_visible_devices_chose_it() -> None:
+    judge = steps.BY_NAME["device-count"].judge
+    missing = judge(count_facts(["GPU-a"], ["GPU-a", "GPU-b"]), judging())
+    assert missing.status is Status.FAIL and "GPU-b" in missing.reason
+    chosen = judge(count_facts(["GPU-a"], ["GPU-a", "GPU-b"], cvd="0"), judging())
+    assert chosen.status is Status.PASS and chosen.observed.endswith("(CUDA_VISIBLE_DEVICES=0)")
+
+
+def test_a_container_with_fewer_gpus_than_the_host_fails() -> None:
+    out = steps.BY_NAME["device-count"].judge(count_facts(["GPU-0"], ["GPU-0"]), judging(DOCKER, gpus=4))
+    assert out.status is Status.FAIL and "the host has 4" in out.observed
+
+
+def test_an_architecture_the_wheel_lacks_fails_with_a_wheel_that_has_it() -> None:
+    facts = {"capability": [12, 0], "name": "NVIDIA GeForce RTX 5090",
+             "arch_list": ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]}
+    out = steps.BY_NAME["arch-list"].judge(facts, judging(driver="575.57.08"))
+    assert out.status is Status.FAIL and "no kernel image" in out.reason
+    assert "cu12" in out.fix or "cu13" in out.fix
+    ptx = steps.BY_NAME["arch-list"].judge({**facts, "arch_list": ["sm_90", "compute_90"]}, judging())
+    assert ptx.status is Status.PASS
+
+
+# --- errors, hangs, crashes ----------------------------------------------------------------------------
+
+
+def test_a_step_that_raised_no_kernel_image_gets_the_install_fix() -> None:
+    event = {"event": "end", "step": "matmul", "item": GPU0, "state": "error", "duration_s": 0.1,
+             "error": {"type": "RuntimeError", "message": "CUDA error: no kernel image is available for execution on "
+                       "the device\nCUDA kernel errors might be asynchronously reported", "traceback": "..."}}
+    run = ChildRun(LOCAL, "done", hello={"version": "3.12.7", "python": LOCAL.python}, ends=(event,))
+    result = one(steps.results(run, judging()), "smoke.matmul", GPU0)
+    assert result.status is Status.FAIL
+    assert result.observed == "RuntimeError: CUDA error: no kernel image is available for execution on the device"
+    assert result.reason == "torch has no kernels for this GPU's architecture" and "pip install torch==" in result.fix
+
+
+def test_describe_exit_names_signals() -> None:
+    assert steps.describe_exit(-9) == "killed by SIGKILL (out of memory?)"
+    assert steps.describe_exit(137) == "killed by SIGKILL (out of memory?)"  # docker's 128 + 9
+    assert steps.describe_exit(-11) == "killed by SIGSEGV"
+    assert steps.describe_exit(3) == "exit code 3"
+
+
+def test_an_interpreter_that_cannot_start_the_child_fails_the_target() -> None:
+    run = ChildRun(LOCAL, "exit", rc=1, stderr_tail="  File \"child.py\", line 20\nSyntaxError: invalid syntax\n")
+    results = steps.results(run, judging())
+    assert results[0].id == "smoke.target" and results[0].status is Status.FAIL
+    assert "SyntaxError" in results[0].reason
+    assert all(r.caused_by == "smoke.target" for r in results[1:])
+
+
+def test_link_bandwidth_per_pcie_generation() -> None:
+    assert bench.link_gbs("32.0 GT/s PCIe", "16") == (63.0, "PCIe 5.0 x16")
+    assert bench.link_gbs("16.0 GT/s PCIe", "16") == (31.5, "PCIe 4.0 x16")
+    assert bench.link_gbs("8.0 GT/s PCIe", "8") == (7.9, "PCIe 3.0 x8")
+    assert bench.link_gbs(None, "16") is None
