@@ -170,3 +170,32 @@ def test_scaffold_verify_json_is_one_document_with_the_verify_report_inside(tmp_
     assert summary["written"] and summary["verify"]["command"] == "verify"
     (build,) = [r for r in summary["verify"]["results"] if r["id"] == "verify.build"]
     assert build["item"] == "Dockerfile.cpu" and build["status"] == "fail" and build["evidence"]["step"]
+
+
+# The success path of verify needs images that build without a registry. The smoke tests' local images (Debian
+# bookworm from debootstrap, plus this venv's torch 2.13.0 CPU build) are reused through their fixtures.
+from test_smoke_docker import base_image, torch_image  # noqa: E402, F401  (pytest fixtures, used by name)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_verify_success_path_builds_and_runs_the_smoke_test_as_non_root(tmp_path: Path,
+                                                                        request: pytest.FixtureRequest) -> None:
+    image = request.getfixturevalue("torch_image")
+    project = tmp_path / "offline"
+    assert envcheck_main(["scaffold", str(project), "--cuda", "cpu", "--no-git", "--no-jupyter"]).code == 0
+    # Only the two lines that need the network are swapped for the local torch image; the rest is generated.
+    (project / "Dockerfile.cpu").write_text(
+        f"FROM {image}\n"
+        "WORKDIR /app\n"
+        "COPY src/ /usr/local/lib/python3.11/dist-packages/\n"
+        "USER 10001:10001\n"
+        'CMD ["python3", "-m", "offline.train", "--steps", "5"]\n'
+    )
+    ran = envcheck_main(["verify", str(project), "--json", "--timeout", "600"])
+    assert ran.code == 0, ran.out + ran.err
+    results = {r["id"]: r for r in json.loads(ran.out)["results"]}
+    assert results["verify.build"]["status"] == "pass"
+    smoke = results["verify.smoke"]
+    assert smoke["status"] == "pass" and "matmul on cpu" in smoke["observed"]
+    assert "torch 2.13.0" in smoke["evidence"]["log"] and "running as uid 10001" in smoke["evidence"]["log"]

@@ -88,9 +88,10 @@ def _client(timeout_s: float) -> Any:
 def _smoke(client: Any, image: str, package: str, gpu: bool, timeout_s: float) -> Outcome:
     import docker
 
-    command = ["python", "-m", f"{package}.smoke"] + (["--require-gpu"] if gpu else [])
+    command = ["python3", "-m", f"{package}.smoke"] + (["--require-gpu"] if gpu else [])
     requests = [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])] if gpu else None
-    container = client.containers.run(image, command, detach=True, device_requests=requests)
+    # The smoke test needs no network; without one it cannot reach out, and a missing bridge cannot stop it.
+    container = client.containers.run(image, command, detach=True, device_requests=requests, network_mode="none")
     try:
         status = container.wait(timeout=timeout_s)
         logs = container.logs().decode("utf-8", errors="replace").strip()
