@@ -8,6 +8,7 @@ file, which does not run that folder's own .pth files, so the editable envcheck 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -29,7 +30,9 @@ def test_wheel_carries_the_templates_and_scaffolds_from_a_fresh_venv(tmp_path: P
     source = tmp_path / "src"
     shutil.copytree(ROOT, source, ignore=SKIP, symlinks=False)
     dist = tmp_path / "dist"
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+    # This venv's setuptools when it has one (Python 3.11 venvs do); otherwise pip fetches it from PyPI.
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-q",
                             "-w", str(dist), str(source)], capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stdout + built.stderr
     (wheel,) = dist.glob("envcheck-*.whl")
