@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -287,3 +288,21 @@ def test_torch_build_on_a_replayed_h100_with_the_real_cpu_torch(tmp_path: Path) 
     verdict = by_id(results)["gpu.torch-build"][0]
     assert verdict.status is Status.WARN and verdict.observed.endswith("a CPU-only build")
     assert verdict.fix == "pip install torch==2.14.1 --index-url https://download.pytorch.org/whl/cu126"
+
+
+@pytest.mark.parametrize("name", ["h100x8-one-lost.json", "a100-r450-function-not-found.json", "mismatch.json"])
+def test_capture_script_round_trips_a_recording(tmp_path: Path, name: str) -> None:
+    # tests/data/nvml/capture.py is what a GPU session runs to record a real machine (item 12). Run against
+    # the stand-in, it must write a recording that replays to the same facts as the one it read.
+    original = DATA / name
+    env = dict(os.environ, PYTHONPATH=str(DATA / "fake"), ENVCHECK_NVML_RECORDING=str(original))
+    done = runner.run([sys.executable, str(DATA / "capture.py")], timeout=30, env=env)
+    assert done.ok, done.describe()
+    captured = json.loads(done.out)
+    captured["host"] = json.loads(original.read_text())["host"]  # the host part is this machine's: compare NVML only
+    copy = tmp_path / "captured.json"
+    copy.write_text(json.dumps(captured))
+    first, second = replay(tmp_path / "a", original), replay(tmp_path / "b", copy)
+    assert first.devices == second.devices and first.fallbacks == second.fallbacks
+    assert (first.init_error, first.nvml_version, first.driver_version, first.cuda_driver_version) == \
+        (second.init_error, second.nvml_version, second.driver_version, second.cuda_driver_version)
