@@ -255,16 +255,27 @@ def sdk_client(endpoint: Endpoint, timeout: float) -> Any:
     import docker  # heavy (requests, urllib3): only when a caller really wants the SDK
 
     tls: Any = False
-    if endpoint.tls_verify and endpoint.cert_dir:
+    if endpoint.tls_verify:
         import docker.tls
 
-        def pem(name: str) -> str:
-            return os.path.join(endpoint.cert_dir or "", name)
-
-        tls = docker.tls.TLSConfig(client_cert=(pem("cert.pem"), pem("key.pem")), ca_cert=pem("ca.pem"), verify=True)
+        # Like _open: use whichever of the CLI's files exist, so a missing client certificate shows
+        # up as the daemon refusing the handshake, not as an SDK parameter error.
+        ca, cert, key = (os.path.join(endpoint.cert_dir or "", f) for f in ("ca.pem", "cert.pem", "key.pem"))
+        both = os.path.exists(cert) and os.path.exists(key)
+        tls = docker.tls.TLSConfig(client_cert=(cert, key) if both else None,
+                                   ca_cert=ca if os.path.exists(ca) else None, verify=True)
     if endpoint.scheme not in ("unix", "tcp", "http", "https"):
         raise UnsupportedEndpoint(f"envcheck does not open {endpoint.scheme or 'this'}:// endpoints ({endpoint.url})")
-    return docker.DockerClient(base_url=endpoint.url, version="auto", timeout=timeout, tls=tls)
+    if tls is False:
+        return docker.DockerClient(base_url=endpoint.url, version="auto", timeout=timeout)
+    # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override the session's CA (psf/requests#3829),
+    # which replaces the daemon's CA and fails verification: build the client without asking the
+    # daemon, drop the environment's say, then ask for the API version within the deadline.
+    client = docker.DockerClient(base_url=endpoint.url, version="1.24", timeout=timeout, tls=tls)
+    client.api.trust_env = False
+    # What version="auto" does in the constructor (docker/api/client.py), now with the right CA.
+    client.api._version = client.api._retrieve_server_version()
+    return client
 
 
 # --- what a failure means -------------------------------------------------------------------------

@@ -321,3 +321,34 @@ def docker_owned_socket(docker_group: int, start_daemon: Any) -> dict[str, str]:
     if os.stat(DEFAULT_SOCKET).st_gid == docker_group:
         return {}
     return {"DOCKER_HOST": start_daemon().url}
+
+
+def make_tls_certs(folder: Path) -> Path:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, made with the openssl CLI
+    the way Docker's "Protect the Docker daemon socket" guide does. Client files use the names the
+    docker CLI expects in DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    steps = [
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "1",
+         "-subj", "/CN=envcheck test CA"],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server-key.pem", "-out", "server.csr",
+         "-subj", "/CN=127.0.0.1"],
+        ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+         "-out", "server-cert.pem", "-days", "1", "-extfile", "server.ext"],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "client.csr", "-subj", "/CN=client"],
+        ["x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+         "-out", "cert.pem", "-days", "1", "-extfile", "client.ext"],
+    ]
+    (folder / "server.ext").write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    (folder / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
+    for step in steps:
+        subprocess.run([openssl, *step], cwd=folder, check=True, capture_output=True, timeout=60)
+    return folder
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

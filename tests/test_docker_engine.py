@@ -24,7 +24,9 @@ from docker_helpers import (
     docker_group,
     docker_owned_socket,
     engine_answers,
+    free_port,
     hanging_socket,
+    make_tls_certs,
     make_user,
     needs_engine,
     needs_root,
@@ -273,3 +275,22 @@ def test_machine_without_an_engine_is_skipped_unless_required(world_dir: Path) -
         for check_id in DEPENDENTS:
             assert results[check_id]["caused_by"] == "docker.installed"
     assert engine_answers(), "the real engine must be untouched outside the namespace"
+
+
+def test_daemon_on_tcp_with_tls(start_daemon: Any, tmp_path: Path) -> None:
+    certs = make_tls_certs(tmp_path)
+    port = free_port()
+    start_daemon("-H", f"tcp://127.0.0.1:{port}", "--tlsverify", "--tlscacert", str(certs / "ca.pem"),
+                 "--tlscert", str(certs / "server-cert.pem"), "--tlskey", str(certs / "server-key.pem"))
+    env = {"DOCKER_HOST": f"tcp://127.0.0.1:{port}", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(certs)}
+    for transport in ("http", "sdk"):
+        facts = probe(env, transport=transport)
+        assert facts.reachable, facts.error
+        assert checks.tcp_exposure(facts, POLICY).status is Status.PASS
+    # Without a client certificate the daemon refuses the handshake: a TLS failure, not "not running".
+    no_client_cert = tmp_path / "ca-only"
+    no_client_cert.mkdir()
+    shutil.copy(certs / "ca.pem", no_client_cert / "ca.pem")
+    for transport in ("http", "sdk"):
+        facts = probe({**env, "DOCKER_CERT_PATH": str(no_client_cert)}, transport=transport)
+        assert (facts.reachable, facts.error_kind) == (False, dockerapi.TLS), facts.error
