@@ -19,7 +19,7 @@ import os
 import re
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
@@ -139,7 +139,7 @@ def gather(ctx: ProbeContext, paths: HostPaths) -> GpuFacts:
     )
     if facts.driver_present:
         log = kernel_log(ctx, paths)
-        facts = _replace(facts, xid=XidFacts(
+        facts = replace(facts, xid=XidFacts(
             source=log.source, readable=not log.error, error=log.error, needs_root=log.needs_root,
             wrapped=log.wrapped, events=tuple(xid.parse(log.lines)),
         ))
@@ -165,7 +165,7 @@ def gather_torch_build(ctx: ProbeContext, paths: HostPaths) -> TorchBuildFacts:
         return TorchBuildFacts(asked=False)
     if not (os.path.exists(paths.proc_version) or os.path.exists(os.path.join(paths.dev, "nvidiactl"))):
         # No driver: no ~2 s torch import for nothing.
-        return TorchBuildFacts(asked=True, gpu=gather(_replace_ctx(ctx, min(ctx.timeout_s, 5.0)), paths))
+        return TorchBuildFacts(asked=True, gpu=gather(replace(ctx, timeout_s=min(ctx.timeout_s, 5.0)), paths))
     python = str(ctx.options.get("python") or paths.python)
     box: list[TorchFacts] = []
     thread = threading.Thread(target=lambda: box.append(collect_torch(ctx, python, max(0.5, ctx.timeout_s - 0.3))),
@@ -173,7 +173,7 @@ def gather_torch_build(ctx: ProbeContext, paths: HostPaths) -> TorchBuildFacts:
     thread.start()  # in parallel with this probe's own NVML child
     # NVML keeps the run's usual deadline: only the torch child gets the long one.
     nvml_timeout = min(ctx.timeout_s, float(getattr(ctx.policy, "probe_timeout_s", 5.0)))
-    facts = gather(_replace_ctx(ctx, nvml_timeout), paths)
+    facts = gather(replace(ctx, timeout_s=nvml_timeout), paths)
     thread.join(max(0.0, ctx.timeout_s - 0.2))
     torch = box[0] if box else TorchFacts(python=python, error="the torch child did not report in time")
     return TorchBuildFacts(asked=True, gpu=facts, torch=torch)
@@ -190,18 +190,6 @@ def kernel_log(ctx: ProbeContext, paths: HostPaths) -> xid.KernelLog:
         return xid.KernelLog(source="dmesg", lines=tuple(result.out.splitlines()))
     denied = "not permitted" in result.err.lower() or "permission denied" in result.err.lower()
     return xid.KernelLog(source="dmesg", error=f"{log.error}; {result.describe()}", needs_root=denied)
-
-
-def _replace_ctx(ctx: ProbeContext, timeout_s: float) -> ProbeContext:
-    from dataclasses import replace
-
-    return replace(ctx, timeout_s=timeout_s)
-
-
-def _replace(facts: GpuFacts, **changes: Any) -> GpuFacts:
-    from dataclasses import replace
-
-    return replace(facts, **changes)
 
 
 def _run_child(ctx: ProbeContext, paths: HostPaths) -> dict[str, Any]:
