@@ -56,9 +56,10 @@ def dist_name(name: str) -> str:
 def package_name(name: str) -> str:
     """The import name for a distribution name: lower case, '-' and '.' as '_'; refused when unusable."""
     package = re.sub(r"[-_.]+", "_", dist_name(name)).lower()
-    hint = "pass --name with a name that starts with a letter, e.g. --name my-project"
     if not package.isidentifier() or not package.isascii():
-        raise UsageError(f"the package name {package!r} (from {show(name)}) is not a Python identifier; {hint}")
+        raise UsageError(f"the package name {package!r} (from {show(name)}) is not a Python identifier; pass --name "
+                         "with a name that starts with a letter, e.g. --name my-project")
+    hint = f"pass --name with another name, e.g. --name {package.replace('_', '-')}-project"
     if keyword.iskeyword(package) or keyword.issoftkeyword(package):
         raise UsageError(f"the package name {package!r} is a Python keyword; {hint}")
     if package in sys.stdlib_module_names:
