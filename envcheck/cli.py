@@ -124,7 +124,7 @@ def doctor(
     if with_smoke:  # the smoke steps join the same report: one envelope, one exit code (issue #4)
         from dataclasses import replace as _replace
 
-        smoked = _run_smoke_live(as_json or share, policy=policy, strict=strict)
+        smoked = _run_smoke_live(as_json or share, color, policy=policy, strict=strict)
         report = _replace(report, results=report.results + smoked.results,
                           duration_s=round(report.duration_s + smoked.duration_s, 4))
     return emit_report(report, as_json=as_json, share=share, junit=junit, verbose=verbose, color=color)
@@ -223,7 +223,7 @@ def verify(path: str, as_json: bool, timeout: float) -> int:
     return emit_report(report, as_json=as_json, share=False, junit=None, verbose=True, color=None)
 
 
-def _smoke_progress(as_json: bool) -> Any:
+def _smoke_progress(as_json: bool, color: bool | None) -> Any:
     """Live progress only on a terminal and never with --json (issue #4, item 7)."""
     if as_json or not sys.stdout.isatty():
         return None
@@ -231,13 +231,13 @@ def _smoke_progress(as_json: bool) -> Any:
 
     from envcheck.smoke.progress import LiveProgress
 
-    return LiveProgress(Console())
+    return LiveProgress(Console(no_color=not _use_color(color)))
 
 
-def _run_smoke_live(as_json: bool, **kwargs: Any) -> Report:
+def _run_smoke_live(as_json: bool, color: bool | None = None, **kwargs: Any) -> Report:
     from envcheck.smoke import run_smoke
 
-    live = _smoke_progress(as_json)
+    live = _smoke_progress(as_json, color)
     if live is None:
         return run_smoke(**kwargs)
     with live:
@@ -292,7 +292,7 @@ def smoke(
         return 0
     policy = load_policy(policy_path) if policy_path else default_policy()
     report = _run_smoke_live(
-        as_json or share, python=python, conda_env=conda_env, docker=image, bench=bench, run_timeout=timeout,
+        as_json or share, color, python=python, conda_env=conda_env, docker=image, bench=bench, run_timeout=timeout,
         step_timeout=step_timeout, policy=policy, strict=strict,
     )
     return emit_report(report, as_json=as_json, share=share, junit=junit, verbose=verbose, color=color)

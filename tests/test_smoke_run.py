@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -219,3 +220,29 @@ def test_doctor_smoke_appends_the_steps_to_the_same_report() -> None:
     assert by_id["smoke.train"][0]["status"] == "pass"
     assert envelope["counts"]["pass"] == sum(r["status"] == "pass" for r in envelope["results"])
     assert proc.returncode == envelope["exit_code"]
+
+
+@pytest.mark.slow
+def test_a_terminal_gets_live_progress_with_the_loss(tmp_path: Path) -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, "COLUMNS": "120", "TERM": "xterm"}
+    proc = subprocess.Popen([ENVCHECK, "smoke", "--python", PYTHON, "--no-color"], stdout=follower, stderr=follower,
+                            stdin=subprocess.DEVNULL, env=env)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=300) == 0
+    os.close(leader)
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode("utf-8", errors="replace"))
+    assert "loss 0." in screen  # the training bar shows the loss as it falls
+    assert "done smoke.train [cpu]" in screen and "skipped smoke.matmul" in screen
+    assert "No problems found" in screen  # then the report itself

@@ -31,8 +31,10 @@ class LiveProgress:
 
     @staticmethod
     def _label(event: Mapping[str, Any]) -> str:
+        from rich.markup import escape  # "[cpu]" is an item here, not a style tag
+
         item = event.get("item")
-        return f"smoke.{event.get('step')}" + (f" [{item}]" if item else "")
+        return escape(f"smoke.{event.get('step')}" + (f" [{item}]" if item else ""))
 
     def __call__(self, event: Mapping[str, Any]) -> None:
         kind = event.get("event")
@@ -45,9 +47,12 @@ class LiveProgress:
             self.progress.update(self.task, total=event.get("total"), completed=event.get("done"),
                                  detail=f"step {event.get('done')}/{event.get('total')}  loss {event.get('loss'):.4f}")
         elif kind == "end":
+            from rich.markup import escape
+
             self._drop()
             mark = STATE_MARK.get(str(event.get("state")), str(event.get("state")))
             note = f" ({event.get('reason')})" if event.get("state") == "skip" and event.get("reason") else ""
+            note = escape(note)
             took = float(event.get("duration_s") or 0)
             self.progress.console.print(f"  {mark} {self._label(event)} {took:.2f} s{note}")
 
