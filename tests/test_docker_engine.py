@@ -294,3 +294,21 @@ def test_daemon_on_tcp_with_tls(start_daemon: Any, tmp_path: Path) -> None:
     for transport in ("http", "sdk"):
         facts = probe({**env, "DOCKER_CERT_PATH": str(no_client_cert)}, transport=transport)
         assert (facts.reachable, facts.error_kind) == (False, dockerapi.TLS), facts.error
+
+
+def test_doctor_talks_to_the_engine_without_importing_the_sdk() -> None:
+    # The speed choice of dockerapi.py: a docker-only doctor run reaches the daemon and never loads
+    # docker/requests/urllib3 (benchmarks/docker_probe.py measures what that saves).
+    code = (
+        "import contextlib, io, json, sys\n"
+        "from envcheck.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+        "    main(['doctor', '--only', 'docker', '--json'])\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('docker', 'requests', 'urllib3'))\n"
+        "print(json.dumps({'report': json.loads(out.getvalue()), 'heavy': heavy}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    data = json.loads(done.stdout)
+    assert results_by_id(data["report"])["docker.daemon-reachable"]["status"] == "pass"
+    assert data["heavy"] == []
