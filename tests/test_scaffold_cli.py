@@ -199,3 +199,12 @@ def test_verify_success_path_builds_and_runs_the_smoke_test_as_non_root(tmp_path
     smoke = results["verify.smoke"]
     assert smoke["status"] == "pass" and "matmul on cpu" in smoke["observed"]
     assert "torch 2.13.0" in smoke["evidence"]["log"] and "running as uid 10001" in smoke["evidence"]["log"]
+
+
+def test_verify_without_an_engine_says_so(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    assert envcheck_main(["scaffold", str(project), "--cuda", "cpu", "--no-git"]).code == 0
+    ran = envcheck_main(["verify", str(project), "--json"], env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
+    assert ran.code == 1, ran.out + ran.err
+    (result,) = json.loads(ran.out)["results"]
+    assert result["id"] == "verify.engine" and result["status"] == "fail" and "no-socket" in result["reason"]

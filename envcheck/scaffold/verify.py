@@ -80,9 +80,15 @@ def judge_build(dockerfile: str, log: BuildLog) -> Outcome:
 
 
 def _client(timeout_s: float) -> Any:
-    import docker
+    """The SDK client for the engine the docker CLI would use (contexts included), through envcheck's adapter."""
+    import os
 
-    return docker.from_env(timeout=int(max(timeout_s, 1)))
+    from envcheck import dockerapi
+
+    endpoint = dockerapi.resolve_endpoint(os.environ, os.path.expanduser("~"))
+    if endpoint.error:
+        raise UsageError(f"no Docker endpoint: {endpoint.error}")
+    return dockerapi.sdk_client(endpoint, timeout_s)
 
 
 def _smoke(client: Any, image: str, package: str, gpu: bool, timeout_s: float) -> Outcome:
@@ -121,8 +127,11 @@ def verify(project: Path, *, timeout_s: float = 1800.0) -> Report:
     try:
         client = _client(min(timeout_s, 300))
         client.ping()
-    except Exception as exc:  # the SDK raises DockerException or requests errors: docs/failure-modes.md
-        outcome = Outcome(Status.FAIL, observed=f"{type(exc).__name__}: {exc}", reason="no Docker engine answers",
+    except Exception as exc:  # the SDK raises DockerException or requests errors: failure-modes.md
+        from envcheck.dockerapi import classify
+
+        kind, detail = classify(exc)
+        outcome = Outcome(Status.FAIL, observed=detail, reason=f"no Docker engine answers ({kind})",
                           fix="Start the Docker engine (`envcheck doctor --only docker` says why it does not answer)")
         took = round(time.monotonic() - start, 3)
         results.append(Result.from_outcome("verify.engine", "Docker engine reachable", outcome, took))
