@@ -69,6 +69,8 @@ def main() -> None:
         ("envcheck doctor --only docker --json", fresh([py, "-m", "envcheck", "doctor", "--only", "docker", "--json"],
                                                        runs)),
         ("envcheck doctor --json (everything)", fresh([py, "-m", "envcheck", "doctor", "--json"], runs)),
+        ("envcheck doctor --json --skip docker", fresh([py, "-m", "envcheck", "doctor", "--json", "--skip", "docker"],
+                                                       runs)),
     ]
     print(f"medians of {runs} runs (in-process: {runs * 2}), {os.cpu_count()} CPUs")
     for label, value in rows:
