@@ -272,7 +272,9 @@ def train(torch: Any, device: Any, emit: Emitter, item: str, *, amp_dtype: Any =
     model = make_model(torch).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=0.01, weight_decay=1e-4)
     loss_fn = torch.nn.CrossEntropyLoss()
-    scaler = torch.amp.GradScaler("cuda") if amp_dtype is torch.float16 else None
+    scaler = None
+    if amp_dtype is torch.float16:  # torch.amp.GradScaler("cuda") from 2.3; torch.cuda.amp before that
+        scaler = torch.amp.GradScaler("cuda") if hasattr(torch.amp, "GradScaler") else torch.cuda.amp.GradScaler()
     gen = torch.Generator().manual_seed(SEED + 1)
     batches = (len(y_train) + BATCH - 1) // BATCH
     total = EPOCHS * batches if amp_dtype is None else 10 * batches
@@ -568,6 +570,10 @@ def walk(emit: Emitter, args: argparse.Namespace) -> None:
     broken: dict[str, str] = {}  # item -> the step that broke it; its later steps are blocked, not re-failed
 
     def per_gpu(step: str, fn: Callable[[str, Any], dict[str, Any]]) -> None:
+        if not gpus and usable:  # CUDA works but the devices could not be listed: that step is the cause
+            emit("end", step=step, item=None, state="skip", reason="blocked by device-count",
+                 blocked_by="device-count", duration_s=0.0)
+            return
         if not gpus:
             emit("end", step=step, item=None, state="skip", reason="no usable GPU", gpu_skip=True, duration_s=0.0)
             return

@@ -255,7 +255,8 @@ def _error(event: Mapping[str, Any], spec: StepSpec, j: Judging) -> Outcome:
 def _skipped(event: Mapping[str, Any], spec: StepSpec, cuda: Result | None) -> Outcome:
     if event.get("blocked_by"):
         root = f"smoke.{event['blocked_by']}"
-        return Outcome(Status.UNKNOWN, reason=f"could not check because {root} failed on this device", caused_by=root)
+        where = " on this device" if event.get("item") else ""
+        return Outcome(Status.UNKNOWN, reason=f"could not check because {root} failed{where}", caused_by=root)
     if event.get("gpu_skip") and cuda is not None:
         if cuda.status in (Status.FAIL, Status.UNKNOWN):
             return Outcome(Status.UNKNOWN, reason=f"could not check because {cuda.id} is {cuda.status.value}",
