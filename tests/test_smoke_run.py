@@ -246,3 +246,14 @@ def test_a_terminal_gets_live_progress_with_the_loss(tmp_path: Path) -> None:
     assert "loss 0." in screen  # the training bar shows the loss as it falls
     assert "done smoke.train [cpu]" in screen and "skipped smoke.matmul" in screen
     assert "No problems found" in screen  # then the report itself
+
+
+def test_the_childs_own_folder_does_not_shadow_what_torch_imports(tmp_path: Path) -> None:
+    # Run by path, the child's folder heads sys.path; a module there named like one torch imports must not win.
+    child = tmp_path / "child.py"
+    child.write_text((REPO / "envcheck" / "smoke" / "child.py").read_text())
+    (tmp_path / "typing_extensions.py").write_text("raise RuntimeError('shadowed: the wrong typing_extensions')\n")
+    proc = subprocess.run([PYTHON, str(child)], capture_output=True, text=True, timeout=240,
+                          env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    ends = [json.loads(line) for line in proc.stdout.splitlines() if '"end"' in line]
+    assert ends[0]["step"] == "import-torch" and ends[0]["state"] == "ok", ends[0]

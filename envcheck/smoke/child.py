@@ -31,6 +31,11 @@ import traceback
 import warnings
 from typing import Any, Callable
 
+# Run by path, Python puts this file's folder first on sys.path: envcheck's own smoke modules (driver, steps,
+# progress, ...) would then shadow same-named packages for everything torch imports. Take it off again.
+if __name__ == "__main__" and sys.path and os.path.realpath(sys.path[0]) == os.path.dirname(os.path.realpath(__file__)):
+    del sys.path[0]
+
 PROTOCOL = 1
 SEED = 20240601
 # The MLP task (item 4): 3 interleaved spirals, 400 points each, a fixed 25% held out.
