@@ -1,0 +1,62 @@
+"""runner.stream: a child's stdout line by line under deadlines (the seam the smoke driver reads, issue #4).
+Real subprocesses only."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import pytest
+
+from envcheck.runner import stream
+
+
+def test_lines_arrive_as_they_are_written_and_silence_times_out() -> None:
+    child = stream([sys.executable, "-u", "-c", "import time; print('one'); time.sleep(30); print('two')"])
+    assert child.readline(10.0) == "one"
+    start = time.monotonic()
+    with pytest.raises(TimeoutError):
+        child.readline(0.5)
+    assert 0.4 <= time.monotonic() - start < 2.0
+    assert child.close() == -9  # still running: killed
+
+
+def test_end_of_output_and_the_exit_code() -> None:
+    child = stream([sys.executable, "-c", "import sys; print('a'); sys.stderr.write('boom\\n'); sys.exit(3)"])
+    assert child.readline(10.0) == "a"
+    assert child.readline(10.0) is None
+    assert child.close() == 3
+    assert child.stderr_tail() == "boom\n"
+
+
+def test_a_missing_executable_is_a_fact_not_an_exception(tmp_path: object) -> None:
+    child = stream(["/nonexistent/python3"])
+    assert child.missing and "FileNotFoundError" in child.error
+    assert child.readline(1.0) is None and child.close() is None
+
+
+def test_close_kills_the_whole_process_group() -> None:
+    child = stream(["sh", "-c", "sleep 60 & echo $!; wait"])
+    grandchild = int(child.readline(10.0) or "0")
+    assert grandchild > 0
+    os.kill(grandchild, 0)  # alive
+    child.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(grandchild, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the grandchild outlived close()")
+
+
+def test_the_stderr_tail_is_bounded_and_keeps_the_end() -> None:
+    code = "import sys; sys.stderr.write('x' * 100000 + 'THE END'); sys.stderr.flush()"
+    child = stream([sys.executable, "-c", code])
+    assert child.readline(10.0) is None
+    child.close()
+    tail = child.stderr_tail(limit=1000)
+    assert len(tail) == 1000 and tail.endswith("THE END")
