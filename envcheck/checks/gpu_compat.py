@@ -84,7 +84,12 @@ def torch_wheels(facts: GpuFacts, policy: Policy) -> Outcome:
                        "# a current driver; then: pip install torch", evidence=evidence)
     best = common[0]
     newest = compat.torch_releases()[-1]
-    observed = f"torch {best.release.latest_patch} {best.variant.name} (newest that fits {names})"
+    # Every CUDA variant of that release this driver fully runs and whose kernels cover every GPU here.
+    fitting = [v.name for v in best.release.variants if v.cuda is not None and compat.cuda_runs_on(driver, v.cuda)
+               and all(compat.arch_supported(v, cap) for cap in caps)]
+    evidence["variants_that_fit"] = fitting
+    observed = (f"torch {best.release.latest_patch} {best.variant.name} (newest that fits {names}; "
+                f"its variants that fit: {', '.join(fitting)})")
     fix = f"pip install torch=={best.release.latest_patch} --index-url {compat.pip_index_url(best.variant.name)}"
     if best.release.version != newest.version:
         return Outcome(Status.WARN, observed=observed, expected=f"torch {newest.version}",
