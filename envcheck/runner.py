@@ -160,10 +160,16 @@ class LineStream:
             data = b"".join(self._err)
         return _decode(data[-limit:])
 
-    def close(self, grace: float = 2.0) -> int | None:
-        """Kill the process group if the child still runs, then reap it; its exit code (negative: a signal)."""
+    def close(self, grace: float = 2.0, wait: float = 0.0) -> int | None:
+        """Give the child ``wait`` seconds to exit on its own, then kill its process group if it still runs,
+        and reap it; its exit code (negative: the signal that ended it)."""
         if self.proc is None:
             return None
+        if wait > 0:
+            try:
+                self.proc.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                pass
         if self.proc.poll() is None:
             _kill_group(self.proc)
         else:  # the child exited; anything it left running in its group goes too

@@ -42,7 +42,7 @@ class Replay:
     def stderr_tail(self, limit: int = 4000) -> str:
         return ""
 
-    def close(self, grace: float = 2.0) -> int | None:
+    def close(self, grace: float = 2.0, wait: float = 0.0) -> int | None:
         return 0
 
 

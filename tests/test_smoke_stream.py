@@ -22,6 +22,12 @@ def test_lines_arrive_as_they_are_written_and_silence_times_out() -> None:
     assert child.close() == -9  # still running: killed
 
 
+def test_close_can_let_a_finishing_child_exit_on_its_own() -> None:
+    child = stream([sys.executable, "-c", "import time; print('done', flush=True); time.sleep(0.3)"])
+    assert child.readline(10.0) == "done"
+    assert child.close(wait=5.0) == 0
+
+
 def test_end_of_output_and_the_exit_code() -> None:
     child = stream([sys.executable, "-c", "import sys; print('a'); sys.stderr.write('boom\\n'); sys.exit(3)"])
     assert child.readline(10.0) == "a"

@@ -69,9 +69,14 @@ class ContainerStream:
         text: str = data.decode("utf-8", errors="replace")
         return text[-limit:] + (f"\n{self.error}" if self.error else "")
 
-    def close(self, grace: float = 2.0) -> int | None:
+    def close(self, grace: float = 2.0, wait: float = 0.0) -> int | None:
         rc: int | None = None
         try:
+            if wait > 0:
+                try:
+                    self.container.wait(timeout=wait)
+                except Exception:  # noqa: S110 - still running after ``wait``: it is killed below
+                    pass
             self.container.reload()
             if self.container.status == "running":
                 self.container.kill()
@@ -79,7 +84,6 @@ class ContainerStream:
         except Exception:  # noqa: S110 - a container that cannot be waited for has no exit code to report
             rc = None
         self._thread.join(timeout=grace)
-        self._tail = self.stderr_tail()
         return rc
 
     def remove(self) -> None:

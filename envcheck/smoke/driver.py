@@ -32,7 +32,7 @@ class LineSource(Protocol):
 
     def stderr_tail(self, limit: int = 4000) -> str: ...
 
-    def close(self, grace: float = 2.0) -> int | None: ...
+    def close(self, grace: float = 2.0, wait: float = 0.0) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def drive(
     now = time.monotonic()
     cut = ended in ("step-deadline", "run-deadline")
     deadline = (run_timeout if ended == "run-deadline" else step_deadline - opened) if cut else 0.0
-    rc = source.close()
+    rc = source.close(wait=5.0 if ended == "done" else 0.0)  # a finished child exits by itself
     return ChildRun(
         target=target, ended=ended, hello=hello, ends=tuple(ends), open_step=open_step,
         open_for_s=round(now - opened, 3) if open_step else 0.0, deadline_s=round(deadline, 3), rc=rc,
