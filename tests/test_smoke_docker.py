@@ -59,6 +59,8 @@ def base_image() -> str:
 
 @pytest.fixture(scope="module")
 def torch_image(base_image: str) -> str:
+    if sys.version_info[:2] != (3, 11):  # the image's python is Debian bookworm's 3.11: cp311 wheels only
+        pytest.skip(f"torch in this venv is built for Python {sys.version_info[0]}.{sys.version_info[1]}, not 3.11")
     if _have(TORCH_IMAGE):
         return TORCH_IMAGE
     with tempfile.TemporaryDirectory(prefix="envcheck-torch-image-") as tmp:
