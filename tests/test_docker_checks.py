@@ -224,3 +224,19 @@ def test_docker_group_membership_warns_only_on_a_shared_server() -> None:
     assert shared.status is Status.WARN and "root-equivalent" in shared.reason
     outsider = facts(access=AccessFacts("bob", 1001, 999, docker_listed=False, docker_effective=False))
     assert checks.group_membership(outsider, replace(POLICY, shared_server=True)).status is Status.PASS
+
+
+def test_data_root_from_daemon_json_is_measured_when_the_daemon_cannot_be_asked(tmp_path) -> None:
+    from envcheck.probes.docker_host import configured_data_root
+
+    (tmp_path / "data" / "docker").mkdir(parents=True)
+    (tmp_path / "etc" / "docker").mkdir(parents=True)
+    (tmp_path / "etc" / "docker" / "daemon.json").write_text('{"data-root": "/data/docker", "log-driver": "json-file"}')
+    path, source = configured_data_root(str(tmp_path))
+    assert path == str(tmp_path / "data" / "docker") and source == "/etc/docker/daemon.json data-root"
+    assert configured_data_root(str(tmp_path / "nothing")) == (None, "")
+
+
+def test_disk_without_any_data_root_is_skipped() -> None:
+    f = facts(disk=None, engine=None)
+    assert checks.disk(f, POLICY).status is Status.SKIP

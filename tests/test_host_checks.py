@@ -91,12 +91,6 @@ def test_tmp_uses_its_own_warn_line_and_notes_shared_filesystem() -> None:
     assert checks.disk_tmp(facts(disks=(disk("tmp", 6, device=2),)), POLICY).status is Status.PASS
 
 
-def test_docker_disk_skipped_without_data_root_and_judged_with_one() -> None:
-    assert checks.disk_docker(facts(), POLICY).status is Status.SKIP
-    verdict = checks.disk_docker(facts(disks=(disk("docker", 25),)), POLICY)
-    assert verdict.status is Status.WARN and "docker image prune" in verdict.fix
-
-
 def test_unreadable_disk_is_unknown_never_pass() -> None:
     broken = Disk("home", "/nope", error="FileNotFoundError: No such file or directory")
     verdict = checks.disk_home(facts(disks=(broken,)), POLICY)
@@ -201,19 +195,10 @@ def test_probe_sees_reboot_required_and_its_packages(tmp_path: Path) -> None:
     assert checks.reboot_required(got, POLICY).status is Status.WARN
 
 
-def test_probe_reads_docker_data_root_from_daemon_json(tmp_path: Path) -> None:
-    (tmp_path / "data" / "docker").mkdir(parents=True)
-    _write(tmp_path, "/etc/docker/daemon.json", '{"data-root": "/data/docker", "log-driver": "json-file"}')
-    got = collect(_ctx(tmp_path))
-    docker = next(d for d in got.disks if d.role == "docker")
-    assert docker.path == str(tmp_path / "data/docker") and docker.source == "/etc/docker/daemon.json data-root"
-    assert docker.free_bytes is not None and docker.free_bytes > 0
-
-
-def test_probe_without_docker_has_no_docker_disk(tmp_path: Path) -> None:
+def test_probe_leaves_docker_data_root_to_the_docker_subject(tmp_path: Path) -> None:
+    _write(tmp_path, "/etc/docker/daemon.json", '{"data-root": "/data/docker"}')
     got = collect(_ctx(tmp_path))
     assert [d.role for d in got.disks] == ["home", "tmp"]
-    assert checks.disk_docker(got, POLICY).status is Status.SKIP
 
 
 def test_probe_container_markers(tmp_path: Path) -> None:

@@ -221,12 +221,14 @@ def cgroup(facts: DockerFacts, policy: Policy) -> Outcome:
 def disk(facts: DockerFacts, policy: Policy) -> Outcome:
     d = facts.disk
     if d is None:
+        if facts.engine is None:
+            return Outcome(Status.SKIP, reason="no Docker data root on this machine")
         return Outcome(Status.UNKNOWN, reason="the daemon did not report its data root")
     if d.free_bytes is None:
         return Outcome(Status.UNKNOWN, observed=d.path, reason=f"cannot measure free space: {d.error}")
     free = d.free_bytes / _GIB
     observed = f"{free:.1f} GiB free at {d.path}"
-    evidence = {"path": d.path, "free_bytes": d.free_bytes, "total_bytes": d.total_bytes}
+    evidence = {"path": d.path, "free_bytes": d.free_bytes, "total_bytes": d.total_bytes, "source": d.source}
     fix = "docker system df\ndocker system prune  # removes stopped containers, unused networks, dangling images"
     if free < policy.disk_free_fail_gib:
         return Outcome(Status.FAIL, observed=observed, expected=f">= {policy.disk_free_fail_gib:g} GiB",
@@ -331,7 +333,7 @@ CHECKS = (
     CheckSpec("docker.version", "Docker version", "docker", version, requires=_REACHABLE),
     CheckSpec("docker.storage", "Docker storage driver", "docker", storage, requires=_REACHABLE),
     CheckSpec("docker.cgroup", "Docker cgroup version and driver", "docker", cgroup, requires=_REACHABLE),
-    CheckSpec("docker.disk", "free space at Docker's data root", "docker", disk, requires=_REACHABLE),
+    CheckSpec("docker.disk", "free space at Docker's data root", "docker", disk, requires=("docker.installed",)),
     CheckSpec("docker.runtime-nvidia", "nvidia runtime registered", "docker", runtime_nvidia, requires=_REACHABLE),
     CheckSpec("docker.cdi-specs", "CDI specs for NVIDIA GPUs", "docker", cdi_specs, requires=("docker.installed",)),
     CheckSpec("docker.nvidia-toolkit", "NVIDIA Container Toolkit", "docker", nvidia_toolkit,

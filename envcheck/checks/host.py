@@ -234,14 +234,6 @@ def disk_tmp(facts: HostFacts, policy: Policy) -> Outcome:
     return outcome
 
 
-def disk_docker(facts: HostFacts, policy: Policy) -> Outcome:
-    return _judge_disk(
-        _disk(facts, "docker"), policy.disk_free_fail_gib, policy.docker_free_warn_gib,
-        "CUDA images are several GiB each and builds fail when the data root fills up",
-        "docker system df && docker image prune -a  # removes images no container uses",
-    )
-
-
 def shm(facts: HostFacts, policy: Policy) -> Outcome:
     if facts.shm is None:
         return Outcome(Status.SKIP, reason="no /dev/shm")
@@ -339,7 +331,6 @@ CHECKS = (
     CheckSpec("host.swap", "swap", "host", swap),
     CheckSpec("host.disk-home", "free disk in home", "host", disk_home),
     CheckSpec("host.disk-tmp", "free disk in the temp dir", "host", disk_tmp),
-    CheckSpec("host.disk-docker", "free disk for Docker's data root", "host", disk_docker),
     CheckSpec("host.shm", "shared memory (/dev/shm) for DataLoader workers", "host", shm),
     CheckSpec("host.reboot-required", "no reboot pending", "host", reboot_required),
     CheckSpec("host.container", "container or WSL", "host", container),

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from envcheck import dockerapi
 from envcheck.dockerapi import Endpoint
 from envcheck.model import ProbeContext, ProbeSpec
-from envcheck.probes.docker_host import TcpFacts, find_cdi_specs, find_dockerd, find_tcp_exposure
+from envcheck.probes.docker_host import (
+    TcpFacts,
+    configured_data_root,
+    find_cdi_specs,
+    find_dockerd,
+    find_tcp_exposure,
+)
 
 # dockerd lives in sbin, which an unprivileged user's PATH often lacks.
 _EXTRA_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
@@ -77,6 +83,7 @@ class DiskFacts:
     free_bytes: int | None = None
     total_bytes: int | None = None
     error: str = ""
+    source: str = "the daemon (DockerRootDir)"  # or the file it was read from when the daemon did not answer
 
 
 @dataclass(frozen=True)
@@ -230,16 +237,23 @@ def _engine_info(version: dict[str, object], info: dict[str, object]) -> EngineI
 
 
 def _disk(endpoint: Endpoint, engine: EngineInfo | None) -> DiskFacts | None:
+    # The one place envcheck measures Docker's data root (host.* leaves it to this subject): the daemon's
+    # own answer when it gives one, else what daemon.json or the default path says.
     if engine is None or engine.root_dir is None:
-        return None
+        path, source = configured_data_root()
+        return _measure(path, source) if path is not None else None
     host = (endpoint.url.split("://", 1)[-1].split(":", 1)[0]).strip("/[]") if endpoint.scheme == "tcp" else ""
     if endpoint.scheme != "unix" and host not in ("localhost", "127.0.0.1", "::1"):
         return DiskFacts(engine.root_dir, error=f"the daemon runs on another host ({endpoint.url})")
+    return _measure(engine.root_dir, DiskFacts.source)
+
+
+def _measure(path: str, source: str) -> DiskFacts:
     try:
-        usage = shutil.disk_usage(engine.root_dir)
+        usage = shutil.disk_usage(path)
     except OSError as exc:
-        return DiskFacts(engine.root_dir, error=f"{type(exc).__name__}: {exc.strerror or exc}")
-    return DiskFacts(engine.root_dir, free_bytes=usage.free, total_bytes=usage.total)
+        return DiskFacts(path, error=f"{type(exc).__name__}: {exc.strerror or exc}", source=source)
+    return DiskFacts(path, free_bytes=usage.free, total_bytes=usage.total, source=source)
 
 
 def _snap_evidence(cli: str | None, endpoint: Endpoint, engine: EngineInfo | None) -> tuple[str, ...]:

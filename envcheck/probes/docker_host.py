@@ -169,3 +169,23 @@ def find_cdi_specs(extra_dirs: Iterable[str] = ()) -> tuple[tuple[tuple[str, str
                 continue
             specs.append((path, _spec_kind(name, text)))
     return tuple(specs), tuple(errors)
+
+
+def configured_data_root(root: str = "/") -> tuple[str | None, str]:
+    """The Docker data root from /etc/docker/daemon.json ("data-root", or the old "graph"), else the
+    default /var/lib/docker if it exists: what free space to measure when the daemon cannot be asked."""
+    path = os.path.join(root, "etc/docker/daemon.json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except (OSError, ValueError):
+        config = {}
+    if isinstance(config, dict):
+        for key in ("data-root", "graph"):
+            value = config.get(key)
+            if isinstance(value, str) and value:
+                return os.path.join(root, value.lstrip("/")), f"/etc/docker/daemon.json {key}"
+    default = os.path.join(root, "var/lib/docker")
+    if os.path.isdir(default):
+        return default, "default (/var/lib/docker exists)"
+    return None, ""

@@ -22,7 +22,7 @@ from envcheck.model import ProbeContext, ProbeSpec
 
 @dataclass(frozen=True)
 class Disk:
-    role: str  # "home", "tmp" or "docker"
+    role: str  # "home" or "tmp" (Docker's data root is measured by the docker subject: docker.disk)
     path: str
     free_bytes: int | None = None
     total_bytes: int | None = None
@@ -154,23 +154,6 @@ def _disk(role: str, path: str, source: str) -> Disk:
                 device=dev, source=source)
 
 
-def _docker_root(root: str) -> tuple[str | None, str]:
-    """The Docker data root from daemon.json ("data-root", or the old "graph"), else the default if present."""
-    text = _read(root, "/etc/docker/daemon.json")
-    if text:
-        try:
-            config = json.loads(text)
-        except ValueError:
-            config = {}
-        if isinstance(config, dict):
-            for key in ("data-root", "graph"):
-                if isinstance(config.get(key), str) and config[key]:
-                    return config[key], f"/etc/docker/daemon.json {key}"
-    if os.path.isdir(_path(root, "/var/lib/docker")):
-        return "/var/lib/docker", "default (/var/lib/docker exists)"
-    return None, ""
-
-
 def _container(root: str, env: Mapping[str, str]) -> tuple[str | None, list[str], str | None]:
     """What says we run in a container, and the root filesystem type (overlay is the usual container root)."""
     evidence: list[str] = []
@@ -230,9 +213,6 @@ def collect(ctx: ProbeContext) -> HostFacts:
     mem_total = mem.get("MemTotal")
     tmp = ctx.env.get("TMPDIR") or "/tmp"
     disks = [_disk("home", ctx.home, "$HOME"), _disk("tmp", tmp, "$TMPDIR" if ctx.env.get("TMPDIR") else "/tmp")]
-    docker_root, docker_source = _docker_root(root)
-    if docker_root is not None:
-        disks.append(_disk("docker", _path(root, docker_root), docker_source))
     shm = _disk("shm", _path(root, "/dev/shm"), "/dev/shm") if os.path.isdir(_path(root, "/dev/shm")) else None
     reboot, reboot_pkgs = _reboot(root)
     container, evidence, root_fs = _container(root, ctx.env)
