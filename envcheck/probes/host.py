@@ -1,6 +1,6 @@
 """Facts about the host: distribution, kernel, CPU, memory, disks, reboot flag, container, basic tools.
 
-Everything is read from files (os-release, /proc, /etc/docker/daemon.json) or measured with
+Everything is read from files (os-release, /proc) or measured with
 ``os.statvfs``; no subprocess runs, so this probe costs a few milliseconds. ``ctx.options["root"]``
 relocates every *file* the probe reads (tests point it at a tree of recorded os-release files; it can
 also inspect a mounted image); live measurements (uname, statvfs of home and temp, PATH) are always
@@ -9,7 +9,6 @@ of this machine.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil
