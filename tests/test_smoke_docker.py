@@ -21,7 +21,7 @@ from envcheck.model import Report, Result, Status
 from envcheck.smoke import run_smoke
 
 BASE = "envcheck-test/debian:bookworm"
-TORCH_IMAGE = "envcheck-test/smoke-torch:2.13.0-r2"  # bump r when PACKAGES change: the tag is the cache key
+TORCH_IMAGE = "envcheck-test/smoke-torch:2.13.0-r3"  # bump r when PACKAGES change: the tag is the cache key
 SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
 # torch and what `import torch` needs (its Requires-Dist without setuptools, plus numpy to avoid its warning).
 PACKAGES = ("torch", "torchgen", "functorch", "typing_extensions.py", "sympy", "mpmath", "networkx", "jinja2",
@@ -70,7 +70,7 @@ def torch_image(base_image: str) -> str:
         for name in PACKAGES:
             src = SITE / name
             if src.is_dir():
-                shutil.copytree(src, site / name, ignore=shutil.ignore_patterns("__pycache__"))
+                shutil.copytree(src, site / name)  # with __pycache__ (mtimes kept): a read-only import stays fast
             elif src.exists():
                 shutil.copy2(src, site / name)
         (context / "Dockerfile").write_text(
