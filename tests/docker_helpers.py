@@ -246,11 +246,18 @@ class Daemon:
         self.log = base / "dockerd.log"
         argv = [
             "dockerd", "--data-root", str(base / "data"), "--exec-root", f"/tmp/envck-{tag}-exec",
-            "--pidfile", str(base / "dockerd.pid"), "-H", self.url, "--bridge=none", "--iptables=false",
+            "--pidfile", str(base / "dockerd.pid"), "-H", self.url, "--bridge", f"envck-{tag}", "--iptables=false",
             "--ip-masq=false", "--containerd-namespace", f"envck{tag}", "--containerd-plugins-namespace",
             f"envck{tag}p", *extra,
         ]
         self.exec_root = Path(f"/tmp/envck-{tag}-exec")
+        # Not --bridge=none: dockerd 20.10 with bridge "none" deletes the host's docker0 at start
+        # (removeDefaultBridgeInterface), which breaks every RUN step and container of the main engine.
+        # A bridge of its own keeps the main daemon's network intact.
+        self.bridge = f"envck-{tag}"
+        subprocess.run(["ip", "link", "add", self.bridge, "type", "bridge"], check=True, timeout=10)
+        subprocess.run(["ip", "addr", "add", f"10.253.{secrets.randbelow(250) + 1}.1/24", "dev", self.bridge],
+                       check=True, timeout=10)
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          start_new_session=True)
@@ -273,6 +280,7 @@ class Daemon:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
         subprocess.run(["umount", "-R", str(self.root / "data")], capture_output=True, timeout=30)
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, timeout=10)
         for path in (self.sock, self.exec_root):
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
