@@ -83,6 +83,8 @@ def cli() -> None:
               help="Then run the PyTorch smoke test in the active environment and add its results.")
 @click.option("--torch", "with_torch", is_flag=True,
               help="Also import torch in a child process (about 2 s) and judge its CUDA build (gpu.torch-build).")
+@click.option("--python", "python", metavar="PATH",
+              help="Judge this interpreter instead of the python3 on PATH (python.*, gpu.torch-build, --smoke).")
 @click.option("--color/--no-color", default=None, help="Force colour on or off (default: only on a terminal).")
 def doctor(
     as_json: bool,
@@ -97,6 +99,7 @@ def doctor(
     timeout: float | None,
     with_smoke: bool,
     with_torch: bool,
+    python: str | None,
     color: bool | None,
 ) -> int:
     """Check this machine: host, Python, git, conda, Jupyter, Docker, NVIDIA GPUs."""
@@ -119,12 +122,16 @@ def doctor(
         policy = replace(policy, probe_timeout_s=timeout)
     checks = select(CHECKS, _split(only), _split(skip))
     # Importing torch costs ~2 s, so gpu.torch-build runs only when asked (issue #3 item 9).
-    options = {"torch_check": with_torch or with_smoke}
+    options: dict[str, Any] = {"torch_check": with_torch or with_smoke}
+    if python is not None:
+        if not os.path.isfile(python) or not os.access(python, os.X_OK):
+            raise UsageError(f"--python {python}: not an executable file")
+        options["python"] = os.path.abspath(python)
     report = run_checks(checks, PROBES, policy, command="doctor", strict=strict, options=options)
     if with_smoke:  # the smoke steps join the same report: one envelope, one exit code (issue #4)
         from dataclasses import replace as _replace
 
-        smoked = _run_smoke_live(as_json or share, color, policy=policy, strict=strict)
+        smoked = _run_smoke_live(as_json or share, color, policy=policy, strict=strict, python=options.get("python"))
         report = _replace(report, results=report.results + smoked.results,
                           duration_s=round(report.duration_s + smoked.duration_s, 4))
     return emit_report(report, as_json=as_json, share=share, junit=junit, verbose=verbose, color=color)

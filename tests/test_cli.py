@@ -160,3 +160,15 @@ def test_share_masks_home_and_secret_env_values(tmp_path: Path) -> None:
 def test_version_and_python_m() -> None:
     done = envcheck("--version")
     assert done.returncode == 0 and "envcheck, version" in done.stdout
+
+
+def test_python_option_judges_that_interpreter(tmp_path: Path) -> None:
+    import venv
+
+    target = tmp_path / "env"
+    venv.EnvBuilder(with_pip=False).create(target)
+    done = envcheck("doctor", "--only", "python", "--python", str(target / "bin" / "python"), "--json")
+    results = {r["id"]: r for r in json.loads(done.stdout)["results"]}
+    assert str(target) in results["python.environment"]["observed"]
+    missing = envcheck("doctor", "--python", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and "not an executable file" in missing.stderr
