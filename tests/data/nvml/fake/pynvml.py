@@ -9,11 +9,15 @@ entry on sys.path under another name); only the nvml* calls answer from the reco
 - {"error": "GpuIsLost"} raises the real pynvml.NVMLError_GpuIsLost;
 - {"hang": true} sleeps for an hour (a wedged driver);
 - {"by_args": {"1,0": 0}} answers by the call's extra arguments (nvmlDeviceGetTotalEccErrors(h, 1, 0));
-- a function the recording does not list raises FunctionNotFound, as a library without that symbol does.
+- a function the recording does not list raises FunctionNotFound, as a library without that symbol does;
+- every call is first bound to the REAL function's signature, so a call the real pynvml would refuse
+  (a missing sensor argument, an extra one) raises the same TypeError here instead of being answered;
+  a name the real module does not have is not defined here either (AttributeError, as with the real one).
 """
 
 import importlib.machinery
 import importlib.util
+import inspect
 import json
 import os
 import sys
@@ -53,8 +57,14 @@ def _answer(value, args=()):
     return value
 
 
+def _check_call(name, args):
+    """The real wrapper's signature decides whether this call is valid (functools.wraps keeps it visible)."""
+    inspect.signature(getattr(_real, name)).bind(*args)
+
+
 def _system(name):
     def call(*args):
+        _check_call(name, args)
         if name not in _REC.get("system", {}):
             _raise("FunctionNotFound")
         return _answer(_REC["system"][name], args)
@@ -67,7 +77,9 @@ def _devices():
 
 
 def _device(name):
-    def call(handle, *args):
+    def call(*args):
+        _check_call(name, args)
+        handle, args = args[0], args[1:]
         device = _devices()[handle]
         if name not in device:
             _raise("FunctionNotFound")
@@ -76,6 +88,7 @@ def _device(name):
 
 
 def nvmlInit():
+    _check_call("nvmlInit", ())
     if "nvmlInit" in _REC:
         _answer(_REC["nvmlInit"])
 
@@ -85,6 +98,7 @@ def nvmlShutdown():
 
 
 def nvmlDeviceGetHandleByIndex(index):
+    _check_call("nvmlDeviceGetHandleByIndex", (index,))
     device = _devices()[index]
     if "nvmlDeviceGetHandleByIndex" in device:
         _answer(device["nvmlDeviceGetHandleByIndex"])
@@ -93,7 +107,8 @@ def nvmlDeviceGetHandleByIndex(index):
 
 for _name in ("nvmlSystemGetNVMLVersion", "nvmlSystemGetDriverVersion", "nvmlSystemGetCudaDriverVersion",
               "nvmlSystemGetCudaDriverVersion_v2", "nvmlDeviceGetCount"):
-    globals()[_name] = _system(_name)
+    if hasattr(_real, _name):
+        globals()[_name] = _system(_name)
 for _name in ("nvmlDeviceGetName", "nvmlDeviceGetUUID", "nvmlDeviceGetPciInfo", "nvmlDeviceGetMemoryInfo",
               "nvmlDeviceGetTemperature", "nvmlDeviceGetPowerUsage", "nvmlDeviceGetEnforcedPowerLimit",
               "nvmlDeviceGetPowerManagementDefaultLimit", "nvmlDeviceGetPersistenceMode",
@@ -102,4 +117,5 @@ for _name in ("nvmlDeviceGetName", "nvmlDeviceGetUUID", "nvmlDeviceGetPciInfo", 
               "nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons",
               "nvmlDeviceGetCurrPcieLinkGeneration", "nvmlDeviceGetMaxPcieLinkGeneration",
               "nvmlDeviceGetCurrPcieLinkWidth", "nvmlDeviceGetMaxPcieLinkWidth", "nvmlDeviceGetMigMode"):
-    globals()[_name] = _device(_name)
+    if hasattr(_real, _name):
+        globals()[_name] = _device(_name)
