@@ -26,6 +26,17 @@ def _use_color(flag: bool | None) -> bool:
     return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
 
 
+def _check_writable(junit: str) -> None:
+    """--junit FILE must be writable before anything runs: a usage error then really checked nothing."""
+    folder = os.path.dirname(os.path.abspath(junit))
+    if os.path.isdir(junit):
+        raise UsageError(f"--junit {junit}: is a folder; give a file name")
+    if not os.path.isdir(folder):
+        raise UsageError(f"--junit {junit}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(junit) and not os.access(junit, os.W_OK)):
+        raise UsageError(f"--junit {junit}: not writable by this user")
+
+
 def emit_report(
     report: Report,
     *,
@@ -42,7 +53,10 @@ def emit_report(
     if junit:
         from envcheck.report.junit import render_junit
 
-        Path(junit).write_text(render_junit(report, secrets=secrets), "utf-8")
+        try:
+            Path(junit).write_text(render_junit(report, secrets=secrets), "utf-8")
+        except OSError as exc:  # a message and exit 2, not a traceback (doctor checks the folder up front)
+            raise UsageError(f"--junit {junit}: cannot write it: {exc.strerror or exc}") from exc
     if as_json:
         from envcheck.report.jsonreport import render_json
 
@@ -112,15 +126,17 @@ def doctor(
 
     if as_json and share:
         raise UsageError("--json and --share each print a whole report: choose one")
-    if list_checks:
-        width = max(len(c.id) for c in CHECKS)
-        for check in CHECKS:
+    checks = select(CHECKS, _split(only), _split(skip))
+    if list_checks:  # with --only/--skip: the ids that run would run
+        width = max(len(c.id) for c in checks)
+        for check in checks:
             click.echo(f"{check.id.ljust(width)}  {check.title}")
         return 0
+    if junit:
+        _check_writable(junit)
     policy = load_policy(policy_path) if policy_path else default_policy()
     if timeout is not None:
         policy = replace(policy, probe_timeout_s=timeout)
-    checks = select(CHECKS, _split(only), _split(skip))
     # Importing torch costs ~2 s, so gpu.torch-build runs only when asked (issue #3 item 9).
     options: dict[str, Any] = {"torch_check": with_torch or with_smoke}
     if python is not None:

@@ -47,13 +47,22 @@ def select(checks: Sequence[CheckSpec], only: Iterable[str] = (), skip: Iterable
     subjects = {c.id.split(".", 1)[0] for c in checks}
     for name in [*only, *skip]:
         if name not in ids and name not in subjects:
-            raise UsageError(f"no check or subject named {name!r}; `envcheck doctor --list` shows them")
+            import difflib
+
+            close = difflib.get_close_matches(name, sorted(ids | subjects), n=3, cutoff=0.6)
+            close += sorted(i for i in ids if i.startswith(name) and i not in close)[: 3 - len(close)]
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UsageError(f"no check or subject named {name!r}{hint} (`envcheck doctor --list` shows them)")
 
     def matches(check: CheckSpec, names: list[str]) -> bool:
         return check.id in names or check.id.split(".", 1)[0] in names
 
     chosen = [c for c in checks if not only or matches(c, only)]
-    return [c for c in chosen if not matches(c, skip)]
+    chosen = [c for c in chosen if not matches(c, skip)]
+    if not chosen and (only or skip):
+        # An empty report would say "No problems found" and exit 0 for a run that checked nothing.
+        raise UsageError(f"--only {','.join(only) or '(all)'} --skip {','.join(skip)} leaves no check to run")
+    return chosen
 
 
 def run_probes(
@@ -112,13 +121,15 @@ def judge(checks: Sequence[CheckSpec], probe_runs: Mapping[str, ProbeRun], polic
             outcomes = [blocker]
         elif run is None or run.error:
             reason = run.error if run is not None else f"probe {check.probe!r} did not run"
-            outcomes = [Outcome(Status.UNKNOWN, reason=reason, fix="Run with -v for details; report it if it repeats.")]
+            # Rerunning just this check shows its evidence and tells a one-off hang from a lasting one.
+            outcomes = [Outcome(Status.UNKNOWN, reason=reason, fix=f"envcheck doctor -v --only {check.id}")]
         else:
             try:
                 produced = check.judge(run.facts, policy)
                 outcomes = [produced] if isinstance(produced, Outcome) else list(produced)
             except Exception as exc:  # a buggy check is "could not check", never a pass
-                outcomes = [Outcome(Status.UNKNOWN, reason=f"check crashed: {type(exc).__name__}: {exc}")]
+                outcomes = [Outcome(Status.UNKNOWN, reason=f"check crashed: {type(exc).__name__}: {exc}",
+                                    fix=f"envcheck doctor -v --only {check.id}  # and report it with --share")]
         probe_time = run.duration_s if run is not None else 0.0
         elapsed = probe_time + time.monotonic() - start
         for outcome in outcomes or [Outcome(Status.SKIP, reason="nothing to check")]:

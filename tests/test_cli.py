@@ -172,3 +172,53 @@ def test_python_option_judges_that_interpreter(tmp_path: Path) -> None:
     assert str(target) in results["python.environment"]["observed"]
     missing = envcheck("doctor", "--python", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "not an executable file" in missing.stderr
+
+
+def test_junit_to_a_missing_folder_is_a_usage_error_before_anything_runs(tmp_path: Path) -> None:
+    done = envcheck("doctor", "--only", "git", "--junit", str(tmp_path / "no" / "report.xml"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"folder {tmp_path / 'no'} does not exist" in done.stderr and done.stdout == ""
+    written = tmp_path / "report.xml"
+    assert envcheck("doctor", "--only", "git", "--junit", str(written)).returncode in (0, 1, 3)
+    assert written.read_text().startswith("<testsuite")
+
+
+def test_only_and_skip_that_leave_nothing_and_list_with_a_selection() -> None:
+    done = envcheck("doctor", "--only", "git", "--skip", "git")
+    assert done.returncode == 2 and "leaves no check to run" in done.stderr and done.stdout == ""
+    listed = envcheck("doctor", "--list", "--only", "git", "--skip", "git.identity")
+    assert listed.returncode == 0 and [line.split()[0] for line in listed.stdout.splitlines()] == ["git.installed"]
+
+
+def _readme_table(heading: str) -> list[list[str]]:
+    """The rows of the first markdown table after ``heading`` in README.md, cells stripped."""
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    lines = text[text.index(heading):].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+def test_readme_json_table_names_exactly_the_envelope_and_result_fields() -> None:
+    import re
+
+    from envcheck.model import Report, Result, Status
+    from envcheck.report.jsonreport import envelope
+
+    data = envelope(Report("doctor", "h", "t", 0.1, (Result("a.b", "t", Status.PASS),)))
+    rows = _readme_table("### The JSON report")
+    assert [row[0].strip("`") for row in rows] == list(data)
+    results_row = next(row for row in rows if row[0] == "`results`")
+    documented = re.findall(r"`([a-z_]+)`", results_row[1].split(":", 1)[1])
+    assert documented == list(data["results"][0])
+
+
+def test_readme_exit_code_table_matches_the_code() -> None:
+    from envcheck.model import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE
+
+    codes = [int(row[0]) for row in _readme_table("### Exit codes")]
+    assert codes == [EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNKNOWN]

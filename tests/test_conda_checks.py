@@ -121,3 +121,21 @@ def test_mamba_tools() -> None:
     first, second = checks.mamba(facts, POLICY)
     assert first.status is Status.PASS and first.observed == "mamba 1.5.8 at /opt/conda/bin/mamba"
     assert second.status is Status.UNKNOWN and second.item == "micromamba" and "exited 1" in second.reason
+
+
+def test_the_drop_entry_fix_removes_exactly_odd_paths_with_real_sed(tmp_path) -> None:
+    """Paths with a quote, the `|` delimiter and regex characters: each fix removes its own line and
+    none of the look-alikes a naive pattern would also match."""
+    import os
+    import subprocess
+
+    stale = [f"{tmp_path}/it's gone", f"{tmp_path}/a|b", f"{tmp_path}/a.b[1]*", f"{tmp_path}/back\\slash"]
+    kept = [f"{tmp_path}/aXb[1]*", f"{tmp_path}/a.b[1]", f"{tmp_path}/aZb", f"{tmp_path}/backslash"]
+    listing = tmp_path / ".conda" / "environments.txt"
+    listing.parent.mkdir()
+    listing.write_text("".join(f"{p}\n" for p in kept + stale))
+    facts = replace(BASE, environments_txt=str(listing), environments_txt_entries=tuple(kept + stale),
+                    environments_txt_stale=tuple(stale))
+    fix = checks.environments_txt(facts, POLICY).fix
+    subprocess.run(["sh", "-c", fix], env={"HOME": str(tmp_path), "PATH": os.defpath}, check=True, timeout=30)
+    assert listing.read_text().splitlines() == kept

@@ -131,3 +131,27 @@ def test_select_by_id_and_subject_and_reject_unknown_names() -> None:
     assert [c.id for c in select(checks, skip=["b"])] == ["a.x", "a.y"]
     with pytest.raises(UsageError, match="no check or subject named 'c'"):
         select(checks, only=["c"])
+
+
+def test_a_selection_that_leaves_nothing_is_a_usage_error_and_near_misses_are_named() -> None:
+    checks = [CheckSpec("a.disk-home", "", "a", _judge_pass), CheckSpec("a.disk-tmp", "", "a", _judge_pass)]
+    # An empty run would print "No problems found" and exit 0 having checked nothing.
+    with pytest.raises(UsageError, match="leaves no check to run"):
+        select(checks, only=["a"], skip=["a"])
+    with pytest.raises(UsageError, match="did you mean") as raised:
+        select(checks, only=["a.disk"])
+    assert "a.disk-home" in str(raised.value) and "a.disk-tmp" in str(raised.value)
+
+
+def test_an_unknown_from_a_crashed_probe_or_check_has_a_command_to_paste() -> None:
+    def boom(ctx):
+        raise RuntimeError("kaput")
+
+    def bad(facts, policy):
+        raise KeyError("missing")
+
+    checks = [CheckSpec("a.one", "A", "a", _judge_pass), CheckSpec("b.one", "B", "b", bad)]
+    report = run_checks(checks, {"a": ProbeSpec("a", boom), "b": ProbeSpec("b", _fact(1))}, default_policy())
+    fixes = {r.id: r.fix for r in report.results}
+    assert fixes["a.one"] == "envcheck doctor -v --only a.one"
+    assert fixes["b.one"].startswith("envcheck doctor -v --only b.one")

@@ -68,3 +68,45 @@ def test_old_git_warns_and_unreadable_version_is_unknown() -> None:
     assert installed(GitFacts(path="/usr/bin/git", version="2.17.1"), default_policy()).status is Status.WARN
     unknown = installed(GitFacts(path="/usr/bin/git", error="`git --version` did not finish"), default_policy())
     assert unknown.status is Status.UNKNOWN
+
+
+def test_a_malformed_gitconfig_fails_with_the_file_to_edit(tmp_path: Path) -> None:
+    # git stops on it for every command, `git --version` included (git 2.39: "fatal: bad config line 1").
+    (tmp_path / ".gitconfig").write_text("[user\n  name = Ada\n")
+    facts = collect(_ctx(tmp_path))
+    verdict = installed(facts, default_policy())
+    assert verdict.status is Status.FAIL, verdict
+    assert "bad config" in verdict.observed
+    assert verdict.fix == f"${{EDITOR:-nano}} {tmp_path}/.gitconfig  # fix the line git names"
+
+
+def test_an_unreadable_gitconfig_is_unknown_not_unset() -> None:
+    """As an unprivileged user whose HOME is someone else's (sudo keeping HOME): git cannot read
+    ~/.gitconfig, so whether an identity is set is not known; "not set" with a fix would be wrong."""
+    if os.geteuid() != 0 or shutil.which("runuser") is None:
+        pytest.skip("needs root and runuser to run git as another user")
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="envck-git-", dir="/tmp"))  # reachable by nobody, unlike tmp_path
+    try:
+        home.chmod(0o755)
+        env = {"HOME": str(home), "PATH": os.environ["PATH"], "GIT_CONFIG_NOSYSTEM": "1"}
+        subprocess.run([GIT, "config", "--global", "user.name", "Root"], env=env, check=True)
+        (home / ".gitconfig").chmod(0o600)
+
+        def as_nobody(argv, timeout, env=None, cwd=None):
+            from envcheck import runner
+
+            # runuser would set HOME to nobody's; `env` puts the probe's environment back.
+            pairs = [f"{k}={v}" for k, v in (env or {}).items()]
+            return runner.run(["runuser", "-u", "nobody", "--", "env", "-i", *pairs, *argv], timeout=timeout,
+                              cwd="/")
+
+        ctx = _ctx(home)
+        facts = collect(type(ctx)(env=ctx.env, home=ctx.home, timeout_s=5.0, run=as_nobody, options={}))
+        assert facts.version is not None, facts
+        verdict = identity(facts, default_policy())
+        assert verdict.status is Status.UNKNOWN, verdict
+        assert "Permission denied" in verdict.reason and verdict.fix.startswith("ls -l ~/.gitconfig")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

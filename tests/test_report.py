@@ -119,3 +119,31 @@ def test_junit_maps_outcomes() -> None:
 def test_envelope_strict_counts_warnings() -> None:
     strict = Report("doctor", "h", "t", 0.1, (Result("a.b", "t", Status.WARN),), strict=True)
     assert envelope(strict)["exit_code"] == 1 and envelope(strict)["overall"] == "fail"
+
+
+def test_markdown_fixes_stay_pasteable_multi_line_and_unescaped() -> None:
+    # Inline code in a list would fold a two-line fix into one broken command and show `\|` literally.
+    sed = "sed -i '\\|^/opt/conda/envs/a|b$|d' ~/.conda/environments.txt"
+    report = Report("doctor", "h", "t", 0.1, (
+        Result("git.identity", "identity", Status.WARN, observed="not set",
+               fix='git config --global user.name "Your Name"\ngit config --global user.email "you@example.com"'),
+        Result("conda.envs", "env", Status.WARN, item="old", observed="gone", fix=sed),
+        Result("jupyter.kernelspecs", "kernel", Status.FAIL, item="dead", fix="echo `date`"),
+    ))
+    text = render_markdown(report)
+    assert '```sh\ngit config --global user.name "Your Name"\ngit config --global user.email' in text
+    assert f"```sh\n{sed}\n```" in text
+    assert "`conda.envs` (old):" in text and "`jupyter.kernelspecs` (dead):" in text
+    # Every fenced block closes, so the closing line is plain text again.
+    assert text.count("```") % 2 == 0 and text.rstrip().endswith("exit code 1.")
+
+
+def test_subject_line_names_its_worst_problem_first() -> None:
+    report = Report("doctor", "h", "t", 0.1, (
+        Result("jupyter.packages", "jupyter packages", Status.WARN, observed="no ipykernel"),
+        Result("jupyter.kernelspecs", "kernelspec interpreter exists", Status.FAIL, item="dead",
+               observed="/gone/python does not exist"),
+    ))
+    line = render_terminal(report).splitlines()[2]
+    assert line.startswith("[✗] jupyter  kernelspec interpreter exists (dead): /gone/python does not exist")
+    assert line.endswith("(+1 more)")

@@ -32,6 +32,17 @@ def _is_pytorch_channel(channel: str) -> bool:
     return bool(_PYTORCH_CHANNEL.search(channel + "/")) or channel in ("pytorch", "pytorch-nightly")
 
 
+def drop_entry(prefix: str) -> str:
+    """A sed command that deletes exactly the line ``prefix`` from ~/.conda/environments.txt.
+
+    The path is data in a regular expression inside a shell word: BRE metacharacters and the `|`
+    delimiter are escaped (GNU sed: an escaped delimiter is literal), then the whole script is quoted,
+    so a path with `.`, `'`, `|` or spaces still matches only itself."""
+    pattern = re.sub(r"([\\.*\[\]^$|])", r"\\\1", prefix)
+    script = "\\|^" + pattern + "$|d"  # \|...| : an address with | as its delimiter
+    return f"sed -i {shlex.quote(script)} ~/.conda/environments.txt"
+
+
 def _vtuple(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
 
@@ -106,7 +117,7 @@ def _env_outcome(env: CondaEnv, policy: Policy) -> Outcome:
     if not env.exists:
         return Outcome(Status.WARN, item=env.name, observed=f"{env.prefix} does not exist", expected="the env's folder",
                        reason="conda lists an env whose folder is gone (deleted by hand, or an unmounted disk)",
-                       fix=f"sed -i '\\|^{env.prefix}$|d' ~/.conda/environments.txt", evidence=evidence)
+                       fix=drop_entry(env.prefix), evidence=evidence)
     if not env.is_conda_env:
         return Outcome(Status.WARN, item=env.name, observed=f"{env.prefix} has no conda-meta",
                        expected="a conda env", reason="the folder exists but is not a conda env (a half-deleted env?)",
@@ -132,11 +143,12 @@ def envs(facts: CondaFacts, policy: Policy) -> list[Outcome]:
 
 def environments_txt(facts: CondaFacts, policy: Policy) -> Outcome:
     if facts.environments_txt_error:
-        return Outcome(Status.UNKNOWN, reason=facts.environments_txt_error)
+        return Outcome(Status.UNKNOWN, reason=facts.environments_txt_error,
+                       fix=f"ls -ld {shlex.quote(facts.environments_txt)}  # must be a file you can read")
     if not facts.environments_txt_entries:
         return Outcome(Status.SKIP, reason=f"no entries in {facts.environments_txt}")
     if facts.environments_txt_stale:
-        lines = [f"sed -i '\\|^{p}$|d' ~/.conda/environments.txt" for p in facts.environments_txt_stale]
+        lines = [drop_entry(p) for p in facts.environments_txt_stale]
         return Outcome(
             Status.WARN, observed=f"{len(facts.environments_txt_stale)} of {len(facts.environments_txt_entries)} "
             f"entries gone: {', '.join(facts.environments_txt_stale)}",

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import re
+import shlex
+
 from envcheck.model import CheckSpec, Outcome, Status
 from envcheck.policy import Policy
 from envcheck.probes.git import GitFacts
 
 # git 2.28 added init.defaultBranch; older gits are still usable, but it is a sign of an old distro.
 _GIT_WARN_BELOW = (2, 28)
+
+
+def _bad_config(facts: GitFacts) -> Outcome | None:
+    """A malformed config file ("fatal: bad config line 3 in file ~/.gitconfig") makes every git command
+    fail, even `git --version`: a failure with the file to edit, not an unknown."""
+    if "bad config" not in facts.error:
+        return None
+    found = re.search(r"bad config (?:line \d+ )?in file (.+?)\s*$", facts.error)
+    target = shlex.quote(found.group(1)) if found else "~/.gitconfig"
+    return Outcome(Status.FAIL, observed=facts.error, expected="config files git can parse",
+                   reason="git stops on a malformed config file: every git command fails",
+                   fix=f"${{EDITOR:-nano}} {target}  # fix the line git names")
 
 
 def installed(facts: GitFacts, policy: Policy) -> Outcome:
@@ -18,7 +33,9 @@ def installed(facts: GitFacts, policy: Policy) -> Outcome:
             fix="sudo apt-get install -y git",
         )
     if facts.version is None:
-        return Outcome(Status.UNKNOWN, observed=facts.path, reason=facts.error or "could not read git's version")
+        return _bad_config(facts) or Outcome(Status.UNKNOWN, observed=facts.path,
+                                             reason=facts.error or "could not read git's version",
+                                             fix=f"{facts.path} --version")
     parts = tuple(int(p) for p in facts.version.split(".")[:2])
     if parts < _GIT_WARN_BELOW:
         return Outcome(
@@ -31,7 +48,8 @@ def installed(facts: GitFacts, policy: Policy) -> Outcome:
 
 def identity(facts: GitFacts, policy: Policy) -> Outcome:
     if facts.error:
-        return Outcome(Status.UNKNOWN, reason=facts.error)
+        return _bad_config(facts) or Outcome(Status.UNKNOWN, reason=facts.error,
+                       fix="ls -l ~/.gitconfig  # must be readable by you; `sudo -H` or your own HOME if it is not")
     missing = [key for key, value in (("user.name", facts.user_name), ("user.email", facts.user_email)) if not value]
     if missing:
         fixes = {"user.name": 'git config --global user.name "Your Name"',

@@ -6,6 +6,7 @@ Issue #2 item 7. Ubuntu support dates come from envcheck.compat (data with sourc
 from __future__ import annotations
 
 import calendar
+import shlex
 from datetime import date
 
 from envcheck.model import CheckSpec, Outcome, Status
@@ -37,7 +38,8 @@ def _pretty(facts: HostFacts) -> str:
 def os_release(facts: HostFacts, policy: Policy) -> Outcome:
     if not facts.os_release:
         return Outcome(Status.UNKNOWN, observed="no os-release", reason=facts.os_release_error,
-                       expected="/etc/os-release or /usr/lib/os-release")
+                       expected="/etc/os-release or /usr/lib/os-release",
+                       fix="ls -l /etc/os-release /usr/lib/os-release  # base-files (Debian/Ubuntu) ships them")
     keys = ("ID", "ID_LIKE", "VERSION_ID", "VERSION_CODENAME", "PRETTY_NAME")
     return Outcome(Status.PASS, observed=_pretty(facts),
                    evidence={"path": facts.os_release_path, **{k: facts.os_release[k] for k in keys
@@ -75,7 +77,9 @@ def ubuntu_support(facts: HostFacts, policy: Policy) -> Outcome:
         if month == 4 and year % 2 == 0:  # an LTS newer than envcheck's data
             return Outcome(Status.UNKNOWN, observed=name, evidence=evidence,
                            reason=f"Ubuntu {version} is not in envcheck's data ({compat.DATA_VERSION}); "
-                                  "update envcheck to judge its support dates")
+                                  "update envcheck to judge its support dates",
+                           fix="ubuntu-distro-info --supported --fullname  # Ubuntu's own list; "
+                               "sudo apt-get install -y distro-info if missing")
         end = _add_months(2000 + year, month, compat.ubuntu_interim_support_months())
         evidence["support_end_estimate"] = end.isoformat()
         ended = end < facts.today
@@ -202,6 +206,7 @@ def _judge_disk(disk: Disk | None, fail_gib: float, warn_gib: float, why: str, f
                 "total_bytes": disk.total_bytes}
     if disk.free_bytes is None or disk.total_bytes is None:
         return Outcome(Status.UNKNOWN, observed=disk.path, reason=disk.error or "free space could not be read",
+                       fix=f"df -h {shlex.quote(disk.path)}  # {disk.source} names a folder that must exist",
                        evidence=evidence)
     observed = f"{gib(disk.free_bytes)} free of {gib(disk.total_bytes)} at {disk.path}"
     if disk.free_bytes < fail_gib * GIB:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from envcheck import __version__
 from envcheck.model import Report, Status
 from envcheck.redact import redact
 from envcheck.report.terminal import SYMBOL, closing_line
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
 
 
 def _cell(text: str) -> str:
@@ -32,7 +38,10 @@ def render_markdown(report: Report, *, home: str | None = None, secrets: tuple[s
     if fixes:
         lines += ["", "<details><summary>Suggested fixes</summary>", ""]
         for r in fixes:
-            lines.append(f"- `{r.id}`: `{_cell(r.fix)}`")
-        lines += ["", "</details>"]
+            # A fenced block keeps a fix pasteable: every line of a multi-line fix stays its own line, and `|`
+            # or `\` (sed addresses) are not escaped, which inline code in a list would show literally.
+            fence = "`" * max(3, _longest_backtick_run(r.fix) + 1)
+            lines += [f"`{r.id}`" + (f" ({r.item})" if r.item else "") + ":", "", f"{fence}sh", r.fix, fence, ""]
+        lines += ["</details>"]
     lines += ["", closing_line(report)]
     return redact("\n".join(lines) + "\n", home=home, secrets=secrets)

@@ -29,6 +29,9 @@ def _label(result: Result) -> str:
 
 def _summary(results: list[Result]) -> str:
     problems = [r for r in results if r.status in PROBLEMS and not r.caused_by]
+    # The subject line carries the subject's worst outcome, so it names a problem of that outcome first
+    # (a failed kernelspec, not the warning listed before it); sorted() keeps registry order within a rank.
+    problems = sorted(problems, key=lambda r: -r.status.rank)
     if problems:
         first = problems[0]
         text = f"{_label(first)}: {first.observed or first.reason}"
