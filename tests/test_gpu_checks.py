@@ -108,6 +108,27 @@ def test_reboot_pending_gathers_everything() -> None:
                                            "GPU 0 (GPU-b42dd28e): MIG mode on pending (reset)",
                                            "/var/run/reboot-required (linux-image-6.8)"]
     assert gpu.reboot_pending(facts(H100), POLICY).status is Status.PASS
+    # Only GPU resets pending: the fix names the GPUs to reset, ready to paste.
+    second = replace(H100, index=3, uuid="GPU-3", retired_pages_pending=True)
+    verdict = gpu.reboot_pending(facts(pending, H100, second), POLICY)
+    assert verdict.fix.startswith("sudo nvidia-smi -r -i 0 && sudo nvidia-smi -r -i 3  #")
+
+
+def test_fixes_for_nvml_errors_can_be_pasted() -> None:
+    # nvidia-ml-py is versioned <major>.<branch>.<patch>: "<=550.99" would allow 13.615; "<12.551" picks 12.550.x.
+    init = gpu.nvml(facts(init_error="FunctionNotFound", init_error_code=13, module_version="550.54.15"), POLICY)
+    assert init.fix.startswith("pip install 'nvidia-ml-py<12.551'")
+    count = gpu.nvml(facts(H100, driver_version="450.80.02", device_count=None,
+                           system_errors={"device_count": "FunctionNotFound"}), POLICY)
+    assert count.fix.startswith("pip install 'nvidia-ml-py<11.451'")
+    assert gpu.nvml_error("FunctionNotFound", "525.105.17")[2].startswith("pip install 'nvidia-ml-py<11.526'")
+    assert gpu.nvml_error("FunctionNotFound", "580.95.05")[2].startswith("pip install 'nvidia-ml-py<13.581'")
+    assert gpu.nvml_error("FunctionNotFound")[2].startswith("pip index versions nvidia-ml-py")  # no made-up bound
+    lost = replace(H100, index=2, uuid=None, errors={"handle": "ResetRequired"})
+    verdict = gpu_devices.devices(facts(H100, lost), POLICY)[1]
+    assert verdict.status is Status.FAIL and verdict.fix.startswith("sudo nvidia-smi -r -i 2 ")
+    every_fix = [gpu.nvml_error(name, "550.54.15")[2] for name in gpu.NVML_ERRORS]
+    assert not [f for f in every_fix if "<driver" in f or "<bindings>" in f]
 
 
 def test_nvml_error_table_covers_failure_modes() -> None:
@@ -146,6 +167,19 @@ def test_torch_build_verdicts() -> None:
     good = TorchFacts(python="py", version="2.13.0+cu130", cuda="13.0", arch_list=("sm_90", "compute_90"),
                       available=True)
     assert gpu_compat.torch_build(build(good), POLICY).status is Status.PASS
+    # cu124 on an R535 LTS driver (full support: CUDA 12.2): same family, CUDA initialised -> it runs through
+    # minor-version compatibility: a warning with the wheel that fits, not a failure; not initialised -> fail.
+    r535 = facts(H100, driver_version="535.183.01", module_version="535.183.01", cuda_driver_version="12.2")
+    cu124 = TorchFacts(python="py", version="2.5.1+cu124", cuda="12.4", arch_list=("sm_80", "sm_90"), available=True)
+    verdict = gpu_compat.torch_build(build(cu124, r535), POLICY)
+    assert verdict.status is Status.WARN and "minor-version compatibility" in verdict.observed
+    assert verdict.expected == "driver >= 550.54.14" and "CUDA 12.2" in verdict.reason
+    assert "--index-url https://download.pytorch.org/whl/cu" in verdict.fix
+    verdict = gpu_compat.torch_build(build(replace(cu124, available=False), r535), POLICY)
+    assert verdict.status is Status.FAIL and verdict.expected == "driver >= 550.54.14"
+    # Another family (cu130 needs >= 580) never passes through the family rule.
+    verdict = gpu_compat.torch_build(build(replace(too_new, available=True), r535), POLICY)
+    assert verdict.status is Status.FAIL
 
 
 def test_real_torch_child_reports_this_cpu_build() -> None:

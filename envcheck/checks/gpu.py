@@ -81,12 +81,12 @@ def nvml(facts: GpuFacts, policy: Policy) -> Outcome:
         return Outcome(Status.UNKNOWN, reason=facts.child_error,
                        fix="Run with -v for details; report it if it repeats.")
     if facts.init_error:
-        status, cause, fix = nvml_error(facts.init_error)
+        status, cause, fix = nvml_error(facts.init_error, facts.module_version or facts.library_version)
         code = f" ({facts.init_error_code})" if facts.init_error_code is not None else ""
         return Outcome(status, observed=f"nvmlInit failed: {facts.init_error}{code}", expected="NVML initialises",
-                       reason=cause, fix=fix.replace("<driver branch>", (facts.module_version or "?").split(".")[0]))
+                       reason=cause, fix=fix)
     if "device_count" in facts.system_errors:
-        status, cause, fix = nvml_error(facts.system_errors["device_count"])
+        status, cause, fix = nvml_error(facts.system_errors["device_count"], facts.driver_version)
         return Outcome(Status.UNKNOWN if status is Status.SKIP else status,
                        observed=f"nvmlDeviceGetCount failed: {facts.system_errors['device_count']}",
                        reason=cause, fix=fix)
@@ -174,8 +174,9 @@ def reboot_pending(facts: GpuFacts, policy: Policy) -> Outcome:
     if not items:
         return Outcome(Status.PASS, observed="nothing waits for a reboot or a GPU reset")
     resets = [w for w in waiting if w.endswith("(reset)")]
+    indices = dict.fromkeys(d.index for d in facts.devices for w in resets if w.startswith(d.label + ":"))
     fix = REBOOT_FIX if failing or facts.reboot_required else \
-        "sudo nvidia-smi -r -i <GPU index>  # for each GPU listed, with no process on it; or: sudo reboot"
+        " && ".join(f"sudo nvidia-smi -r -i {i}" for i in indices) + "  # with no process on them; or: sudo reboot"
     return Outcome(Status.FAIL if failing else Status.WARN, observed="; ".join(items),
                    expected="nothing pending", reason=f"{len(items)} change(s) take effect only after a reboot"
                    + (f" or a reset of {len(resets)} GPU(s)" if resets else ""), fix=fix, evidence={"pending": items})

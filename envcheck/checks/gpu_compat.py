@@ -117,7 +117,12 @@ def torch_build(build: TorchBuildFacts, policy: Policy) -> Outcome:
                        reason="this build cannot use the GPUs", fix=wheels.fix or "pip install torch",
                        evidence=evidence)
     driver = _driver(facts)
-    if driver and not compat.cuda_runs_on(driver, torch.cuda):
+    # Below full support but within the CUDA family (same major, driver >= the family minimum), the wheel
+    # runs through minor-version compatibility when CUDA initialises: a limited feature set, not a failure
+    # (../shared/facts/compat.md section 1; e.g. cu124 wheels on an R535 LTS driver).
+    minor_only = bool(driver) and torch.available is True and not compat.cuda_runs_on(driver or "", torch.cuda) \
+        and compat.cuda_runs_on(driver or "", torch.cuda, minor_compat=True)
+    if driver and not minor_only and not compat.cuda_runs_on(driver, torch.cuda):
         return Outcome(Status.FAIL, observed=f"torch {torch.version} is built for CUDA {torch.cuda}",
                        expected=f"driver >= {compat.cuda_min_driver(torch.cuda)}",
                        reason=f"driver {driver} fully supports only CUDA {compat.cuda_full_support(driver)}",
@@ -134,5 +139,13 @@ def torch_build(build: TorchBuildFacts, policy: Policy) -> Outcome:
                        "is False", reason=torch.cuda_error or "CUDA did not initialise (CUDA_VISIBLE_DEVICES? "
                        "device nodes?)", fix="python -c 'import torch; torch.cuda.init()'  # shows the error",
                        evidence=evidence)
+    if minor_only:
+        return Outcome(Status.WARN, observed=f"torch {torch.version} (CUDA {torch.cuda}) runs on driver {driver} "
+                       "through minor-version compatibility",
+                       expected=f"driver >= {compat.cuda_min_driver(torch.cuda)}",
+                       reason=f"driver {driver} fully supports only CUDA {compat.cuda_full_support(driver or '')}: "
+                       "JIT of newer PTX and Triton kernels can fail "
+                       "(CUDA Compatibility guide; pytorch/pytorch#130684)",
+                       fix=torch_wheels(facts, policy).fix or "sudo ubuntu-drivers install --gpgpu", evidence=evidence)
     return Outcome(Status.PASS, observed=f"torch {torch.version} (CUDA {torch.cuda}) runs on driver {driver}",
                    evidence=evidence)

@@ -48,7 +48,8 @@ def devices(facts: GpuFacts, policy: Policy) -> list[Outcome]:
     unseen = [p for p in facts.proc_gpus if p[-12:] not in seen]
     for device in facts.devices:
         if device.lost:
-            status, cause, fix = nvml_error(device.lost)
+            status, cause, fix = nvml_error(device.lost, facts.driver_version)
+            fix = fix.replace("<GPU index>", str(device.index))
             where = f"; probably {unseen[0]}, the one address NVML did not answer for" if len(unseen) == 1 else ""
             outcomes.append(Outcome(status, item=device.label, observed=f"unreachable: {device.lost}{where}",
                                     expected="the GPU answers", reason=cause, fix=fix))

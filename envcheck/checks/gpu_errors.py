@@ -32,11 +32,29 @@ NVML_ERRORS: dict[str, tuple[Status, str, str]] = {
                       "sudo nvidia-smi -r -i <GPU index>  # with no process on it; or: sudo reboot"),
     "NotSupported": (Status.SKIP, "this GPU does not have that feature (n/a)", ""),
     "FunctionNotFound": (Status.FAIL, "nvidia-ml-py calls a function this (older) driver's libnvidia-ml lacks",
-                         "pip install 'nvidia-ml-py<=<driver branch>.99'  # bindings no newer than the driver"),
+                         "<bindings>"),
     "Uninitialized": (Status.UNKNOWN, "NVML was called before nvmlInit succeeded", "report it: it is an envcheck bug"),
     "Timeout": (Status.UNKNOWN, "NVML timed out talking to the driver", "retry; if it repeats: sudo reboot"),
 }
 
 
-def nvml_error(name: str) -> tuple[Status, str, str]:
-    return NVML_ERRORS.get(name, (Status.FAIL, f"NVML error {name}", "sudo dmesg | grep -iE 'nvrm|xid'  # then reboot"))
+def bindings_fix(driver: str | None) -> str:
+    """Install nvidia-ml-py no newer than this driver's branch: "550.54.15" -> "pip install 'nvidia-ml-py<12.551'".
+
+    nvidia-ml-py is versioned <major>.<driver branch>.<patch> (10.418.84, 11.450.51 .. 11.525.150, 12.535.77 ..
+    12.575.51, 13.580.65 ..: PyPI's release list), so "<major>.<branch + 1>" is the newest binding of that
+    branch or older. A bare "<=550.99" would allow every release (13.615 < 550).
+    """
+    branch = (driver or "").split(".")[0]
+    if not branch.isdigit():
+        return "pip index versions nvidia-ml-py  # install the newest release whose middle number <= your driver branch"
+    number = int(branch)
+    major = 13 if number >= 580 else 12 if number >= 535 else 11 if number >= 450 else 10
+    return f"pip install 'nvidia-ml-py<{major}.{number + 1}'  # bindings no newer than driver branch {number}"
+
+
+def nvml_error(name: str, driver: str | None = None) -> tuple[Status, str, str]:
+    """(status, cause, fix) for an NVML error name; ``driver`` (a version) makes the FunctionNotFound fix exact."""
+    status, cause, fix = NVML_ERRORS.get(name, (Status.FAIL, f"NVML error {name}",
+                                                "sudo dmesg | grep -iE 'nvrm|xid'  # then reboot"))
+    return status, cause, bindings_fix(driver) if fix == "<bindings>" else fix
