@@ -88,6 +88,14 @@ def test_daemon_not_running_says_start_it() -> None:
     assert no_systemd.fix == "sudo service docker start"
 
 
+def test_missing_socket_while_dockerd_runs_is_not_a_stopped_daemon() -> None:
+    running = down(dockerapi.NO_SOCKET, dockerd_pids=(4242,), socket=SocketFacts("/var/run/docker.sock", False))
+    outcome = checks.daemon_reachable(running, POLICY)
+    assert outcome.status is Status.FAIL and "not running" not in outcome.reason
+    assert outcome.reason.startswith("dockerd runs (pid 4242) but not on this socket (default socket")
+    assert outcome.fix == "sudo systemctl restart docker  # recreates /var/run/docker.sock"
+
+
 def test_stale_socket_says_restart() -> None:
     outcome = checks.daemon_reachable(down(dockerapi.REFUSED), POLICY)
     assert outcome.status is Status.FAIL

@@ -107,7 +107,9 @@ def test_no_socket() -> None:
     reach = results["docker.daemon-reachable"]
     assert reach["status"] == "fail"
     assert reach["observed"] == "no socket at /tmp/nonexistent.sock"
-    assert reach["reason"].startswith("the Docker daemon is not running")
+    # The real engine runs (on the default socket): "not running" / "start it" would be wrong advice here.
+    assert reach["reason"].startswith("dockerd runs (pid ") and "but not on this socket (DOCKER_HOST" in reach["reason"]
+    assert reach["fix"].startswith("unset DOCKER_HOST  #")
     assert reach["evidence"]["error_kind"] == dockerapi.NO_SOCKET
     for check_id in DEPENDENTS:
         assert results[check_id]["status"] == "unknown"

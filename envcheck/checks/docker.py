@@ -101,13 +101,22 @@ def daemon_reachable(facts: DockerFacts, policy: Policy) -> Outcome:
     if kind == dockerapi.PERMISSION:
         return _permission(facts, evidence)
     if kind == dockerapi.NO_SOCKET:
-        running = f"; dockerd runs (pid {', '.join(map(str, facts.dockerd_pids))}) but not on this socket" \
-            if facts.dockerd_pids else ""
+        path, source = facts.endpoint.socket_path, facts.endpoint.source
+        if facts.dockerd_pids:
+            # A daemon runs, so "start it" would be wrong: this endpoint names a socket that daemon does not have.
+            pids = ", ".join(map(str, facts.dockerd_pids))
+            fix = {"DOCKER_HOST": "unset DOCKER_HOST  # back to the default socket, or set it to the socket dockerd "
+                                  "was started with (ps -o args= -C dockerd)",
+                   "context": "docker context use default"}.get(source, f"{_service(facts, 'restart')}  # recreates "
+                                                                         f"{path}")
+            return Outcome(Status.FAIL, observed=f"no socket at {path}", expected=f"a daemon listening at {path}",
+                           reason=f"dockerd runs (pid {pids}) but not on this socket ({source}: {facts.endpoint.url})",
+                           fix=fix, evidence=evidence)
         fix = _service(facts, "start")
-        if facts.endpoint.source == "DOCKER_HOST":
+        if source == "DOCKER_HOST":
             fix += "  # or: unset DOCKER_HOST, if it points at the wrong socket"
-        return Outcome(Status.FAIL, observed=f"no socket at {facts.endpoint.socket_path}",
-                       expected="a running daemon", reason=f"the Docker daemon is not running{running}", fix=fix,
+        return Outcome(Status.FAIL, observed=f"no socket at {path}",
+                       expected="a running daemon", reason="the Docker daemon is not running", fix=fix,
                        evidence=evidence)
     if kind == dockerapi.REFUSED:
         stale = facts.endpoint.scheme == "unix"
