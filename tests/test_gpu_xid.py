@@ -42,6 +42,11 @@ def test_table_severities() -> None:
     assert xid.describe(79).severity == "fail" and xid.describe(79).name == "GPU has fallen off the bus"
     assert xid.describe(48).severity == "fail" and xid.describe(95).severity == "fail"
     assert {xid.describe(c).severity for c in (13, 31, 43, 94)} == {"warn"}
+    # NVIDIA's catalog, "Resolution Bucket (Immediate Action)": RESET_GPU -> fail, IGNORE / RESTART_APP -> warn.
+    assert {xid.describe(c).severity for c in (46, 62, 64, 109, 119, 120, 140, 143, 158)} == {"fail"}
+    assert {xid.describe(c).severity for c in (8, 32, 38, 63, 68, 69, 92, 121)} == {"warn"}
+    codes = [row.code for row in xid.table().values()]
+    assert codes == sorted(codes) and len(codes) == len(set(codes))
     unknown = xid.describe(9999)
     assert unknown.severity == "warn" and "docs.nvidia.com/deploy/xid-errors" in unknown.action
 
