@@ -94,6 +94,19 @@ def test_missing_socket_while_dockerd_runs_is_not_a_stopped_daemon() -> None:
     assert outcome.status is Status.FAIL and "not running" not in outcome.reason
     assert outcome.reason.startswith("dockerd runs (pid 4242) but not on this socket (default socket")
     assert outcome.fix == "sudo systemctl restart docker  # recreates /var/run/docker.sock"
+    # Named by DOCKER_HOST / DOCKER_CONTEXT / a context: the fix undoes that setting (a restart would not help).
+    moved = replace(running, endpoint=Endpoint("unix:///tmp/old.sock", "DOCKER_HOST", "DOCKER_HOST is set"))
+    assert checks.daemon_reachable(moved, POLICY).fix.startswith("unset DOCKER_HOST  #")
+    stale = replace(moved, error_kind=dockerapi.REFUSED)
+    verdict = checks.daemon_reachable(stale, POLICY)
+    assert verdict.fix.startswith("unset DOCKER_HOST  #") and "dockerd runs (pid 4242)" in verdict.reason
+    env_context = Endpoint("", "context", "DOCKER_CONTEXT names docker context 'gone' (meta)", context="gone",
+                           error="docker context 'gone' does not exist")
+    assert checks.endpoint(replace(running, endpoint=env_context), POLICY).fix == \
+        "docker context ls\nunset DOCKER_CONTEXT  # back to the current context (docker context ls)"
+    config_context = replace(env_context, why="currentContext in ~/.docker/config.json names docker context 'gone'")
+    assert checks.endpoint(replace(running, endpoint=config_context), POLICY).fix == \
+        "docker context ls\ndocker context use default"
 
 
 def test_stale_socket_says_restart() -> None:

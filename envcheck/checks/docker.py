@@ -29,6 +29,19 @@ def _service(facts: DockerFacts, action: str) -> str:
     return f"sudo systemctl {action} docker" if facts.systemd else f"sudo service docker {action}"
 
 
+def _back_to_default(facts: DockerFacts) -> str | None:
+    """The command that points the docker CLI (and envcheck) back at the default endpoint, when a setting moved it."""
+    ep = facts.endpoint
+    if ep.source == "DOCKER_HOST":
+        return "unset DOCKER_HOST  # back to the default socket, or set it to the socket dockerd was started with " \
+               "(ps -o args= -C dockerd)"
+    if ep.source == "context" and ep.why.startswith("DOCKER_CONTEXT"):
+        return "unset DOCKER_CONTEXT  # back to the current context (docker context ls)"
+    if ep.source == "context":
+        return "docker context use default"
+    return None
+
+
 def _gpu_wanted(facts: DockerFacts, policy: Policy) -> bool:
     return facts.nvidia_device or policy.require_gpu
 
@@ -74,7 +87,8 @@ def endpoint(facts: DockerFacts, policy: Policy) -> Outcome:
     evidence = {"url": ep.url, "source": ep.source, "context": ep.context, "tls_verify": ep.tls_verify}
     if ep.error:
         return Outcome(Status.FAIL, observed=ep.error, expected="an endpoint the docker CLI can use", reason=ep.why,
-                       fix="docker context ls\ndocker context use default", evidence=evidence)
+                       fix=f"docker context ls\n{_back_to_default(facts) or 'docker context use default'}",
+                       evidence=evidence)
     if ep.source == "rootless socket":
         return Outcome(Status.WARN, observed=ep.url, expected="DOCKER_HOST set for a rootless daemon",
                        reason=f"{ep.why}; the docker CLI only finds it with DOCKER_HOST or a context",
@@ -105,10 +119,7 @@ def daemon_reachable(facts: DockerFacts, policy: Policy) -> Outcome:
         if facts.dockerd_pids:
             # A daemon runs, so "start it" would be wrong: this endpoint names a socket that daemon does not have.
             pids = ", ".join(map(str, facts.dockerd_pids))
-            fix = {"DOCKER_HOST": "unset DOCKER_HOST  # back to the default socket, or set it to the socket dockerd "
-                                  "was started with (ps -o args= -C dockerd)",
-                   "context": "docker context use default"}.get(source, f"{_service(facts, 'restart')}  # recreates "
-                                                                         f"{path}")
+            fix = _back_to_default(facts) or f"{_service(facts, 'restart')}  # recreates {path}"
             return Outcome(Status.FAIL, observed=f"no socket at {path}", expected=f"a daemon listening at {path}",
                            reason=f"dockerd runs (pid {pids}) but not on this socket ({source}: {facts.endpoint.url})",
                            fix=fix, evidence=evidence)
@@ -120,6 +131,12 @@ def daemon_reachable(facts: DockerFacts, policy: Policy) -> Outcome:
                        evidence=evidence)
     if kind == dockerapi.REFUSED:
         stale = facts.endpoint.scheme == "unix"
+        elsewhere = _back_to_default(facts) if facts.dockerd_pids else None
+        if stale and elsewhere:  # a left-over socket file named by a setting, while dockerd serves another one
+            pids = ", ".join(map(str, facts.dockerd_pids))
+            return Outcome(Status.FAIL, observed=f"connection refused at {url}", expected="a running daemon",
+                           reason=f"a stale socket: no daemon listens there; dockerd runs (pid {pids}) on another "
+                                  f"socket ({facts.endpoint.source})", fix=elsewhere, evidence=evidence)
         return Outcome(Status.FAIL, observed=f"connection refused at {url}", expected="a running daemon",
                        reason="a stale socket: the file is there but no daemon listens (it died or was killed)"
                        if stale else "nothing listens on that port", fix=_service(facts, "restart"),
