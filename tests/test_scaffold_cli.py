@@ -46,6 +46,10 @@ def test_name_comes_from_the_path_or_name_option(tmp_path: Path) -> None:
         (["--name", "os"], "shadow the standard library"),
         (["--name", "torch"], "shadow"),
         (["--name", "class"], "keyword"),
+        (["--name", "test"], "shadow the standard library"),  # CPython's test package: not in stdlib_module_names
+        (["--name", "ipykernel"], "shadow"),
+        (["--name", "CON"], "Windows reserves"),
+        (["--name", "com1"], "Windows reserves"),
         (["--name", "9lives"], "not a Python identifier"),
         (["--name", "a/b"], "path separators"),
         (["--name", "..x"], "path separators or '..'"),
@@ -137,8 +141,11 @@ def test_verify_fails_cleanly_naming_the_step_that_needed_the_network(tmp_path: 
             assert result["evidence"]["step"].startswith("Step 1/")
             assert " : FROM " in result["evidence"]["step"]
             assert "needs the network" in result["reason"]
-        else:  # an engine that can pull got further; the failing step is still named
+            image = result["evidence"]["step"].split(" : FROM ")[1]
+            assert result["fix"].startswith(f"docker pull {image} ")  # a command to paste, naming the image
+        else:  # an engine that can pull got further; the failing step is still named, and it is not the pull
             assert result["evidence"]["step"].startswith("Step ")
+            assert " : FROM " not in result["evidence"]["step"], result
     smokes = [r for r in report["results"] if r["id"] == "verify.smoke"]
     assert all(r["status"] == "skip" and r["caused_by"] == "verify.build" for r in smokes)
     text = envcheck_main(["verify", str(project), "--timeout", "120"])

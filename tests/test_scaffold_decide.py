@@ -170,3 +170,72 @@ def test_the_hosts_ubuntu_is_preferred_for_the_images_when_the_tag_exists() -> N
     # A release the data has no image for (Debian here, or an interim Ubuntu) falls back to the newest tag.
     other = decide(HostFacts(driver="580.65.06", capability=(9, 0), ubuntu="25.10", python="3.12"), REQ)
     assert other.ubuntu == compat.image_ubuntus(other.cuda or "")[-1]
+
+
+def test_the_cpu_image_follows_the_cuda_images_ubuntu_not_the_newest_lts() -> None:
+    # Debian here (no host Ubuntu): not ubuntu:26.04, for which no CUDA 12.x image exists, but the newest LTS
+    # that this torch's verified CUDA images also exist for, so a later CUDA Dockerfile shares its Ubuntu.
+    d = decide(HostFacts(python="3.11"), REQ)
+    cudas = [v.cuda for v in d.choice.release.variants if v.cuda and v.stable
+             and (img := compat.cuda_image(v.cuda)) is not None and not img.unverified]
+    assert cudas and all(d.ubuntu in compat.image_ubuntus(c) for c in cudas)
+    assert d.ubuntu == "24.04"  # compat.md section 5: 13.0 images exist for 22.04 and 24.04 only
+    reason = next(x.reason for x in d.items if x.key == "cpu_image")
+    assert "CUDA images" in reason and "the CUDA image's Ubuntu" not in reason  # there is no CUDA image here
+    # A host that runs an Ubuntu whose python3 fits is followed, even the newest.
+    for host in ("26.04", "22.04"):
+        assert decide(HostFacts(python="3.12", ubuntu=host), REQ).ubuntu == host
+
+
+def test_minor_compat_image_says_how_to_get_past_nvidia_require_cuda() -> None:
+    from envcheck.scaffold.plan import plan_project
+
+    v100 = HostFacts(driver="470.82.01", cuda="11.4", capability=(7, 0), gpu_name="Tesla V100-SXM2-32GB",
+                     python="3.11")
+    assert decide(v100, REQ).choice.variant.cuda is None  # R470: nothing with full support, so the CPU build
+    req = Request(name="demo", package="demo", minor_compat=True)
+    d = decide(v100, req)
+    assert d.minor_compat_used and d.cuda_image is not None and d.cuda is not None
+    assert not compat.cuda_runs_on("470.82.01", d.cuda)
+    assert "NVIDIA_DISABLE_REQUIRE=1" in d.base_reason and f"cuda>={d.cuda}" in d.base_reason
+    assert dict((x.key, x.value) for x in d.items)["minor_compat"] == "used"
+    files = plan_project("/tmp/demo", req, v100).files
+    assert "docker run --rm --gpus all -e NVIDIA_DISABLE_REQUIRE=1 demo:cuda" in files["README.md"]
+    # R595 fully supports CUDA 13.2, the newest stable variant: nothing to disable, the flag is not needed.
+    r595 = HostFacts(driver="595.45.04", cuda="13.2", capability=(9, 0), python="3.12")
+    plain = decide(r595, req)
+    assert plain.cuda is not None and compat.cuda_runs_on("595.45.04", plain.cuda)
+    assert not plain.minor_compat_used and "NVIDIA_DISABLE_REQUIRE" not in plain.base_reason
+    assert dict((x.key, x.value) for x in plain.items)["minor_compat"] == "allowed, not needed"
+    assert "-e NVIDIA_DISABLE_REQUIRE" not in plan_project("/tmp/demo", req, r595).files["README.md"]
+
+
+def test_conda_forge_pin_stays_in_the_chosen_variants_cuda_major() -> None:
+    # A GTX 1080 on R580 gets cu126 (CUDA 13 dropped Pascal): its conda-forge build must be a 12.x one too.
+    d = decide(PASCAL_580, Request(name="d", package="d", route="conda-forge"))
+    assert d.choice.variant.name == "cu126"
+    assert d.conda_cuda_max is not None and compat.parse_version(d.conda_cuda_max)[0] == 12
+    assert d.conda_cuda_max in compat.conda_facts().forge_cuda_builds
+    h100 = decide(H100_580, Request(name="d", package="d", route="conda-forge"))
+    assert h100.conda_cuda_max == "13.0"
+
+
+def test_conda_forge_through_minor_compat_only_when_asked() -> None:
+    r570 = HostFacts(driver="570.86.10", cuda="12.8", capability=(12, 0), gpu_name="NVIDIA GeForce RTX 5090",
+                     python="3.12")
+    with pytest.raises(UsageError, match="--minor-compat"):
+        decide(r570, Request(name="d", package="d", route="conda-forge"))  # 12.9 > 12.8: not full support
+    d = decide(r570, Request(name="d", package="d", route="conda-forge", minor_compat=True))
+    assert d.conda_cuda_max == "12.9" and "minor-version compatibility" in d.route_reason
+    assert dict((x.key, x.value) for x in d.items)["minor_compat"] == "used"
+
+
+def test_a_crashed_nvml_child_with_no_driver_files_is_said_not_hidden() -> None:
+    from envcheck.probes.gpu import GpuFacts
+
+    gpu = GpuFacts(child="crashed", child_error="exited 1: AttributeError: boom")
+    facts = from_probe_facts(gpu, None)
+    assert facts.driver is None
+    assert any("NVML child crashed" in n and "AttributeError: boom" in n for n in facts.notes)
+    # No note where NVML answered that there is no driver: that is a fact, not a failure to check.
+    assert from_probe_facts(GpuFacts(child="ok", init_error="LibraryNotFound"), None).notes == ()

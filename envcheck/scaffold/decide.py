@@ -54,6 +54,7 @@ class Decisions:
     conda_cuda_max: str | None
     planned_for: str
     items: tuple[Decision, ...]
+    minor_compat_used: bool = False  # the CUDA build runs on the driver only through minor-version compatibility
 
     @property
     def cuda(self) -> str | None:
@@ -169,12 +170,21 @@ def choose_ubuntu(release: compat.TorchRelease, cuda: str | None, host_ubuntu: s
         candidates = list(reversed(compat.image_ubuntus(cuda)))
         where = f"the nvidia/cuda {cuda} tags exist for Ubuntu {', '.join(compat.image_ubuntus(cuda))}"
     else:
-        candidates = [row.version for row in reversed(ubuntu_rows()) if row.lts]
-        where = "no CUDA image needed"
+        # No CUDA image needed, but the newest LTS is not the wisest default: prefer one that the verified
+        # nvidia/cuda tags of this torch's stable CUDA variants also exist for (a later `generate dockerfile
+        # --driver ...` then shares the base's Ubuntu and Python); 26.04 has no CUDA 12.x image at all.
+        lts = [row.version for row in reversed(ubuntu_rows()) if row.lts]
+        cudas = sorted({v.cuda for v in release.variants if v.cuda and v.stable
+                        and (img := compat.cuda_image(v.cuda)) is not None and not img.unverified},
+                       key=compat.parse_version)
+        shared = [u for u in lts if cudas and all(u in compat.image_ubuntus(c) for c in cudas)]
+        candidates = shared + [u for u in lts if u not in shared]
+        where = (f"Ubuntu {shared[0]} is the newest LTS that torch {release.version}'s CUDA images "
+                 f"(nvidia/cuda {', '.join(cudas)}) also exist for" if shared else "a CPU image")
     if host_ubuntu in candidates:
         candidates.remove(host_ubuntu)
         candidates.insert(0, host_ubuntu)
-        where += f"; this machine runs Ubuntu {host_ubuntu}"
+        where = (where if cuda is not None else "a CPU image") + f"; this machine runs Ubuntu {host_ubuntu}"
     for version in candidates:
         row = compat.ubuntu_release(version)
         if row is not None and _fits(release, row.default_python):
@@ -194,16 +204,29 @@ def choose_route(req: Request, choice: compat.TorchChoice, driver: str | None) -
     forge = compat.conda_facts().forge_cuda_builds
     if variant.cuda is None:
         return "conda-forge", "--route conda-forge asked: conda-forge's CPU build of pytorch", None
-    best = compat.cuda_full_support(driver) if driver else variant.cuda
-    usable = [c for c in forge if best is not None and _xy(c) <= _xy(best)]
-    if not usable:
+    # Only builds of the chosen variant's CUDA major: the variant was chosen for the GPU's architecture too, and
+    # CUDA 13 dropped Maxwell, Pascal and Volta (a GTX 1080 on R580 gets cu126: its conda-forge build is 12.x).
+    major = _xy(variant.cuda)[0]
+    family = [c for c in forge if _xy(c)[0] == major]
+    best = compat.cuda_full_support(driver) if driver else None
+    full = [c for c in family if best is not None and _xy(c) <= _xy(best)]
+    minor = [c for c in family if req.minor_compat and driver and compat.cuda_runs_on(driver, c, minor_compat=True)]
+    if driver is None:
+        usable, why = family, f"no driver known, so the CUDA {major}.x builds"
+    elif full:
+        usable, why = full, f"driver {driver} fully supports CUDA up to {best}"
+    elif minor:
+        usable, why = minor, (f"driver {driver} fully supports only CUDA {best}; CUDA {minor[-1]} runs through "
+                              "minor-version compatibility (--minor-compat) with a limited feature set")
+    else:
         raise UsageError(
             f"--route conda-forge: conda-forge's recent pytorch CUDA builds are for CUDA {' and '.join(forge)}, "
-            f"but driver {driver} fully supports CUDA up to {best}: use --route pip (the official {variant.name} "
-            "wheel) or --cuda cpu")
+            f"but driver {driver} fully supports CUDA up to {best} and torch's {variant.name} needs a CUDA "
+            f"{major}.x build: use --route pip (the official {variant.name} wheel), --minor-compat or --cuda cpu")
+    pin = usable[-1]
     return "conda-forge", (f"--route conda-forge asked: conda-forge builds pytorch for CUDA {', '.join(forge)}; "
-                           f"cuda-version<={best} keeps the solver to what driver {driver or '(target)'} fully "
-                           "supports"), best
+                           f"cuda-version<={pin}: {why} (conda-forge's GPU architecture list is its own: "
+                           "check torch.cuda.get_arch_list() once installed)"), pin
 
 
 def decide(facts: HostFacts, req: Request) -> Decisions:
@@ -213,6 +236,7 @@ def decide(facts: HostFacts, req: Request) -> Decisions:
     python = choose_python(facts, req, release)
     route, route_reason, conda_cuda_max = choose_route(req, choice, driver)
     cpu = next(v for v in release.variants if v.cuda is None)
+    minor_compat_used = bool(variant.cuda and driver and not compat.cuda_runs_on(driver, variant.cuda))
     ubuntu, ubuntu_reason = choose_ubuntu(release, variant.cuda, None if req.driver else facts.ubuntu)
     row = compat.ubuntu_release(ubuntu)
     image_python = row.default_python if row else "unknown"
@@ -221,6 +245,10 @@ def decide(facts: HostFacts, req: Request) -> Decisions:
         weak = " (this tag rests on weaker evidence: check it exists)" if image.unverified else ""
         base_reason = (f"nvidia/cuda:{image.tag}: the latest patch of CUDA {variant.cuda} (older patches are deleted "
                        f"from Docker Hub), runtime flavour with cuDNN{weak}; {ubuntu_reason}")
+        if minor_compat_used:
+            base_reason += (f"; the image requires cuda>={variant.cuda} (NVIDIA_REQUIRE_CUDA), more than driver "
+                            f"{driver} fully supports: where the NVIDIA Container Toolkit refuses it ('unsatisfied "
+                            "condition'), run with -e NVIDIA_DISABLE_REQUIRE=1, as README.md does")
     elif variant.cuda:
         base_reason = f"no nvidia/cuda tag is known for CUDA {variant.cuda}: no CUDA Dockerfile"
     else:
@@ -234,15 +262,18 @@ def decide(facts: HostFacts, req: Request) -> Decisions:
     ]
     if req.docker:
         items.append(Decision("base_image", f"nvidia/cuda:{image.tag}" if image else "none", base_reason))
+        same = "the CUDA image's Ubuntu, " if image is not None else ""
         items.append(Decision("cpu_image", f"ubuntu:{ubuntu}",
-                              f"Dockerfile.cpu: the CUDA image's Ubuntu, the {cpu.name} wheel; {ubuntu_reason}"))
+                              f"Dockerfile.cpu: {same}the {cpu.name} wheel; {ubuntu_reason}"))
         items.append(Decision("image_python", image_python, f"Ubuntu {ubuntu}'s python3, in a venv at /opt/venv"))
     if req.minor_compat:
-        items.append(Decision("minor_compat", "allowed",
+        forge_minor = bool(conda_cuda_max and driver and not compat.cuda_runs_on(driver, conda_cuda_max))
+        items.append(Decision("minor_compat", "used" if minor_compat_used or forge_minor else "allowed, not needed",
                               "--minor-compat: a CUDA build of the driver's major family that the driver runs only "
                               "with a limited feature set may be chosen (pytorch/pytorch#130684)"))
     for key, flag in (("jupyter", req.jupyter), ("docker", req.docker), ("git", req.git)):
         items.append(Decision(key, "yes" if flag else "no", "the default" if flag else f"--no-{key} asked"))
     return Decisions(choice=choice, cpu=cpu, python=python.value, route=route, route_reason=route_reason,
                      ubuntu=ubuntu, image_python=image_python, cuda_image=image, base_reason=base_reason,
-                     conda_cuda_max=conda_cuda_max, planned_for=planned_for, items=tuple(items))
+                     conda_cuda_max=conda_cuda_max, planned_for=planned_for, items=tuple(items),
+                     minor_compat_used=minor_compat_used)

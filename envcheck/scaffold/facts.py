@@ -60,6 +60,11 @@ def from_probe_facts(gpu: GpuFacts | None, host: HostProbeFacts | None, gpu_erro
         if driver and capability is None:
             why = gpu.init_error or gpu.child_error or "NVML gave no compute capability"
             notes.append(f"compute capability unknown ({why}): the GPU architecture is not checked")
+        elif not driver and gpu.child not in ("ok", "no-pynvml"):
+            # NVML could not be asked and the kernel module's files name no driver: say so rather than let
+            # "no NVIDIA driver found" stand unexplained (a CPU plan then rests on what could not be checked).
+            notes.append(f"the NVML child {gpu.child}: {gpu.child_error or 'no detail'}; no driver seen in "
+                         "/proc/driver/nvidia either, so planned as a machine without a GPU (--driver overrides)")
     elif gpu_error:
         notes.append(f"gpu probe: {gpu_error}")
     if driver is None and gpu is None:

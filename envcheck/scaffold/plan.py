@@ -76,6 +76,8 @@ def context(req: Request, facts: HostFacts, d: Decisions) -> dict[str, Any]:
         "jupyter": req.jupyter,
         "docker": req.docker,
         "cuda_dockerfile": d.cuda_image is not None,
+        # Minor-version compatibility: the image's NVIDIA_REQUIRE_CUDA asks more than the driver fully supports.
+        "gpu_run": "--gpus all -e NVIDIA_DISABLE_REQUIRE=1" if d.minor_compat_used else "--gpus all",
         "decisions": [{"key": x.key, "value": x.value, "reason": x.reason} for x in d.items],
         "ubuntu": d.ubuntu,
         "image_python": d.image_python,
@@ -89,8 +91,9 @@ def _dockerfile(ctx: Mapping[str, Any], d: Decisions, flavor: str) -> str:
         extra = {"flavor": "cuda", "flavor_title": "CUDA", "dockerfile": "Dockerfile",
                  "base_image": f"nvidia/cuda:{d.cuda_image.tag}", "base_reason": d.base_reason}
     else:
+        why = next((x.reason.removeprefix("Dockerfile.cpu: ") for x in d.items if x.key == "cpu_image"), "")
         extra = {"flavor": "cpu", "flavor_title": "CPU", "dockerfile": "Dockerfile.cpu",
-                 "base_image": f"ubuntu:{d.ubuntu}", "base_reason": f"ubuntu:{d.ubuntu}, Dockerfile's Ubuntu",
+                 "base_image": f"ubuntu:{d.ubuntu}", "base_reason": f"ubuntu:{d.ubuntu}: {why}".rstrip(": "),
                  "variant": d.cpu.name, "index_url": compat.pip_index_url(d.cpu.name),
                  "torch_reason": f"the CPU build of torch {d.choice.release.latest_patch}, no CUDA libraries"}
     return render.render("dockerfiles", "Dockerfile.j2", {**ctx, **extra})

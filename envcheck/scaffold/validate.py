@@ -19,7 +19,16 @@ from envcheck.model import UsageError
 # PEP 508 / the packaging spec's "name" rule, ASCII only; 64 characters keeps paths and image tags sane.
 _DIST_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$")
 # Names a generated package must not take: the project imports torch and numpy, and its tests use pytest.
-_SHADOWED = frozenset({"torch", "torchvision", "torchaudio", "numpy", "pytest", "setuptools", "pip", "envcheck"})
+# jupyterlab and ipykernel come with --jupyter: a package of that name, installed with `pip install -e .`, would
+# break the notebook's kernel.
+_SHADOWED = frozenset({"torch", "torchvision", "torchaudio", "numpy", "pytest", "setuptools", "pip", "envcheck",
+                       "jupyter", "jupyterlab", "ipykernel"})
+# Standard-library packages missing from sys.stdlib_module_names (CPython leaves its test suite out): stdlib
+# paths come before site-packages, so `python -m test.train` would find CPython's `test` package, not the project.
+_STDLIB_EXTRA = frozenset({"test"})
+# Device names Windows reserves in every folder: a src/con/ package cannot even be checked out there.
+_WINDOWS_RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
+                               *(f"lpt{i}" for i in range(10))})
 _PYTHON = re.compile(r"^3\.(\d{1,2})$")
 _TORCH = re.compile(r"^(\d{1,2})\.(\d{1,3})(?:\.(\d{1,3}))?$")
 _CUDA = re.compile(r"^(\d{1,2})\.(\d{1,2})$")
@@ -62,10 +71,13 @@ def package_name(name: str) -> str:
     hint = f"pass --name with another name, e.g. --name {package.replace('_', '-')}-project"
     if keyword.iskeyword(package) or keyword.issoftkeyword(package):
         raise UsageError(f"the package name {package!r} is a Python keyword; {hint}")
-    if package in sys.stdlib_module_names:
+    if package in sys.stdlib_module_names or package in _STDLIB_EXTRA:
         raise UsageError(f"the package name {package!r} would shadow the standard library module {package!r}; {hint}")
     if package in _SHADOWED or package.startswith("torch"):
         raise UsageError(f"the package name {package!r} would shadow {package!r}, which the project imports; {hint}")
+    if package in _WINDOWS_RESERVED:
+        raise UsageError(f"the package name {package!r} is a device name Windows reserves (src/{package}/ could not "
+                         f"be checked out there); {hint}")
     return package
 
 

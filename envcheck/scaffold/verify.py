@@ -65,13 +65,17 @@ def judge_build(dockerfile: str, log: BuildLog) -> Outcome:
     tail = "\n".join(log.lines[-8:])
     network = bool(_NETWORK.search(log.error) or _NETWORK.search(tail))
     if network:
-        what = "pulling the base image" if " : FROM " in f" {where}" else "this step"
+        base = where.split(" : FROM ", 1)[1].split()[0] if " : FROM " in where else ""
+        what = f"pulling the base image {base}" if base else "this step"
+        # A command to paste: the pull that must work first, or the build that shows the failing step's whole log.
+        fix = (f"docker pull {base}   # must work first (registry access, the engine's proxy settings); "
+               "then: envcheck verify ." if base else
+               f"docker build -f {dockerfile} .   # needs download.pytorch.org and the Ubuntu mirrors from the engine")
         return Outcome(
             Status.FAIL, item=dockerfile, observed=f"{where}: {log.error}",
             expected="the image builds",
             reason=f"{what} needs the network, and the Docker engine could not reach it",
-            fix="Run `envcheck verify` where the engine reaches Docker Hub, download.pytorch.org and the Ubuntu "
-                "mirrors (check `docker pull` and any proxy settings of the engine)",
+            fix=fix,
             evidence={"step": where, "error": log.error, "network": True, "log_tail": tail},
         )
     return Outcome(Status.FAIL, item=dockerfile, observed=f"{where}: {log.error}", expected="the image builds",
@@ -91,13 +95,18 @@ def _client(timeout_s: float) -> Any:
     return dockerapi.sdk_client(endpoint, timeout_s)
 
 
-def _smoke(client: Any, image: str, package: str, gpu: bool, timeout_s: float) -> Outcome:
+def _smoke(client: Any, image: str, package: str, gpu: bool, timeout_s: float,
+           disable_require: bool = False) -> Outcome:
     import docker
 
     command = ["python3", "-m", f"{package}.smoke"] + (["--require-gpu"] if gpu else [])
     requests = [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])] if gpu else None
+    # Planned with minor-version compatibility: the image's NVIDIA_REQUIRE_CUDA asks more than the driver fully
+    # supports, so the run disables that check, as the project's README does.
+    environment = {"NVIDIA_DISABLE_REQUIRE": "1"} if gpu and disable_require else None
     # The smoke test needs no network; without one it cannot reach out, and a missing bridge cannot stop it.
-    container = client.containers.run(image, command, detach=True, device_requests=requests, network_mode="none")
+    container = client.containers.run(image, command, detach=True, device_requests=requests, network_mode="none",
+                                      environment=environment)
     try:
         status = container.wait(timeout=timeout_s)
         logs = container.logs().decode("utf-8", errors="replace").strip()
@@ -137,13 +146,22 @@ def verify(project: Path, *, timeout_s: float = 1800.0) -> Report:
         results.append(Result.from_outcome("verify.engine", "Docker engine reachable", outcome, took))
         client = None
     has_gpu = read_gpu_now().driver is not None
+    decisions = record.get("decisions")
+    minor_compat_used = any(isinstance(d, dict) and d.get("key") == "minor_compat" and d.get("value") == "used"
+                            for d in (decisions if isinstance(decisions, list) else []))
     for dockerfile in dockerfiles if client is not None else []:
         flavor = "cuda" if dockerfile == "Dockerfile" else "cpu"
         tag = f"{name}:{flavor}"
         t0 = time.monotonic()
-        stream = client.api.build(path=str(project), dockerfile=dockerfile, tag=tag, rm=True, forcerm=True,
-                                  decode=True, pull=False)
-        log = read_build_stream(stream, deadline=start + timeout_s)
+        try:
+            stream = client.api.build(path=str(project), dockerfile=dockerfile, tag=tag, rm=True, forcerm=True,
+                                      decode=True, pull=False)
+            log = read_build_stream(stream, deadline=start + timeout_s)
+        except Exception as exc:  # the engine went away or a read timed out mid-build: a result, not a traceback
+            from envcheck.dockerapi import classify
+
+            kind, detail = classify(exc)
+            log = BuildLog(False, "", f"the Docker engine stopped answering ({kind}): {detail}")
         results.append(Result.from_outcome("verify.build", f"{dockerfile} builds", judge_build(dockerfile, log),
                                            round(time.monotonic() - t0, 3)))
         t0 = time.monotonic()
@@ -153,7 +171,16 @@ def verify(project: Path, *, timeout_s: float = 1800.0) -> Report:
         elif flavor == "cuda" and not has_gpu:
             smoke = Outcome(Status.SKIP, item=dockerfile, reason="no NVIDIA GPU on this machine to run the CUDA image")
         else:
-            smoke = _smoke(client, tag, package, flavor == "cuda", max(timeout_s - (time.monotonic() - start), 30))
+            try:
+                smoke = _smoke(client, tag, package, flavor == "cuda",
+                               max(timeout_s - (time.monotonic() - start), 30), disable_require=minor_compat_used)
+            except Exception as exc:  # container start/wait failed (no GPU runtime, a timeout): say which
+                from envcheck.dockerapi import classify
+
+                kind, detail = classify(exc)
+                smoke = Outcome(Status.FAIL, observed=detail, reason=f"the smoke container could not run ({kind})",
+                                fix=f"docker run --rm {'--gpus all ' if flavor == 'cuda' else ''}{tag} "
+                                    f"python3 -m {package}.smoke")
             smoke = replace(smoke, item=dockerfile)
         results.append(Result.from_outcome("verify.smoke", f"smoke test inside {dockerfile}", smoke,
                                            round(time.monotonic() - t0, 3)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 import unicodedata
 from dataclasses import dataclass
@@ -103,6 +104,10 @@ def write_tree(
     if (existing if whole_project else replaced) and not force:
         what = f"is not empty ({len(existing)} entries)" if whole_project else f"already has {', '.join(replaced)}"
         raise UsageError(f"{target} {what}: pass --force to replace the project's files")
+    # rename(2) replaces an empty folder with only the parent's write permission: without this check a read-only
+    # (or another user's) empty folder would silently be swapped for a new, writable one.
+    if target.is_dir() and not os.access(target, os.W_OK | os.X_OK):
+        raise WriteError(f"{target} is not writable for this user: nothing was written (ls -ld {target})")
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.envcheck-", dir=target.parent))
     except OSError as exc:
@@ -117,7 +122,10 @@ def write_tree(
             raise WriteError(f"could not write the project ({why}); nothing in {target} was changed") from exc
         if not existing:
             try:
-                os.chmod(tree, 0o777 & ~_umask())
+                # An existing empty folder keeps its mode (setgid, group write on shared storage); a new one
+                # gets the umask's.
+                mode = stat.S_IMODE(target.stat().st_mode) if target.is_dir() else 0o777 & ~_umask()
+                os.chmod(tree, mode)
                 os.rename(tree, target)  # rename(2) replaces an empty folder atomically
             except OSError as exc:
                 raise WriteError(f"could not move the project into {target}: {exc.strerror or exc}") from exc

@@ -1,0 +1,135 @@
+"""Read-only targets as a real unprivileged user meets them (issue #5, item 6): a user made with useradd runs the
+real CLI (`python3 -m envcheck scaffold`) through setpriv, against folders whose permissions refuse it.
+
+Root would write anywhere, so only a real user shows what permissions do. The user's interpreter is the system
+python3 of the test interpreter's version (the venv's own may sit under a root-only home); envcheck and its
+dependencies come from this checkout and this environment's site-packages through PYTHONPATH.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from scaffold_helpers import files_under
+
+ROOT = Path(__file__).resolve().parents[1]
+USER = "envcheck-scaffold"
+PYTHON = "/usr/bin/python3"
+
+
+def _system_python_matches() -> bool:
+    if not os.access(PYTHON, os.X_OK):
+        return False
+    done = subprocess.run([PYTHON, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True,
+                          timeout=30)
+    return done.stdout.strip() == str(sys.version_info[:2])
+
+
+@pytest.fixture(scope="module")
+def as_user() -> Iterator[list[str]]:
+    """The argv prefix that runs `python3 -m envcheck` as the unprivileged user."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None or shutil.which("useradd") is None:
+        pytest.skip("needs root, setpriv and useradd (CI runs as root)")
+    if not _system_python_matches():
+        pytest.skip(f"{PYTHON} is not Python {sys.version_info[0]}.{sys.version_info[1]} (compiled dependencies)")
+    try:
+        pwd.getpwnam(USER)
+    except KeyError:
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", USER],
+                       check=True, capture_output=True, timeout=30)
+    entry = pwd.getpwnam(USER)
+    path = os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    prefix = ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups", "--",
+              "env", f"PYTHONPATH={path}", "HOME=/nonexistent", PYTHON, "-m", "envcheck"]
+    probe = subprocess.run([*prefix, "--version"], capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        pytest.skip(f"the user cannot run this checkout's envcheck (is the checkout readable?): {probe.stderr[-300:]}")
+    yield prefix
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Path]:
+    # pytest's tmp_path sits under a root-only folder: the user needs a path it can traverse.
+    folder = Path(tempfile.mkdtemp(prefix="envcheck-scaffold-ro-", dir="/tmp"))
+    os.chmod(folder, 0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _chown(path: Path) -> None:
+    entry = pwd.getpwnam(USER)
+    os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _scaffold(prefix: list[str], target: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*prefix, "scaffold", str(target), "--cuda", "cpu", "--no-git", *extra],
+                          capture_output=True, text=True, timeout=120, cwd="/")
+
+
+@pytest.mark.root
+def test_a_parent_folder_the_user_cannot_write_is_refused_cleanly(as_user: list[str], sandbox: Path) -> None:
+    # sandbox: root's, mode 755; the user may enter it but not create anything in it.
+    ran = _scaffold(as_user, sandbox / "proj")
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "Permission denied" in ran.stderr and str(sandbox) in ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert files_under(sandbox) == set()
+
+
+@pytest.mark.root
+def test_a_read_only_empty_folder_is_not_swapped_for_a_writable_one(as_user: list[str], sandbox: Path) -> None:
+    # The parent is the user's, so rename(2) could replace the empty folder: the folder's own mode must still count.
+    parent = sandbox / "home"
+    target = parent / "proj"
+    target.mkdir(parents=True)
+    for path in (parent, target):
+        _chown(path)
+    target.chmod(0o555)
+    ran = _scaffold(as_user, target)
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "not writable" in ran.stderr and "nothing was written" in ran.stderr
+    assert stat.S_IMODE(target.stat().st_mode) == 0o555 and files_under(parent) == {"proj"}
+
+
+@pytest.mark.root
+def test_force_into_a_read_only_folder_changes_no_user_file(as_user: list[str], sandbox: Path) -> None:
+    parent = sandbox / "home"
+    target = parent / "proj"
+    target.mkdir(parents=True)
+    (target / "README.md").write_text("my notes\n")
+    for path in (parent, target, target / "README.md"):
+        _chown(path)
+    target.chmod(0o555)
+    ran = _scaffold(as_user, target, "--force")
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "not writable" in ran.stderr and "Traceback" not in ran.stderr
+    assert files_under(parent) == {"proj", "proj/README.md"}
+    assert (target / "README.md").read_text() == "my notes\n"
+
+
+@pytest.mark.root
+def test_an_empty_folder_the_user_owns_keeps_its_mode(as_user: list[str], sandbox: Path) -> None:
+    # A shared project folder (group-writable, setgid) must stay one after the staged tree replaces it.
+    parent = sandbox / "home"
+    target = parent / "proj"
+    target.mkdir(parents=True)
+    for path in (parent, target):
+        _chown(path)
+    target.chmod(0o2775)
+    ran = _scaffold(as_user, target)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert stat.S_IMODE(target.stat().st_mode) == 0o2775
+    assert (target / "src" / "proj" / "train.py").is_file()
+    assert target.stat().st_uid == pwd.getpwnam(USER).pw_uid
