@@ -249,3 +249,21 @@ def test_probe_on_this_machine_is_complete() -> None:
     assert got.mem_total and got.cpu_logical
     assert {d.role for d in got.disks} >= {"home", "tmp"}
     assert all(d.free_bytes is not None for d in got.disks)
+
+
+def test_too_little_ram_fixes_fit_the_case() -> None:
+    # No swap yet: a swap file is the stopgap; inside a cgroup limit: raise the limit; swap present: none.
+    no_swap = checks.memory(facts(mem_total=4 * GIB, swap_total=0), POLICY)
+    assert no_swap.status is Status.FAIL and no_swap.fix.startswith("sudo fallocate -l 16G /swapfile")
+    limited = checks.memory(facts(mem_limit=6 * GIB), POLICY)
+    assert limited.fix.startswith("docker run --memory=")
+    with_swap = checks.memory(facts(mem_total=4 * GIB, swap_total=8 * GIB), POLICY)
+    assert with_swap.status is Status.FAIL and with_swap.fix == ""
+
+
+def test_every_unknown_in_the_host_checks_has_a_command_to_paste() -> None:
+    unreadable = facts(mem_total=None, swap_total=None, cpu_logical=None, os_release={},
+                       mem_error="/proc/meminfo could not be read")
+    for judge in (checks.memory, checks.swap, checks.cpu, checks.os_release):
+        verdict = judge(unreadable, POLICY)
+        assert verdict.status is Status.UNKNOWN and verdict.fix, (judge.__name__, verdict)

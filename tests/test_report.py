@@ -147,3 +147,10 @@ def test_subject_line_names_its_worst_problem_first() -> None:
     line = render_terminal(report).splitlines()[2]
     assert line.startswith("[✗] jupyter  kernelspec interpreter exists (dead): /gone/python does not exist")
     assert line.endswith("(+1 more)")
+
+
+def test_markdown_cells_keep_angle_brackets_visible() -> None:
+    report = Report("doctor", "h", "t", 0.1, (
+        Result("git.identity", "identity", Status.PASS, observed="Ada <ada@example.org>"),
+    ))
+    assert "| Ada &lt;ada@example.org> |" in render_markdown(report)

@@ -75,7 +75,8 @@ def installed(facts: CondaFacts, policy: Policy) -> Outcome:
 
 def version(facts: CondaFacts, policy: Policy) -> Outcome:
     if facts.version is None:
-        return _no_info(facts) or Outcome(Status.UNKNOWN, reason="conda did not report its version")
+        return _no_info(facts) or Outcome(Status.UNKNOWN, reason="conda did not report its version",
+                                          fix=f"{shlex.quote(facts.exe or 'conda')} --version")
     evidence = {"version": facts.version, "source": facts.version_source, "solver": facts.solver}
     update = "conda update -n base -c conda-forge conda"
     if _vtuple(facts.version) < _vtuple(policy.conda_warn_below):
@@ -176,7 +177,8 @@ def channels(facts: CondaFacts, policy: Policy) -> Outcome:
             evidence=evidence,
         )
     if not facts.channels:
-        return Outcome(Status.UNKNOWN, reason="conda reported no channels")
+        return Outcome(Status.UNKNOWN, reason="conda reported no channels",
+                       fix=f"{shlex.quote(facts.exe or 'conda')} config --show channels")
     names = [re.sub(r"^.*conda\.anaconda\.org/(?:t/[^/]+/)?|/(linux|osx|win|noarch)[^/]*/?$", "", c)
              for c in facts.channels]
     return Outcome(Status.PASS, observed=", ".join(dict.fromkeys(names)), evidence=evidence)
@@ -236,7 +238,8 @@ def mamba(facts: CondaFacts, policy: Policy) -> list[Outcome]:
         evidence = {"path": tool.path, "version": tool.version}
         if tool.version is None:
             outcomes.append(Outcome(Status.UNKNOWN, item=tool.name, observed=tool.path, evidence=evidence,
-                                    reason=tool.error or f"could not read {tool.name}'s version"))
+                                    reason=tool.error or f"could not read {tool.name}'s version",
+                                    fix=f"{shlex.quote(tool.path)} --version"))
         else:
             outcomes.append(Outcome(Status.PASS, item=tool.name, observed=f"{tool.name} {tool.version} at {tool.path}",
                                     evidence=evidence))

@@ -73,7 +73,8 @@ def ubuntu_support(facts: HostFacts, policy: Policy) -> Outcome:
         try:
             year, month = (int(p) for p in version.split(".")[:2])
         except ValueError:
-            return Outcome(Status.UNKNOWN, observed=name, reason=f"VERSION_ID {version!r} is not YY.MM")
+            return Outcome(Status.UNKNOWN, observed=name, reason=f"VERSION_ID {version!r} is not YY.MM",
+                           fix="grep -E '^(ID|VERSION_ID)=' /etc/os-release")
         if month == 4 and year % 2 == 0:  # an LTS newer than envcheck's data
             return Outcome(Status.UNKNOWN, observed=name, evidence=evidence,
                            reason=f"Ubuntu {version} is not in envcheck's data ({compat.DATA_VERSION}); "
@@ -147,7 +148,8 @@ def cpu(facts: HostFacts, policy: Policy) -> Outcome:
     evidence = {"model": facts.cpu_model, "logical": facts.cpu_logical, "usable": facts.cpu_usable,
                 "physical_cores": facts.cpu_physical}
     if facts.cpu_logical is None:
-        return Outcome(Status.UNKNOWN, reason="the CPU count could not be read", evidence=evidence)
+        return Outcome(Status.UNKNOWN, reason="the CPU count could not be read", evidence=evidence,
+                       fix="nproc && grep -m1 'model name' /proc/cpuinfo")
     cores = f"{facts.cpu_logical} logical CPUs"
     if facts.cpu_physical:
         cores += f" ({facts.cpu_physical} cores)"
@@ -158,25 +160,37 @@ def cpu(facts: HostFacts, policy: Policy) -> Outcome:
 
 def memory(facts: HostFacts, policy: Policy) -> Outcome:
     if facts.mem_total is None:
-        return Outcome(Status.UNKNOWN, reason=facts.mem_error or "total memory could not be read")
+        return Outcome(Status.UNKNOWN, reason=facts.mem_error or "total memory could not be read",
+                       fix="free -h  # reads /proc/meminfo, as envcheck does")
     usable = min(facts.mem_total, facts.mem_limit) if facts.mem_limit else facts.mem_total
     observed = f"{gib(facts.mem_total)} total, {gib(facts.mem_available)} available"
     if facts.mem_limit:
         observed += f", limited to {gib(facts.mem_limit)} by this cgroup"
     evidence = {"total_bytes": facts.mem_total, "available_bytes": facts.mem_available,
                 "cgroup_limit_bytes": facts.mem_limit}
+    # No command adds RAM: a cgroup limit can be raised; otherwise swap is the stopgap that turns an OOM kill
+    # into a slow run.
+    if facts.mem_limit and facts.mem_limit < facts.mem_total:
+        fix = f"docker run --memory={policy.ram_warn_gib:g}g ...  # the limit is this container's (or cgroup's)"
+    elif facts.swap_total == 0:
+        fix = ("sudo fallocate -l 16G /swapfile && sudo chmod 600 /swapfile && sudo mkswap /swapfile "
+               "&& sudo swapon /swapfile  # a stopgap; the fix is more RAM")
+    else:
+        fix = ""  # swap is there already: only more RAM helps
     if usable < policy.ram_min_gib * GIB * _RAM_SLACK:
         return Outcome(Status.FAIL, observed=observed, expected=f">= {policy.ram_min_gib:g} GiB", evidence=evidence,
-                       reason="too little memory to load datasets and models; expect the OOM killer")
+                       reason="too little memory to load datasets and models; expect the OOM killer", fix=fix)
     if usable < policy.ram_warn_gib * GIB * _RAM_SLACK:
         return Outcome(Status.WARN, observed=observed, expected=f">= {policy.ram_warn_gib:g} GiB", evidence=evidence,
-                       reason="enough for small models only; DataLoader workers each hold a copy of the dataset")
+                       reason="enough for small models only; DataLoader workers each hold a copy of the dataset",
+                       fix=fix)
     return Outcome(Status.PASS, observed=observed, expected=f">= {policy.ram_warn_gib:g} GiB", evidence=evidence)
 
 
 def swap(facts: HostFacts, policy: Policy) -> Outcome:
     if facts.swap_total is None:
-        return Outcome(Status.UNKNOWN, reason=facts.mem_error or "swap could not be read")
+        return Outcome(Status.UNKNOWN, reason=facts.mem_error or "swap could not be read",
+                       fix="free -h  # reads /proc/meminfo, as envcheck does")
     evidence = {"swap_total_bytes": facts.swap_total, "swap_free_bytes": facts.swap_free}
     if facts.swap_total == 0:
         if facts.mem_total is not None and facts.mem_total < policy.ram_warn_gib * GIB * _RAM_SLACK:
@@ -243,7 +257,7 @@ def shm(facts: HostFacts, policy: Policy) -> Outcome:
     if facts.shm is None:
         return Outcome(Status.SKIP, reason="no /dev/shm")
     if facts.shm.total_bytes is None:
-        return Outcome(Status.UNKNOWN, reason=facts.shm.error or "size could not be read")
+        return Outcome(Status.UNKNOWN, reason=facts.shm.error or "size could not be read", fix="df -h /dev/shm")
     observed = f"{gib(facts.shm.total_bytes)} ({gib(facts.shm.free_bytes)} free)"
     if facts.shm.total_bytes < _SHM_WARN_BYTES:
         return Outcome(

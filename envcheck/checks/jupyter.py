@@ -43,7 +43,8 @@ def packages(facts: JupyterFacts, policy: Policy) -> Outcome:
     evidence = {"packages": found, "site_dirs": list(facts.site_dirs)}
     if "jupyter_core" not in found:
         where = ", ".join(facts.site_dirs) or f"any site-packages of {facts.interpreter}"
-        return Outcome(Status.UNKNOWN, reason=f"no jupyter_core metadata found in {where}", evidence=evidence)
+        return Outcome(Status.UNKNOWN, reason=f"no jupyter_core metadata found in {where}", evidence=evidence,
+                       fix=f"{shlex.quote(facts.interpreter)} -m pip show jupyter_core")
     shown = ", ".join(f"{name} {version}" for name, version in found.items())
     missing = []
     if "notebook" not in found and "jupyterlab" not in found:

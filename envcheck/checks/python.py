@@ -7,6 +7,7 @@ comes from envcheck.compat.
 from __future__ import annotations
 
 import os
+import shlex
 from typing import Any
 
 from envcheck.model import CheckSpec, Outcome, Status
@@ -51,7 +52,8 @@ def version(facts: PythonFacts, policy: Policy) -> Outcome:
                        fix="sudo apt-get install -y python3 python3-venv python3-pip", evidence=evidence)
     if facts.error or not facts.info:
         return Outcome(Status.UNKNOWN, observed=facts.interpreter, evidence=evidence,
-                       reason=facts.error or "the interpreter said nothing")
+                       reason=facts.error or "the interpreter said nothing",
+                       fix=f"{shlex.quote(facts.interpreter)} -c 'import sys; print(sys.version)'")
     info = facts.info
     evidence.update(executable=info.get("executable"), prefix=info.get("prefix"))
     ver = tuple(int(p) for p in info.get("version", [0, 0, 0]))

@@ -15,7 +15,8 @@ def _longest_backtick_run(text: str) -> int:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    # `<` as an entity: GitHub drops what looks like an HTML tag ("Ada <ada@x.org>", "hub/<old models>").
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
 
 
 def render_markdown(report: Report, *, home: str | None = None, secrets: tuple[str, ...] = ()) -> str:
@@ -32,7 +33,7 @@ def render_markdown(report: Report, *, home: str | None = None, secrets: tuple[s
         note = r.reason if r.status is not Status.PASS else ""
         if r.caused_by:
             note = f"blocked by `{r.caused_by}`"
-        check = f"`{r.id}`" + (f" ({r.item})" if r.item else "")
+        check = f"`{r.id}`" + (f" ({_cell(r.item)})" if r.item else "")
         lines.append(f"| {SYMBOL[r.status]} {r.status.value} | {check} | {_cell(r.observed)} | {_cell(note)} |")
     fixes = [r for r in report.results if r.fix and r.status in (Status.FAIL, Status.WARN, Status.UNKNOWN)]
     if fixes:
