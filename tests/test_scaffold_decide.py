@@ -239,3 +239,20 @@ def test_a_crashed_nvml_child_with_no_driver_files_is_said_not_hidden() -> None:
     assert any("NVML child crashed" in n and "AttributeError: boom" in n for n in facts.notes)
     # No note where NVML answered that there is no driver: that is a fact, not a failure to check.
     assert from_probe_facts(GpuFacts(child="ok", init_error="LibraryNotFound"), None).notes == ()
+
+
+@pytest.mark.parametrize(("torch", "spec"), [("2.1", "numpy<2"), ("2.2", "numpy<2"), ("2.3", "numpy>=2,<3"),
+                                              ("2.14", "numpy>=2,<3")])
+def test_numpy_is_kept_below_2_for_torch_built_against_numpy_1(torch: str, spec: str) -> None:
+    import yaml
+
+    from envcheck.scaffold.plan import plan_project
+
+    release = compat.torch_release(torch)
+    assert release is not None
+    files = plan_project("/tmp/demo", Request(name="demo", package="demo", torch=torch, python="3.11"), NO_GPU).files
+    assert f'torch=={release.latest_patch} "{spec}"' in files["Dockerfile.cpu"]
+    deps = yaml.safe_load(files["environment.yml"])["dependencies"]
+    conda_numpy = "numpy<2" if spec == "numpy<2" else "numpy"
+    assert conda_numpy in deps
+    assert f'dependencies = ["torch", "{conda_numpy}"]' in files["pyproject.toml"]

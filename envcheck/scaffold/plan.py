@@ -67,6 +67,9 @@ def context(req: Request, facts: HostFacts, d: Decisions) -> dict[str, Any]:
         "torch_release": choice.release.version,
         "torch_version": choice.release.latest_patch,
         "torch_reason": choice.reason,
+        # torch wheels before 2.3 were built against NumPy 1 and cannot use NumPy 2 (pytorch/pytorch#107302; the
+        # NumPy 2 build fix, #121880, went into release/2.3).
+        "numpy_spec": "numpy<2" if compat.parse_version(choice.release.version) < (2, 3) else "numpy>=2,<3",
         "variant": choice.variant.name,
         "cuda": choice.variant.cuda,
         "index_url": compat.pip_index_url(choice.variant.name),
