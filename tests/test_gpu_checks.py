@@ -94,6 +94,16 @@ def test_device_nodes() -> None:
     assert gpu.device_nodes(facts(H100), POLICY).status is Status.PASS
 
 
+def test_no_driver_reason_says_what_was_seen_of_the_library() -> None:
+    nothing = {"/dev/nvidiactl": "missing"}
+    seen = gpu.driver(facts(module_version=None, device_nodes=nothing, init_error="LibraryNotFound"), POLICY)
+    assert seen.status is Status.SKIP and "no libnvidia-ml.so.1 (NVML: LibraryNotFound)" in seen.reason
+    crashed = gpu.driver(facts(child="crashed", child_error="exited 1: AttributeError", module_version=None,
+                               device_nodes=nothing), POLICY)
+    assert crashed.status is Status.SKIP and crashed.reason.startswith("no NVIDIA driver found: ")
+    assert "LibraryNotFound" not in crashed.reason and "NVML child: crashed: exited 1" in crashed.reason
+
+
 def test_kernel_module_unreadable_but_nvml_up_is_a_match() -> None:
     verdict = gpu.kernel_module(facts(H100, module_version=None), POLICY)
     assert verdict.status is Status.PASS and "NVML initialised" in verdict.observed
@@ -112,6 +122,7 @@ def test_reboot_pending_gathers_everything() -> None:
     second = replace(H100, index=3, uuid="GPU-3", retired_pages_pending=True)
     verdict = gpu.reboot_pending(facts(pending, H100, second), POLICY)
     assert verdict.fix.startswith("sudo nvidia-smi -r -i 0 && sudo nvidia-smi -r -i 3  #")
+    assert verdict.reason == "3 change(s) take effect only after a reboot or a reset of 2 GPU(s)"
 
 
 def test_fixes_for_nvml_errors_can_be_pasted() -> None:
@@ -147,6 +158,19 @@ def test_compat_verdicts_for_a_current_driver() -> None:
     assert branch.status is Status.PASS and "LTS" in branch.observed
     wheels = gpu_compat.torch_wheels(facts(H100), POLICY)
     assert wheels.status is Status.PASS and "cu130" in wheels.observed
+
+
+def test_torch_wheels_offer_minor_version_compatibility_as_an_explained_alternative() -> None:
+    # A V100 on R535 (full support: CUDA 12.2): the newest fully supported wheel is torch 2.7.1 cu118; the
+    # newest release's cu126 wheel (sm_70 covered) runs through the CUDA 12 family rule, said as such.
+    v100 = replace(H100, compute_capability=(7, 0))
+    verdict = gpu_compat.torch_wheels(facts(v100, driver_version="535.183.01", module_version="535.183.01"), POLICY)
+    assert verdict.status is Status.WARN and verdict.observed.startswith("torch 2.7.1 cu118")
+    first, second = verdict.fix.split("\n")
+    assert first == "pip install torch==2.7.1 --index-url https://download.pytorch.org/whl/cu118"
+    assert second == "# or, with a limited feature set: pip install torch==2.14.1 " \
+                     "--index-url https://download.pytorch.org/whl/cu126"
+    assert "minor-version compatibility" in verdict.reason and "CUDA 12.x needs >= 525.60.13" in verdict.reason
 
 
 def test_torch_build_verdicts() -> None:

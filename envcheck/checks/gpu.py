@@ -19,11 +19,14 @@ def driver(facts: GpuFacts, policy: Policy) -> Outcome:
     evidence = {"module_version": facts.module_version, "nvml_init": facts.init_error or "ok",
                 "nvml_child": facts.child, "nvml_child_seconds": facts.child_seconds}
     if not facts.driver_present:
+        # Say what was actually seen of the library: a crashed or missing NVML child proves no LibraryNotFound.
+        library = "no libnvidia-ml.so.1 (NVML: LibraryNotFound)" if facts.child == "ok" else \
+            f"libnvidia-ml.so.1 not tried (NVML child: {facts.child}{': ' if facts.child_error else ''}" \
+            f"{facts.child_error[:160]})"
         return Outcome(
             Status.FAIL if policy.require_gpu else Status.SKIP, observed="no NVIDIA driver found",
             expected="an NVIDIA driver (the policy requires a GPU)" if policy.require_gpu else "",
-            reason="no NVIDIA driver found: no libnvidia-ml.so.1 (NVML: LibraryNotFound), "
-                   "no /proc/driver/nvidia/version, no /dev/nvidiactl",
+            reason=f"no NVIDIA driver found: {library}, no /proc/driver/nvidia/version, no /dev/nvidiactl",
             fix=INSTALL_FIX if policy.require_gpu else "", evidence=evidence,
         )
     if facts.init_error == "LibraryNotFound":
@@ -179,7 +182,7 @@ def reboot_pending(facts: GpuFacts, policy: Policy) -> Outcome:
         " && ".join(f"sudo nvidia-smi -r -i {i}" for i in indices) + "  # with no process on them; or: sudo reboot"
     return Outcome(Status.FAIL if failing else Status.WARN, observed="; ".join(items),
                    expected="nothing pending", reason=f"{len(items)} change(s) take effect only after a reboot"
-                   + (f" or a reset of {len(resets)} GPU(s)" if resets else ""), fix=fix, evidence={"pending": items})
+                   + (f" or a reset of {len(indices)} GPU(s)" if resets else ""), fix=fix, evidence={"pending": items})
 
 
 _NVML = ("gpu.nvml",)

@@ -73,7 +73,7 @@ def torch_wheels(facts: GpuFacts, policy: Policy) -> Outcome:
         return Outcome(Status.UNKNOWN, reason="the driver version or the GPUs' compute capability is not known")
     per_cap = {cap: compat.torch_choices(driver, cap) for cap in caps}
     names = ", ".join(f"sm_{a}{b}" for a, b in caps)
-    evidence = {f"sm_{a}{b}": [c.reason for c in choices[:3]] for (a, b), choices in per_cap.items()}
+    evidence: dict[str, object] = {f"sm_{a}{b}": [c.reason for c in choices[:3]] for (a, b), choices in per_cap.items()}
     common = [c for c in per_cap[caps[0]]
               if all(any(o.release.version == c.release.version and o.variant.name == c.variant.name for o in others)
                      for others in per_cap.values())]
@@ -92,8 +92,19 @@ def torch_wheels(facts: GpuFacts, policy: Policy) -> Outcome:
                 f"its variants that fit: {', '.join(fitting)})")
     fix = f"pip install torch=={best.release.latest_patch} --index-url {compat.pip_index_url(best.variant.name)}"
     if best.release.version != newest.version:
-        return Outcome(Status.WARN, observed=observed, expected=f"torch {newest.version}",
-                       reason=f"torch {newest.version} has no wheel for this driver/GPU: {best.reason}", fix=fix,
+        reason = f"torch {newest.version} has no wheel this driver fully supports for this GPU: {best.reason}"
+        # The explicit, explained alternative of ../shared/facts/compat.md section 1: a newer wheel of the same
+        # CUDA family through minor-version compatibility (limited feature set; pytorch/pytorch#130684).
+        relaxed = [compat.torch_choices(driver, cap, minor_compat=True) for cap in caps]
+        alternative = next((c for c in relaxed[0] if all(any(
+            o.release.version == c.release.version and o.variant.name == c.variant.name for o in others)
+            for others in relaxed)), None)
+        if alternative is not None and alternative.release.version != best.release.version:
+            evidence["minor_compat"] = alternative.reason
+            reason += f". Alternative: {alternative.reason}"
+            fix += (f"\n# or, with a limited feature set: pip install torch=={alternative.release.latest_patch} "
+                    f"--index-url {compat.pip_index_url(alternative.variant.name)}")
+        return Outcome(Status.WARN, observed=observed, expected=f"torch {newest.version}", reason=reason, fix=fix,
                        evidence=evidence)
     return Outcome(Status.PASS, observed=observed, reason=best.reason, fix=fix, evidence=evidence)
 
