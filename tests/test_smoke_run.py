@@ -194,6 +194,9 @@ def test_list_names_every_step() -> None:
     ids = [line.split()[0] for line in proc.stdout.splitlines()]
     assert ids[:3] == ["smoke.target", "smoke.import-torch", "smoke.cuda-available"]
     assert {"smoke.train", "smoke.amp", "smoke.nccl", "smoke.bench-matmul", "smoke.bench-transfer"} <= set(ids)
+    titles = {line.split()[0]: line for line in proc.stdout.splitlines()}
+    assert titles["smoke.nccl"].endswith("(once, across two or more GPUs)")  # one result, not one per GPU
+    assert titles["smoke.train"].endswith("(CPU, then per GPU)") and titles["smoke.context"].endswith("(per GPU)")
 
 
 def test_a_python_that_is_not_there_is_a_usage_error(tmp_path: Path) -> None:

@@ -230,3 +230,51 @@ def test_link_bandwidth_per_pcie_generation() -> None:
     assert bench.link_gbs("16.0 GT/s PCIe", "16") == (31.5, "PCIe 4.0 x16")
     assert bench.link_gbs("8.0 GT/s PCIe", "8") == (7.9, "PCIe 3.0 x8")
     assert bench.link_gbs(None, "16") is None
+
+
+# --- a real CUDA build on a machine without a driver (recorded: tests/data/smoke/README.md) ---------------
+
+
+def test_cuda_build_without_a_driver_skips_every_gpu_step_with_the_driver_as_the_reason() -> None:
+    results = replayed("cu130-nodriver-bench-recorded.jsonl", driver=None, gpus=0)
+    assert one(results, "smoke.import-torch").observed == "torch 2.13.0+cu130 (CUDA 13.0 build)"
+    cuda = one(results, "smoke.cuda-available")
+    assert cuda.status is Status.SKIP and cuda.reason.startswith("no NVIDIA driver (libcuda.so.1: cannot open")
+    # device-count and nccl too: no warning that NVML could not be asked, no "needs two GPUs"; the cause, once
+    for step in ("device-count", "arch-list", "context", "matmul", "amp", "forward-consistency", "nccl",
+                 "bench-matmul", "bench-memory", "bench-transfer"):
+        result = one(results, f"smoke.{step}")
+        assert result.status is Status.SKIP, step
+        assert result.reason == f"no usable GPU: {cuda.reason}" and result.caused_by == "smoke.cuda-available", step
+    libs = one(results, "smoke.bench-libraries")  # cuDNN and NCCL report their versions without a GPU
+    assert libs.observed.startswith("CUDA 13.0, cuDNN 9.20.0, NCCL 2.29.7; loaded: ")
+    assert "libcudnn.so.9" in libs.observed and "libnccl.so.2" in libs.observed
+    assert one(results, "smoke.train", "cpu").status is Status.PASS
+    assert not [r for r in results if r.status in (Status.FAIL, Status.UNKNOWN, Status.WARN)]
+
+
+def test_cuda_visible_devices_empty_on_a_cuda_build_is_the_skip_reason() -> None:
+    results = replayed("cu130-cvd-empty-recorded.jsonl", driver=None, gpus=0)
+    cuda = one(results, "smoke.cuda-available")
+    assert cuda.status is Status.SKIP and cuda.reason == "CUDA_VISIBLE_DEVICES='' hides every device"
+    assert cuda.fix == "unset CUDA_VISIBLE_DEVICES"
+    for step in ("device-count", "arch-list", "context", "matmul", "amp", "forward-consistency", "nccl"):
+        result = one(results, f"smoke.{step}")
+        assert result.status is Status.SKIP and result.caused_by == "smoke.cuda-available", step
+        assert result.reason == "no usable GPU: CUDA_VISIBLE_DEVICES='' hides every device", step
+
+
+@pytest.mark.parametrize(("encoded", "shown"), [(92000, "cuDNN 9.20.0"), (90501, "cuDNN 9.5.1"), (8902, "cuDNN 8.9.2"),
+                                                (7605, "cuDNN 7.6.5")])
+def test_cudnn_versions_decode_both_encodings(encoded: int, shown: str) -> None:
+    facts = {"torch_cuda": "12.6", "cudnn": encoded, "libraries": [{"name": "libcudart.so.12"}]}
+    assert f", {shown};" in bench.libraries(facts, judging()).observed
+
+
+def test_hang_and_crash_fixes_run_the_target_interpreter() -> None:
+    from envcheck.smoke import fixes
+
+    assert fixes.hang("import-torch", LOCAL).startswith(
+        "timeout 300 /opt/conda/envs/ml/bin/python -X importtime -c 'import torch' 2>&1 | tail -n 5")
+    assert fixes.crash("import-torch", DOCKER).startswith(
+        "docker run --rm --entrypoint python3 ml:1 -c 'import torch'")

@@ -78,8 +78,11 @@ def step_list() -> list[tuple[str, str]]:
     """(id, title) of every result a smoke run can give, for `envcheck smoke --list`."""
     from envcheck.smoke.steps import STEPS
 
+    # Where each step runs: the CPU results come first, then one per GPU; the all-reduce is one result for all.
+    scopes = {"train": " (CPU, then per GPU)", "save-load": " (CPU, then per GPU)",
+              "bench-matmul": " (CPU, then per GPU)", "nccl": " (once, across two or more GPUs)"}
     rows = [("smoke.target", "The target environment runs the smoke child")]
     for spec in STEPS:
-        scope = " (per GPU)" if spec.gpu else ""
+        scope = scopes.get(spec.name, " (per GPU)" if spec.gpu else "")
         rows.append((spec.id, spec.title + scope + (" [--bench]" if spec.bench else "")))
     return rows

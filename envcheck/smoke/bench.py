@@ -38,9 +38,12 @@ def libraries(facts: Mapping[str, Any], j: Judging) -> Outcome:
     names = sorted({lib["name"] for lib in libs})
     versions = [f"CUDA {facts.get('torch_cuda')}"]
     if facts.get("cudnn"):
+        # torch.backends.cudnn.version() is CUDNN_VERSION: major*10000 + minor*100 + patch from cuDNN 9
+        # (92000 = 9.20.0), major*1000 + minor*100 + patch before (8902 = 8.9.2) (cudnn_version.h).
         cudnn = int(facts["cudnn"])
-        versions.append(f"cuDNN {cudnn // 10000}.{cudnn // 100 % 100}.{cudnn % 100}" if cudnn >= 10000
-                        else f"cuDNN {cudnn}")
+        major = cudnn // 10000 if cudnn >= 90000 else cudnn // 1000
+        rest = cudnn - major * (10000 if cudnn >= 90000 else 1000)
+        versions.append(f"cuDNN {major}.{rest // 100}.{rest % 100}")
     if facts.get("nccl"):
         versions.append(f"NCCL {facts['nccl']}")
     if facts.get("driver"):

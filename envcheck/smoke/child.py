@@ -233,17 +233,26 @@ def context(torch: Any, index: int) -> dict[str, Any]:
             "free_gib": round(free / 2**30, 2), "total_gib": round(total / 2**30, 2)}
 
 
-def matmul(torch: Any, index: int) -> dict[str, Any]:
+def matmul(torch: Any, device: Any) -> dict[str, Any]:
     gen = torch.Generator().manual_seed(SEED)
     a = torch.randn(1024, 1024, generator=gen)
     b = torch.randn(1024, 1024, generator=gen)
     ref = a.double() @ b.double()
-    device = torch.device("cuda", index)
     got = (a.to(device) @ b.to(device)).cpu().double()
     scale = float(ref.abs().max())
     return {"n": 1024, "dtype": "float32", "tf32": bool(torch.backends.cuda.matmul.allow_tf32),
             "max_rel_err": float((got - ref).abs().max()) / scale,
             "cpu_max_rel_err": float(((a @ b).double() - ref).abs().max()) / scale}
+
+
+def bf16_native(torch: Any, device: Any) -> bool:
+    """bf16 in hardware (sm_80 and newer): "bf16 where supported, else fp16" (issue #4, item 3).
+    Not torch.cuda.is_bf16_supported(): its ``including_emulation`` defaults to True (torch 2.13), so it says
+    True on a V100 or T4, where bf16 is emulated, slow, and has no datasheet figure; it also asks the current
+    device, not this one."""
+    if getattr(torch.version, "hip", None):
+        return True
+    return bool(torch.cuda.get_device_capability(device)[0] >= 8)
 
 
 def spirals(torch: Any) -> tuple[Any, Any, Any, Any]:
@@ -331,7 +340,7 @@ def train(torch: Any, device: Any, emit: Emitter, item: str, *, amp_dtype: Any =
              "model": f"2-{HIDDEN}-{HIDDEN}-{CLASSES} ReLU MLP, dropout 0.1"}
     if amp_dtype is not None:
         facts.update(amp_dtype=str(amp_dtype).replace("torch.", ""), logits_dtype=logits_dtype,
-                     grad_scaler=bool(scaler))
+                     grad_scaler=bool(scaler is not None and scaler.is_enabled()))
     return model, facts
 
 
@@ -351,12 +360,12 @@ def save_load(torch: Any, model: Any, device: Any) -> dict[str, Any]:
     return {"bytes": size, "tensors": len(state), "identical_output": same}
 
 
-def forward_consistency(torch: Any, index: int) -> dict[str, Any]:
+def forward_consistency(torch: Any, device: Any) -> dict[str, Any]:
     model = make_model(torch).eval()
     x = spirals(torch)[2]
     with torch.no_grad():
         ref = model(x)
-        got = model.to(torch.device("cuda", index))(x.to(torch.device("cuda", index))).cpu()
+        got = model.to(device)(x.to(device)).cpu()
     return {"max_abs_diff": float((got - ref).abs().max()), "outputs": int(ref.numel())}
 
 
@@ -468,7 +477,7 @@ def bench_matmul(torch: Any, device: Any) -> dict[str, Any]:
     try:
         for label, dtype, tf32 in (("fp32", torch.float32, False), ("tf32", torch.float32, True),
                                    ("bf16", torch.bfloat16, False), ("fp16", torch.float16, False)):
-            if (label == "tf32" and major < 8) or (label == "bf16" and not torch.cuda.is_bf16_supported()):
+            if (label == "tf32" and major < 8) or (label == "bf16" and not bf16_native(torch, device)):
                 facts[f"{label}_tflops"] = None  # not a feature of this GPU: n/a, not a failure
                 continue
             torch.backends.cuda.matmul.allow_tf32 = tf32
@@ -521,13 +530,18 @@ def bench_libraries(torch: Any) -> dict[str, Any]:
     facts: dict[str, Any] = {"torch_cuda": torch.version.cuda}
     if torch.version.cuda is None:
         raise Skip("CPU-only build: no CUDA, cuDNN or NCCL library to load")
-    if torch.cuda.is_available():
+    # Neither version needs a GPU (seen with torch 2.13.0+cu130 on a machine without a driver): report them
+    # even when CUDA is not usable, since a mismatched library is one reason it is not.
+    try:
         facts["cudnn"] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
-        try:
-            facts["nccl"] = ".".join(str(v) for v in torch.cuda.nccl.version())
-        except Exception as exc:  # a build without NCCL: say so rather than fail the whole step
-            facts["nccl"] = f"unavailable: {exc}"
-        facts["driver"] = nvml_devices().get("driver")
+    except Exception as exc:  # cuDNN present but not loadable: that is the finding
+        facts["cudnn"] = None
+        facts["cudnn_error"] = f"{type(exc).__name__}: {exc}"[:500]
+    try:
+        facts["nccl"] = ".".join(str(v) for v in torch.cuda.nccl.version())
+    except Exception as exc:  # a build without NCCL: say so rather than fail the whole step
+        facts["nccl"] = f"unavailable: {exc}"
+    facts["driver"] = nvml_devices().get("driver")
     facts["libraries"] = loaded_libraries()
     return facts
 
@@ -567,31 +581,47 @@ def walk(emit: Emitter, args: argparse.Namespace) -> None:
             raise Skip("CPU-only build")
         return device_count(torch)
 
-    count = run_step(emit, "device-count", None, counted)
+    count = None
+    if torch.version.cuda is not None and not usable:
+        # CUDA does not work here, so torch lists no device and comparing with NVML says nothing new:
+        # cuda-available has the reason (no driver, CUDA_VISIBLE_DEVICES, ...), not a warning from this step.
+        emit("end", step="device-count", item=None, state="skip", reason="no usable GPU", gpu_skip=True,
+             duration_s=0.0)
+    else:
+        count = run_step(emit, "device-count", None, counted)
     gpus: list[tuple[str, Any]] = []
     if usable and count:
         for dev in count["torch_devices"]:
             gpus.append((f"GPU {dev['index']} ({dev['uuid'] or 'no uuid'})", torch.device("cuda", dev["index"])))
     broken: dict[str, str] = {}  # item -> the step that broke it; its later steps are blocked, not re-failed
 
-    def per_gpu(step: str, fn: Callable[[str, Any], dict[str, Any]]) -> None:
-        if not gpus and usable:  # CUDA works but the devices could not be listed: that step is the cause
+    def no_gpus(step: str) -> bool:
+        """With no GPU to test, say why once for the step and return True."""
+        if gpus:
+            return False
+        if usable:  # CUDA works but the devices could not be listed: that step is the cause
             emit("end", step=step, item=None, state="skip", reason="blocked by device-count",
                  blocked_by="device-count", duration_s=0.0)
-            return
-        if not gpus:
+        else:
             emit("end", step=step, item=None, state="skip", reason="no usable GPU", gpu_skip=True, duration_s=0.0)
+        return True
+
+    def blocked(step: str, item: str) -> None:
+        emit("end", step=step, item=item, state="skip", reason=f"blocked by {broken[item]}",
+             blocked_by=broken[item], duration_s=0.0)
+
+    def per_gpu(step: str, fn: Callable[[str, Any], dict[str, Any]]) -> None:
+        if no_gpus(step):
             return
         for item, device in gpus:
             if item in broken:
-                emit("end", step=step, item=item, state="skip", reason=f"blocked by {broken[item]}",
-                     blocked_by=broken[item], duration_s=0.0)
+                blocked(step, item)
             elif run_step(emit, step, item, functools.partial(fn, item, device)) is None:
                 broken.setdefault(item, step)
 
     per_gpu("arch-list", lambda _, d: arch_list(torch, d.index))
     per_gpu("context", lambda _, d: context(torch, d.index))
-    per_gpu("matmul", lambda _, d: matmul(torch, d.index))
+    per_gpu("matmul", lambda _, d: matmul(torch, d))
     models: dict[str, Any] = {}
 
     def trained(item: str, device: Any) -> dict[str, Any]:
@@ -599,12 +629,14 @@ def walk(emit: Emitter, args: argparse.Namespace) -> None:
         return facts
 
     run_step(emit, "train", "cpu", lambda: trained("cpu", torch.device("cpu")))
-    for item, device in gpus:
-        if item not in broken and run_step(emit, "train", item, functools.partial(trained, item, device)) is None:
+    for item, device in gpus:  # every GPU gets a train result, a blocked one too
+        if item in broken:
+            blocked("train", item)
+        elif run_step(emit, "train", item, functools.partial(trained, item, device)) is None:
             broken.setdefault(item, "train")
 
     def amp(item: str, device: Any) -> dict[str, Any]:
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        dtype = torch.bfloat16 if bf16_native(torch, device) else torch.float16
         return train(torch, device, emit, item, amp_dtype=dtype)[1]
 
     per_gpu("amp", amp)
@@ -613,7 +645,9 @@ def walk(emit: Emitter, args: argparse.Namespace) -> None:
     for item, device in gpus:
         if item in models:
             run_step(emit, "save-load", item, functools.partial(save_load, torch, models[item], device))
-    per_gpu("forward-consistency", lambda _, d: forward_consistency(torch, d.index))
+        else:
+            blocked("save-load", item)
+    per_gpu("forward-consistency", lambda _, d: forward_consistency(torch, d))
 
     def collective() -> dict[str, Any]:
         if args.collective == "gloo":  # the same code path on CPU ranks: how the tests exercise it
@@ -622,7 +656,15 @@ def walk(emit: Emitter, args: argparse.Namespace) -> None:
             raise Skip(f"needs two or more GPUs (torch sees {len(gpus)})")
         return allreduce(torch, len(gpus), "nccl")
 
-    run_step(emit, "nccl", None, collective)
+    if args.collective == "gloo":
+        run_step(emit, "nccl", None, collective)
+    elif not no_gpus("nccl"):
+        if broken:  # a GPU that failed a step before cannot join the collective: that step is the cause
+            first = broken[next(item for item, _ in gpus if item in broken)]
+            emit("end", step="nccl", item=None, state="skip", reason=f"blocked by {first}", blocked_by=first,
+                 duration_s=0.0)
+        else:
+            run_step(emit, "nccl", None, collective)
     if not args.bench:
         return
     run_step(emit, "bench-libraries", None, lambda: bench_libraries(torch))

@@ -6,11 +6,13 @@ variant this host's driver fully supports and whose wheels cover the GPU, or the
 
 from __future__ import annotations
 
+import shlex
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # only for annotations: steps imports this module
     from envcheck.smoke.driver import ChildRun
     from envcheck.smoke.steps import Judging
+    from envcheck.smoke.targets import Target
 
 NO_DRIVER = "Install the NVIDIA driver (Ubuntu: `sudo ubuntu-drivers install`), then reboot; `nvidia-smi` must answer"
 NO_DRIVER_IN_CONTAINER = (
@@ -86,9 +88,18 @@ def for_error(step: str, kind: str, message: str, j: Judging) -> tuple[str, str]
     return f"the step raised {kind}", "Run `envcheck smoke -v` and report the traceback in the evidence"
 
 
-def hang(step: str) -> str:
-    if step == "import-torch":
-        return "python -X importtime -c 'import torch' 2>&1 | sort -t'|' -k2 -n | tail  # where the import waits"
+def target_python(target: Target) -> str:
+    """The target's interpreter as a command to paste: the path, or a one-off container of the image."""
+    python = shlex.quote(target.python)
+    if target.kind == "docker":
+        return f"docker run --rm --entrypoint {python} {shlex.quote(target.image or '')}"
+    return python
+
+
+def hang(step: str, target: Target) -> str:
+    if step == "import-torch":  # -X importtime prints each import as it finishes: the last lines precede the stall
+        return (f"timeout 300 {target_python(target)} -X importtime -c 'import torch' 2>&1 | tail -n 5"
+                "  # the last imports before it stalls")
     if step == "nccl":
         return NCCL
     if step in HANGS:
@@ -96,9 +107,9 @@ def hang(step: str) -> str:
     return "envcheck smoke --step-timeout 600  # if the step is only slow here"
 
 
-def crash(step: str) -> str:
+def crash(step: str, target: Target) -> str:
     if step == "import-torch":
-        return "python -c 'import torch'  # run it by hand to see the crash; then reinstall torch"
+        return f"{target_python(target)} -c 'import torch'  # run it by hand to see the crash; then reinstall torch"
     if step in ("cuda-available", "device-count", "context"):
         return CUDA_INIT
     return "sudo dmesg | tail  # an OOM kill or an Xid error shows here"

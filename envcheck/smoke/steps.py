@@ -307,10 +307,10 @@ def _interrupted(run: ChildRun, spec: StepSpec) -> Outcome:
         return Outcome(Status.FAIL, f"no result after {run.open_for_s:.1f} s: hung, cut off",
                        f"done within {run.deadline_s:g} s",
                        f"the step did not finish within its deadline and was killed. {fixes.HANGS.get(spec.name, '')}",
-                       fix=fixes.hang(spec.name), evidence=evidence)
+                       fix=fixes.hang(spec.name, run.target), evidence=evidence)
     return Outcome(Status.FAIL, f"the interpreter died during this step ({describe_exit(run.rc)})",
                    "the step completes", "stderr: " + (_tail(run.stderr_tail) or "(empty)"),
-                   fix=fixes.crash(spec.name), evidence=evidence)
+                   fix=fixes.crash(spec.name, run.target), evidence=evidence)
 
 
 def results(run: ChildRun, j: Judging) -> list[Result]:
