@@ -256,3 +256,22 @@ def test_numpy_is_kept_below_2_for_torch_built_against_numpy_1(torch: str, spec:
     conda_numpy = "numpy<2" if spec == "numpy<2" else "numpy"
     assert conda_numpy in deps
     assert f'dependencies = ["torch", "{conda_numpy}"]' in files["pyproject.toml"]
+
+
+def test_torch_patches_and_builds_are_explained_or_refused() -> None:
+    newest = compat.torch_releases()[-1]
+    major, minor, patch = compat.parse_version(newest.latest_patch)
+    with pytest.raises(UsageError, match=f"latest {newest.version} patch is {newest.latest_patch}"):
+        decide(NO_GPU, Request(name="d", package="d", torch=f"{major}.{minor}.{patch + 1}"))
+    if patch > 0:  # an older patch is served by the latest, and the reason says so
+        d = decide(NO_GPU, Request(name="d", package="d", torch=f"{major}.{minor}.0"))
+        torch = next(x for x in d.items if x.key == "torch")
+        assert torch.value == newest.latest_patch and f"--torch {major}.{minor}.0 asked" in torch.reason
+    with pytest.raises(UsageError, match=r"builds: cpu, cu"):  # no cu118 in a recent release: list what there is
+        decide(NO_GPU, Request(name="d", package="d", torch=newest.version, cuda="11.8"))
+
+
+def test_a_driver_older_than_every_toolkit_is_said_in_words() -> None:
+    d = decide(NO_GPU, Request(name="d", package="d", driver="100.1"))
+    assert d.choice.variant.cuda is None
+    assert "None" not in d.choice.reason and "older than every CUDA toolkit" in d.choice.reason

@@ -87,6 +87,9 @@ def _releases(req: Request) -> list[compat.TorchRelease]:
         if wanted is None:
             known = ", ".join(r.version for r in compat.torch_releases())
             raise UsageError(f"--torch {req.torch}: not in envcheck's compatibility data ({known})")
+        if compat.parse_version(req.torch) > compat.parse_version(wanted.latest_patch):
+            raise UsageError(f"--torch {req.torch}: not released as far as envcheck's data knows (the latest "
+                             f"{wanted.version} patch is {wanted.latest_patch}); pass --torch {wanted.version}")
         releases = [wanted]
     if req.python:
         fitting = [r for r in releases if _fits(r, req.python)]
@@ -123,7 +126,11 @@ def _explicit_cuda(req: Request, driver: str | None, capability: tuple[int, int]
             return compat.TorchChoice(release, variant, reason)
     best = compat.cuda_full_support(driver) if driver else None
     hint = f"; driver {driver} fully supports CUDA up to {best}" if best else ""
-    detail = f" ({misses[0]})" if misses else ""
+    if misses:
+        detail = f" ({misses[0]})"
+    else:  # no release in reach has a build for that CUDA at all: say which builds there are
+        names = ", ".join(v.name for v in _releases(req)[0].variants)
+        detail = f" (torch {_releases(req)[0].latest_patch} builds: {names})"
     raise UsageError(f"--cuda {req.cuda}: no torch build in the data fits{detail}{hint}; try --cuda auto")
 
 
@@ -140,8 +147,10 @@ def choose_torch(facts: HostFacts, req: Request) -> tuple[compat.TorchChoice, st
         if match is not None:
             return match, planned_for
         arch = f" for sm_{capability[0]}{capability[1]}" if capability else ""
+        full = compat.cuda_full_support(driver)
         reason = (f"no CUDA build of torch {releases[0].version if req.torch else ''}".rstrip()
-                  + f" runs on driver {driver}{arch} (full support up to CUDA {compat.cuda_full_support(driver)})"
+                  + f" runs on driver {driver}{arch} ("
+                  + (f"full support up to CUDA {full}" if full else "older than every CUDA toolkit in the data") + ")"
                   + ("" if req.minor_compat else "; --minor-compat may widen the choice") + ", so the CPU build")
     elif req.cuda == "cpu":
         reason = "--cuda cpu asked for the CPU build"
@@ -256,7 +265,10 @@ def decide(facts: HostFacts, req: Request) -> Decisions:
     items = [
         Decision("target", planned_for, "--driver names another machine" if req.driver else "probed on this machine"),
         Decision("python", python.value, python.reason),
-        Decision("torch", release.latest_patch, choice.reason),
+        Decision("torch", release.latest_patch, choice.reason + (
+            f"; --torch {req.torch} asked: the release's latest patch, {release.latest_patch}, is installed (patch "
+            "releases fix bugs only)" if req.torch and req.torch not in (release.version, release.latest_patch)
+            else "")),
         Decision("variant", variant.name, f"CUDA {variant.cuda}" if variant.cuda else "CPU only"),
         Decision("route", route, route_reason),
     ]
