@@ -283,6 +283,33 @@ def test_machine_without_an_engine_is_skipped_unless_required(world_dir: Path) -
     assert engine_answers(), "the real engine must be untouched outside the namespace"
 
 
+def test_snap_layout_is_seen_and_fails_only_where_gpus_are_wanted(world_dir: Path) -> None:
+    # No snapd here, so the snap's footprint is laid out for one process tree only: a private mount
+    # namespace with a tmpfs over /var holding /var/snap/docker (what `snap install docker` creates), and
+    # DOCKER_HOST at the socket the snap's daemon uses. The real probe must find it; the verdict is a
+    # warning without NVIDIA GPUs and a failure when the policy wants them (NVIDIA/nvidia-docker#1642).
+    needs_root("private namespaces")
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    policy = world_dir / "require-gpu.json"
+    policy.write_text(json.dumps({"require_gpu": True}))
+    for extra, expected in (((), "warn"), (("--policy", str(policy)), "fail")):
+        argv = [sys.executable, "-m", "envcheck", "doctor", "--only", "docker.installed", "--json", *extra]
+        script = "mount -t tmpfs none /var && mkdir -p /var/snap/docker/common && exec \"$@\""
+        done = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh",
+                               *argv],
+                              env={"PATH": os.environ["PATH"], "HOME": "/nonexistent", "LANG": "C.UTF-8",
+                                   "DOCKER_HOST": "unix:///var/snap/docker/common/run/docker.sock"},
+                              capture_output=True, text=True, timeout=60)
+        assert done.stdout.startswith("{"), done.stderr[-2000:]
+        installed = results_by_id(json.loads(done.stdout))["docker.installed"]
+        assert installed["status"] == expected, installed
+        assert installed["observed"] == "Docker installed as a snap: /var/snap/docker exists; the socket " \
+                                        "/var/snap/docker/common/run/docker.sock belongs to the snap"
+        assert installed["fix"].startswith("sudo snap remove docker\nsudo apt-get install -y docker.io")
+    assert engine_answers(), "the real engine must be untouched outside the namespace"
+
+
 def test_daemon_on_tcp_with_tls(start_daemon: Any, tmp_path: Path) -> None:
     certs = make_tls_certs(tmp_path)
     port = free_port()
