@@ -146,12 +146,49 @@ def test_templates_render_in_a_sandbox_with_strict_undefined() -> None:
     assert render.render_text("a\n", {}) == "a\n"  # keep_trailing_newline
 
 
-def test_an_existing_empty_folder_is_replaced_in_one_rename(tmp_path: Path) -> None:
+def test_an_existing_empty_folder_is_filled_not_swapped(tmp_path: Path) -> None:
     target = tmp_path / "empty"
     target.mkdir()
-    write_tree(target, {"a.txt": "a\n"})
-    assert files_under(target) == {"a.txt"}
+    inode = target.stat().st_ino
+    write_tree(target, {"a.txt": "a\n", "b/c.txt": "c\n"})
+    assert files_under(target) == {"a.txt", "b", "b/c.txt"}
+    assert target.stat().st_ino == inode  # the same folder: a shell inside it (`scaffold .`) still sees the project
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+
+
+def test_scaffold_dot_is_seen_from_the_working_folder_it_ran_in(tmp_path: Path) -> None:
+    # `mkdir proj && cd proj && envcheck scaffold .`: the shell's working folder must be the project afterwards,
+    # not a deleted folder that lists as empty.
+    target = tmp_path / "proj"
+    target.mkdir()
+    cwd = os.getcwd()
+    os.chdir(target)
+    try:
+        ran = envcheck_main(["scaffold", ".", "--cuda", "cpu", "--no-git"])
+        seen = set(os.listdir("."))
+    finally:
+        os.chdir(cwd)
+    assert ran.code == 0, ran.out + ran.err
+    assert {"environment.yml", "README.md", "src"} <= seen
+
+
+def test_an_interrupted_fill_leaves_the_empty_folder_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "empty"
+    target.mkdir()
+    real_rename = os.rename
+    calls = {"n": 0}
+
+    def rename_then_interrupt(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the first entry moved in, then Ctrl-C
+            raise KeyboardInterrupt
+        real_rename(src, dst)
+
+    monkeypatch.setattr(writer.os, "rename", rename_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        write_tree(target, {"a.txt": "a\n", "b/c.txt": "c\n"})
+    monkeypatch.undo()
+    assert calls["n"] == 2 and files_under(tmp_path) == {"empty"}
 
 
 def test_interrupted_while_staging_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,7 +3,9 @@
 The whole tree is first written into a temporary folder beside the target (same file system, so the
 moves below are renames that need no free space), then moved into place:
 
-- a new or empty target: one ``rename`` of the staged folder onto it;
+- a new target: one ``rename`` of the staged folder onto it;
+- an existing empty target: its top-level entries renamed into it, undone on any failure; the folder itself
+  stays (swapping it would strand a shell or editor inside it, `envcheck scaffold .`, and drop its mode);
 - a non-empty target (only with ``force``): file by file, each replaced file first renamed into the
   staging folder as a backup; any failure or interruption puts every backup back and removes what was
   added, so the user's files end as they were.
@@ -13,9 +15,9 @@ A full disk or any other error while staging changes nothing in the target.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
-import stat
 import tempfile
 import unicodedata
 from dataclasses import dataclass
@@ -104,8 +106,6 @@ def write_tree(
     if (existing if whole_project else replaced) and not force:
         what = f"is not empty ({len(existing)} entries)" if whole_project else f"already has {', '.join(replaced)}"
         raise UsageError(f"{target} {what}: pass --force to replace the project's files")
-    # rename(2) replaces an empty folder with only the parent's write permission: without this check a read-only
-    # (or another user's) empty folder would silently be swapped for a new, writable one.
     if target.is_dir() and not os.access(target, os.W_OK | os.X_OK):
         raise WriteError(f"{target} is not writable for this user: nothing was written (ls -ld {target})")
     try:
@@ -120,13 +120,12 @@ def write_tree(
         except OSError as exc:
             why = exc.strerror or str(exc)
             raise WriteError(f"could not write the project ({why}); nothing in {target} was changed") from exc
-        if not existing:
+        if not existing and target.is_dir():
+            _fill_empty(tree, target)
+        elif not existing:
             try:
-                # An existing empty folder keeps its mode (setgid, group write on shared storage); a new one
-                # gets the umask's.
-                mode = stat.S_IMODE(target.stat().st_mode) if target.is_dir() else 0o777 & ~_umask()
-                os.chmod(tree, mode)
-                os.rename(tree, target)  # rename(2) replaces an empty folder atomically
+                os.chmod(tree, 0o777 & ~_umask())
+                os.rename(tree, target)  # atomic: the project appears whole or not at all
             except OSError as exc:
                 raise WriteError(f"could not move the project into {target}: {exc.strerror or exc}") from exc
         else:
@@ -140,6 +139,29 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _fill_empty(tree: Path, target: Path) -> None:
+    """Rename the staged top-level entries into the existing empty ``target``; on any failure (KeyboardInterrupt
+    included) remove what was moved, so the folder is empty again."""
+    moved: list[Path] = []
+    try:
+        for name in sorted(os.listdir(tree)):
+            dest = target / name
+            if os.path.lexists(dest):  # appeared since the emptiness check: never overwrite it
+                raise FileExistsError(errno.EEXIST, "appeared while writing", str(dest))
+            os.rename(tree / name, dest)
+            moved.append(dest)
+    except BaseException as exc:
+        for path in reversed(moved):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise WriteError(f"could not move the project into {target} ({exc.strerror or exc}); "
+                             f"{target} was left empty") from exc
+        raise
 
 
 def _move_each(tree: Path, backup: Path, target: Path, files: Mapping[str, str]) -> None:
