@@ -28,10 +28,10 @@ DATA = ROOT / "tests" / "data" / "nvml"
 
 
 def child_seconds(env: dict[str, str], runs: int, no_site: bool) -> list[float]:
-    """As the probe runs it (`-S`, pynvml's folder on PYTHONPATH) or plainly (`python nvml_child.py`)."""
+    """As the probe runs it (`-S`, pynvml's folder in ENVCHECK_PYNVML_DIR) or plainly (`python nvml_child.py`)."""
     argv = [sys.executable, "-S", str(CHILD)] if no_site else [sys.executable, str(CHILD)]
     if no_site:
-        env = dict(env, PYTHONPATH=os.pathsep.join(p for p in (env.get("PYTHONPATH"), _pynvml_dir()) if p))
+        env = dict(env, ENVCHECK_PYNVML_DIR=_pynvml_dir() or "")
     times = []
     for _ in range(runs):
         result = runner.run(argv, timeout=30, env=env)

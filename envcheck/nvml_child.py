@@ -153,6 +153,10 @@ def main() -> int:
     here = os.path.dirname(os.path.abspath(__file__))
     if sys.path and os.path.abspath(sys.path[0] or ".") == here:
         sys.path.pop(0)
+    # pynvml's folder (the parent's site-packages) goes AFTER the stdlib, where site would have put it (-S).
+    extra = os.environ.get("ENVCHECK_PYNVML_DIR")
+    if extra and extra not in sys.path:
+        sys.path.append(extra)
     sys.stdout.write(json.dumps(collect(), sort_keys=True) + "\n")
     sys.stdout.flush()
     return 0

@@ -30,7 +30,9 @@ import pytest
 
 pynvml = pytest.importorskip("pynvml")  # nvidia-ml-py, a dependency of envcheck
 
-from envcheck import nvml_child  # noqa: E402  (after the importorskip above)
+from envcheck import nvml_child, runner  # noqa: E402  (after the importorskip above)
+from envcheck.model import ProbeContext  # noqa: E402
+from envcheck.probes import gpu as gpu_probe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "nvml"
@@ -95,6 +97,22 @@ def test_stand_in_refuses_a_call_the_real_wrapper_refuses() -> None:
     assert right.returncode == 0 and right.stdout.strip() == "30", right.stderr
     extra = _stand_in("import pynvml; pynvml.nvmlInit(); pynvml.nvmlDeviceGetPowerUsage(0, 1)")
     assert extra.returncode != 0 and "TypeError" in extra.stderr
+
+
+def test_pynvml_folder_never_shadows_the_stdlib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The child runs with -S and gets pynvml's folder (the parent's site-packages) from the probe. A module
+    # there named like a stdlib one (an old enum34's enum/, a `typing` backport) must not replace the stdlib's
+    # in the child: the folder goes after the stdlib, where site would have put it. pynvml imports `string`.
+    folder = tmp_path / "site-packages"
+    folder.mkdir()
+    (folder / "pynvml.py").symlink_to(pynvml.__file__)
+    (folder / "string.py").write_text("raise ImportError('site-packages shadowed the stdlib')\n")
+    monkeypatch.setattr(gpu_probe, "_pynvml_dir", lambda: str(folder))
+    ctx = ProbeContext(env=dict(os.environ), home=str(tmp_path), timeout_s=5.0, run=runner.run, options={})
+    facts = gpu_probe.gather(ctx, gpu_probe.HostPaths())
+    assert facts.child == "ok", facts.child_error
+    if not Path("/proc/driver/nvidia/version").exists():  # this machine: the real no-driver answer
+        assert facts.init_error == "LibraryNotFound"
 
 
 # --- 3. the real wrappers over a recorded C library -------------------------------------------------------

@@ -197,12 +197,14 @@ def _run_child(ctx: ProbeContext, paths: HostPaths) -> dict[str, Any]:
     # A little under the probe's deadline, so this probe reports "timeout" itself before the engine gives up on it.
     timeout = max(0.5, ctx.timeout_s - 0.3)
     # `-S` skips site (and every .pth hook, such as the FutureWarning of the deprecated `pynvml` dist): about
-    # 15 ms of the child's ~80 ms. The child needs only the stdlib and pynvml, whose folder goes on its
-    # PYTHONPATH, after the caller's own entries (the tests' stand-in comes first).
+    # 15 ms of the child's ~80 ms. The child needs only the stdlib and pynvml, whose folder it appends to
+    # sys.path itself (ENVCHECK_PYNVML_DIR): on PYTHONPATH that folder would come BEFORE the stdlib, and any
+    # module there named like a stdlib one (an `enum34` install's enum/) would shadow it. The caller's own
+    # PYTHONPATH (the tests' stand-in) is left as it is.
     env = dict(ctx.env)
     where = _pynvml_dir()
     if where:
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), where) if p)
+        env["ENVCHECK_PYNVML_DIR"] = where
     result = ctx.run([paths.python, "-S", paths.child], timeout=timeout, env=env)
     seconds = round(result.duration_s, 4)
     if result.timed_out:
