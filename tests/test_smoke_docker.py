@@ -100,7 +100,11 @@ def test_image_without_torch_fails_at_import_with_a_dockerfile_fix(base_image: s
     (imp,) = by_id["smoke.import-torch"]
     assert imp.status is Status.FAIL
     assert imp.observed == "ModuleNotFoundError: No module named 'torch'"
-    assert imp.fix.startswith("Add to the image's Dockerfile: RUN python3 -m pip install --no-cache-dir torch==")
+    # Debian's python3 comes without pip and refuses it (PEP 668): the line installs pip and says so to pip.
+    assert target.evidence["pip"] is False and target.evidence["externally_managed"] is True
+    assert imp.fix.startswith("Add to the image's Dockerfile: RUN apt-get update && apt-get install -y "
+                              "--no-install-recommends python3-pip && python3 -m pip install --break-system-packages "
+                              "--no-cache-dir torch==")
     assert report.exit_code == 1
 
 

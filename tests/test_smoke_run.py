@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -94,11 +95,29 @@ def test_interpreter_without_torch_fails_at_import_with_the_install_command(tmp_
     (imp,) = by_id["smoke.import-torch"]
     assert imp.status is Status.FAIL
     assert imp.observed == "ModuleNotFoundError: No module named 'torch'"
-    assert imp.fix.startswith(f"{python} -m pip install torch==")
+    # A venv made without pip: `-m pip` alone would fail, so the fix gets pip first. Run that part for real.
+    get_pip, install = imp.fix.split(" && ")
+    assert get_pip == f"{python} -m ensurepip --upgrade"
+    assert install.startswith(f"{python} -m pip install torch==")
     assert "--index-url https://download.pytorch.org/whl/" in imp.fix
+    assert subprocess.run(shlex.split(get_pip), capture_output=True, timeout=120).returncode == 0
+    assert subprocess.run([python, "-m", "pip", "--version"], capture_output=True, timeout=60).returncode == 0
     train = by_id["smoke.train"][0]
     assert train.status is Status.UNKNOWN and train.caused_by == "smoke.import-torch"
     assert report.exit_code == 1
+
+
+def test_the_system_python_gets_a_venv_to_install_into_not_a_pip_it_refuses() -> None:
+    # No env active, python3 on PATH is Debian's: pip refuses it (PEP 668), so the fix makes a venv first.
+    if not Path("/usr/lib/python3.11/EXTERNALLY-MANAGED").exists():
+        pytest.skip("/usr/bin/python3 here is not an externally managed (PEP 668) Python")
+    report = run_smoke(run_timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")})
+    by_id = _by_id(report)
+    assert by_id["smoke.target"][0].evidence["externally_managed"] is True
+    (imp,) = by_id["smoke.import-torch"]
+    assert imp.status is Status.FAIL
+    assert imp.fix.startswith("/usr/bin/python3 -m venv ~/.venvs/torch && ~/.venvs/torch/bin/python -m pip install "
+                              "torch==")
 
 
 HANG = """

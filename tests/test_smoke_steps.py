@@ -278,3 +278,25 @@ def test_hang_and_crash_fixes_run_the_target_interpreter() -> None:
         "timeout 300 /opt/conda/envs/ml/bin/python -X importtime -c 'import torch' 2>&1 | tail -n 5")
     assert fixes.crash("import-torch", DOCKER).startswith(
         "docker run --rm --entrypoint python3 ml:1 -c 'import torch'")
+
+
+def test_install_fixes_follow_what_the_target_python_allows() -> None:
+    from envcheck.smoke import fixes
+
+    def fix(target: Target, **hello: Any) -> str:
+        return fixes.install(steps.Judging(default_policy(), target, None, (), "3.11.2", hello=hello), cuda=False)
+
+    system = Target("path", "/usr/bin/python3", "python3 on PATH")
+    pep668 = fix(system, pip=True, externally_managed=True, os_like="ubuntu debian")
+    assert pep668.startswith("/usr/bin/python3 -m venv ~/.venvs/torch && ~/.venvs/torch/bin/python -m pip install "
+                             "torch==")
+    assert "&& envcheck smoke --python ~/.venvs/torch/bin/python  # " in pep668
+    assert "sudo apt install python3-venv" in pep668
+    assert fix(system, pip=False, externally_managed=False).startswith(
+        "/usr/bin/python3 -m ensurepip --upgrade && /usr/bin/python3 -m pip install torch==")
+    assert fix(LOCAL, pip=True, externally_managed=False).startswith("/opt/conda/envs/ml/bin/python -m pip install ")
+    image = fix(DOCKER, pip=False, externally_managed=True, os_like="debian")
+    assert image.startswith("Add to the image's Dockerfile: RUN apt-get update && apt-get install -y "
+                            "--no-install-recommends python3-pip && python3 -m pip install --break-system-packages "
+                            "--no-cache-dir torch==")
+    assert "--break-system-packages" not in fix(DOCKER, pip=True, externally_managed=False)

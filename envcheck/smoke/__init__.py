@@ -67,7 +67,7 @@ def run_smoke(
     else:
         run = driven(start_local(target, bench, env))
     judging = steps.Judging(policy, target, targets.host_driver(), host_gpus,
-                            python_version=str((run.hello or {}).get("version") or "") or None)
+                            python_version=str((run.hello or {}).get("version") or "") or None, hello=run.hello or {})
     return Report(
         command="smoke", host=socket.gethostname(), started_at=started_at,
         duration_s=round(time.monotonic() - start, 4), results=tuple(steps.results(run, judging)), strict=strict,

@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import sys
+import sysconfig
 import time
 import traceback
 import warnings
@@ -680,6 +681,20 @@ def _needs(models: dict[str, Any], item: str, fn: Callable[[Any], dict[str, Any]
     return fn(models[item])
 
 
+def installer_facts() -> dict[str, Any]:
+    """What a pasteable `pip install` needs to know: is pip there, and does this Python refuse it (PEP 668:
+    an EXTERNALLY-MANAGED marker in the stdlib folder, ignored inside a venv), on which distribution."""
+    import importlib.util
+
+    marker = os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")
+    os_release = read_text("/etc/os-release") or ""
+    ids = [line.split("=", 1)[1].strip().strip('"') for line in os_release.splitlines()
+           if line.startswith(("ID=", "ID_LIKE="))]
+    return {"pip": importlib.util.find_spec("pip") is not None,
+            "externally_managed": sys.prefix == sys.base_prefix and os.path.exists(marker),
+            "os_like": " ".join(ids)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="envcheck smoke child: one JSON line per step on stdout")
     parser.add_argument("--bench", action="store_true")
@@ -690,7 +705,7 @@ def main(argv: list[str] | None = None) -> int:
     emit = Emitter(protocol_stream())
     start = time.perf_counter()
     emit("hello", protocol=PROTOCOL, python=sys.executable, version=platform.python_version(), pid=os.getpid(),
-         machine=platform.machine(), prefix=sys.prefix, argv=sys.argv[1:])
+         machine=platform.machine(), prefix=sys.prefix, argv=sys.argv[1:], **installer_facts())
     walk(emit, args)
     emit("done", duration_s=_since(start))
     return 0

@@ -50,9 +50,25 @@ def install(j: Judging, *, cuda: bool, capability: tuple[int, int] | None = None
         why = f"  # {choice.reason}"
     else:
         args, why = "torch", "  # no torch build in envcheck's data fits this driver and GPU"
+    python = shlex.quote(j.target.python)
     if j.target.kind == "docker":
-        return f"Add to the image's Dockerfile: RUN {j.target.python} -m pip install --no-cache-dir {args}{why}"
-    return f"{j.target.python} -m pip install {args}{why}"
+        # A distribution's Python in an image refuses pip (PEP 668) and may come without it (Debian's python3).
+        pep668 = " --break-system-packages" if j.hello.get("externally_managed") else ""
+        get_pip = ""
+        if j.hello.get("pip") is False and "debian" in str(j.hello.get("os_like", "")).split():
+            get_pip = "apt-get update && apt-get install -y --no-install-recommends python3-pip && "
+        elif j.hello.get("pip") is False:
+            get_pip = f"{python} -m ensurepip && "
+        return (f"Add to the image's Dockerfile: RUN {get_pip}{python} -m pip install{pep668} --no-cache-dir "
+                f"{args}{why}")
+    if j.hello.get("externally_managed"):  # pip refuses the system Python (PEP 668): a venv of its own
+        return (f"{python} -m venv ~/.venvs/torch && ~/.venvs/torch/bin/python -m pip install {args} && "
+                f"envcheck smoke --python ~/.venvs/torch/bin/python{why}; the system Python refuses pip (PEP 668)"
+                + (" (Debian/Ubuntu: sudo apt install python3-venv first)"
+                   if "debian" in str(j.hello.get("os_like", "")).split() else ""))
+    if j.hello.get("pip") is False:
+        return f"{python} -m ensurepip --upgrade && {python} -m pip install {args}{why}"
+    return f"{python} -m pip install {args}{why}"
 
 
 def driver_too_old(j: Judging, cuda_build: str) -> str:

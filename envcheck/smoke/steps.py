@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import signal
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 from envcheck.model import Outcome, Result, Status
@@ -31,6 +31,7 @@ class Judging:
     driver: str | None = None  # the host's NVIDIA driver, from /proc
     host_gpus: tuple[HostGpu, ...] = ()
     python_version: str | None = None  # the target's, from the child's hello
+    hello: Mapping[str, Any] = field(default_factory=dict)  # the rest of it: pip, PEP 668 marker, distribution
 
 
 Judge = Callable[[Mapping[str, Any], Judging], Outcome]
