@@ -111,6 +111,8 @@ def test_unreadable_log_is_unknown_needs_root_never_pass() -> None:
     verdict = xid_errors(facts, default_policy())
     assert verdict.status is Status.UNKNOWN and verdict.observed == "kernel log not readable: needs root"
     assert verdict.fix.startswith("sudo dmesg")
+    # root's PATH rarely holds the user's venv: the fix names this envcheck by its path.
+    assert verdict.fix.endswith('sudo "$(command -v envcheck)" doctor --only gpu')
 
 
 @pytest.mark.root

@@ -133,7 +133,7 @@ def xid_errors(facts: GpuFacts, policy: Policy) -> Outcome:
         return Outcome(Status.SKIP, reason="kernel log not read (no NVIDIA driver)")
     if log.needs_root:
         return Outcome(Status.UNKNOWN, observed="kernel log not readable: needs root", reason=log.error,
-                       fix="sudo dmesg | grep -i 'NVRM: Xid'  # or: sudo envcheck doctor --only gpu.xid")
+                       fix="sudo dmesg | grep -i 'NVRM: Xid'  # or: sudo \"$(command -v envcheck)\" doctor --only gpu")
     if not log.readable:
         return Outcome(Status.UNKNOWN, observed="kernel log not readable", reason=log.error,
                        fix="sudo dmesg | grep -i 'NVRM: Xid'")
