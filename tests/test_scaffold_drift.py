@@ -125,3 +125,20 @@ def test_a_record_that_is_not_ours_is_unknown_not_pass(tmp_path: Path, text: str
     facts = collect(_ctx(tmp_path, A100_535))
     assert facts.record_error
     assert drift(facts, default_policy()).status is Status.UNKNOWN
+
+
+def test_planned_with_minor_compat_is_not_a_failure_on_that_driver(tmp_path: Path) -> None:
+    # --minor-compat on R535 picks a CUDA 12.6 build that R535 runs only by the family rule: the user accepted
+    # that, so the same driver later is a pass, while a driver outside the family still fails.
+    project = tmp_path / "target"
+    ran = envcheck_main(["scaffold", str(project), "--driver", "535.104.05", "--minor-compat", "--no-git"])
+    assert ran.code == 0, ran.err
+    record = json.loads((project / ".envcheck/project.json").read_text())
+    assert record["cuda"] == "12.6"
+    facts = ProjectFacts(record_path=str(project / ".envcheck/project.json"), record=record,
+                         now=GpuNow(driver="535.104.05", gpu_names=("NVIDIA A100-SXM4-80GB",)))
+    assert drift(facts, default_policy()).status is Status.PASS
+    old = ProjectFacts(record_path=facts.record_path, record=record, now=GpuNow(driver="470.82.01"))
+    outcome = drift(old, default_policy())
+    assert outcome.status is Status.FAIL and "12.6" in outcome.reason
+    assert "envcheck generate dockerfile . --force" in (outcome.fix or "")

@@ -45,8 +45,13 @@ def drift(facts: ProjectFacts, policy: Policy) -> Outcome:
     observed = f"driver {now.driver or 'none'}, GPU {gpus_now}"
     expected = f"driver {planned_driver or 'none'}, GPU {planned_gpu or 'as planned'} ({whom})"
     regenerate = ("envcheck scaffold --dry-run .   # this machine's plan, to compare with .envcheck/project.json\n"
-                  "envcheck generate environment . --force   # then rewrite environment.yml (and dockerfile)")
-    if cuda and now.driver and not compat.cuda_runs_on(now.driver, cuda):
+                  "envcheck generate environment . --force   # then rewrite environment.yml\n"
+                  "envcheck generate dockerfile . --force    # and the Dockerfiles")
+    # A project planned with --minor-compat accepted the family rule: the same driver must not be a failure now.
+    decisions = record.get("decisions")
+    minor = any(isinstance(d, dict) and d.get("key") == "minor_compat"
+                for d in (decisions if isinstance(decisions, list) else []))
+    if cuda and now.driver and not compat.cuda_runs_on(now.driver, cuda, minor_compat=minor):
         return Outcome(
             Status.FAIL, observed=observed, expected=expected, evidence=evidence,
             reason=(f"the project installs torch {variant} (CUDA {cuda}), which needs driver >= "
