@@ -208,6 +208,9 @@ def test_minor_compat_image_says_how_to_get_past_nvidia_require_cuda() -> None:
     assert not plain.minor_compat_used and "NVIDIA_DISABLE_REQUIRE" not in plain.base_reason
     assert dict((x.key, x.value) for x in plain.items)["minor_compat"] == "allowed, not needed"
     assert "-e NVIDIA_DISABLE_REQUIRE" not in plan_project("/tmp/demo", req, r595).files["README.md"]
+    assert plain.cuda_image is not None
+    if plain.cuda_image.unverified:  # a weakly attested tag comes with the command that checks it
+        assert f"docker manifest inspect nvidia/cuda:{plain.cuda_image.tag}" in plain.base_reason
 
 
 def test_conda_forge_pin_stays_in_the_chosen_variants_cuda_major() -> None:

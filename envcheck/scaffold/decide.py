@@ -251,7 +251,8 @@ def decide(facts: HostFacts, req: Request) -> Decisions:
     image_python = row.default_python if row else "unknown"
     image = compat.cuda_image(variant.cuda, ubuntu) if variant.cuda else None
     if image is not None:
-        weak = " (this tag rests on weaker evidence: check it exists)" if image.unverified else ""
+        weak = (f" (this tag rests on weaker evidence: `docker manifest inspect nvidia/cuda:{image.tag}` says whether "
+                "it exists)" if image.unverified else "")
         base_reason = (f"nvidia/cuda:{image.tag}: the latest patch of CUDA {variant.cuda} (older patches are deleted "
                        f"from Docker Hub), runtime flavour with cuDNN{weak}; {ubuntu_reason}")
         if minor_compat_used:
