@@ -79,6 +79,21 @@ def test_persistence_off_warns() -> None:
     assert verdict.status is Status.WARN and "nvidia-persistenced" in verdict.fix
 
 
+def test_a_gpu_lost_after_its_handle_was_given_fails_instead_of_could_not_read() -> None:
+    # NVML can return a handle and then answer GpuIsLost for every field: that GPU is gone (a failure in
+    # gpu.devices, the per-field checks blocked by it), never a row of "could not read" unknowns.
+    fields = ("name", "temperature_c", "power_draw_w", "ecc_current", "pcie_gen_current", "mig_current")
+    gone = GpuDevice(index=1, uuid="GPU-lost", errors=dict.fromkeys(fields, "GpuIsLost"))
+    assert gone.lost == "GpuIsLost" and H100.lost is None
+    rows = gpu_devices.devices(facts(H100, gone), POLICY)
+    assert [r.status for r in rows] == [Status.PASS, Status.FAIL]
+    assert rows[1].observed.startswith("unreachable: GpuIsLost") and rows[1].fix.startswith("sudo reboot")
+    temperature = gpu_devices.temperature(facts(H100, gone), POLICY)[1]
+    assert temperature.status is Status.UNKNOWN and temperature.caused_by == "gpu.devices"
+    reset = replace(gone, errors={"name": "ResetRequired"})
+    assert gpu_devices.devices(facts(reset), POLICY)[0].fix.startswith("sudo nvidia-smi -r -i 1 ")
+
+
 def test_other_field_errors_are_unknown_not_na() -> None:
     broken = replace(H100, temperature_c=None, errors={"temperature_c": "Unknown"})
     verdict = gpu_devices.temperature(facts(broken), POLICY)[0]

@@ -23,6 +23,10 @@ THROTTLE_BITS: tuple[tuple[int, str], ...] = (
 )
 
 
+# NVML errors about the GPU itself rather than one field (../shared/facts/failure-modes.md).
+DEVICE_GONE = ("GpuIsLost", "ResetRequired")
+
+
 def throttle_names(mask: int) -> tuple[str, ...]:
     names = [name for bit, name in THROTTLE_BITS if mask & bit]
     rest = mask & ~sum(bit for bit, _ in THROTTLE_BITS)
@@ -64,8 +68,13 @@ class GpuDevice:
 
     @property
     def lost(self) -> str | None:
-        """The error that keeps this GPU from being queried at all (GpuIsLost, ...), or None."""
-        return self.errors.get("handle")
+        """The error that keeps this GPU from being queried at all (GpuIsLost, ...), or None.
+
+        NVML may still hand out a handle for a GPU that fell off the bus and then fail each query on it with
+        GpuIsLost (or ResetRequired): one such field error means the whole GPU is gone, not "could not read"."""
+        if "handle" in self.errors:
+            return self.errors["handle"]
+        return next((e for e in self.errors.values() if e in DEVICE_GONE), None)
 
     @property
     def label(self) -> str:
