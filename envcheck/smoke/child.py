@@ -577,19 +577,14 @@ def walk(emit: Emitter, args: argparse.Namespace) -> None:
     avail = run_step(emit, "cuda-available", None, lambda: cuda_available(torch))
     usable = bool(avail and avail["available"] and avail["device_count"] > 0)
 
-    def counted() -> dict[str, Any]:
-        if torch.version.cuda is None:
-            raise Skip("CPU-only build")
-        return device_count(torch)
-
     count = None
-    if torch.version.cuda is not None and not usable:
+    if not usable:
         # CUDA does not work here, so torch lists no device and comparing with NVML says nothing new:
-        # cuda-available has the reason (no driver, CUDA_VISIBLE_DEVICES, ...), not a warning from this step.
+        # cuda-available has the reason (CPU-only build, no driver, CUDA_VISIBLE_DEVICES, ...), once.
         emit("end", step="device-count", item=None, state="skip", reason="no usable GPU", gpu_skip=True,
              duration_s=0.0)
     else:
-        count = run_step(emit, "device-count", None, counted)
+        count = run_step(emit, "device-count", None, lambda: device_count(torch))
     gpus: list[tuple[str, Any]] = []
     if usable and count:
         for dev in count["torch_devices"]:
