@@ -504,7 +504,7 @@ def test_gpu_peak_figures() -> None:
     assert (h200.bf16_tflops, h200.mem_bw_gbs, h200.memory_gb) == (989.4, 4800.0, 141.0)
     t4 = compat.gpu_peak("Tesla T4")
     assert t4 is not None
-    assert (t4.fp16_tflops, t4.bf16_tflops, t4.tf32_tflops, t4.mem_bw_gbs) == (65.0, None, None, 300.0)
+    assert (t4.fp16_tflops, t4.bf16_tflops, t4.tf32_tflops, t4.mem_bw_gbs) == (65.0, None, None, 320.0)
     a100 = compat.gpu_peak("NVIDIA A100-SXM4-80GB")
     assert a100 is not None and (a100.bf16_tflops, a100.mem_bw_gbs) == (312.0, 2039.0)
 
