@@ -300,3 +300,26 @@ def test_install_fixes_follow_what_the_target_python_allows() -> None:
                             "--no-install-recommends python3-pip && python3 -m pip install --break-system-packages "
                             "--no-cache-dir torch==")
     assert "--break-system-packages" not in fix(DOCKER, pip=True, externally_managed=False)
+
+
+class GoesQuiet(Replay):
+    """Child output that stops without the child exiting: the driver's wait runs out."""
+
+    def readline(self, timeout: float) -> str | None:
+        if not self.lines:
+            raise TimeoutError(f"no output within {timeout:.1f} s")
+        return self.lines.pop(0)
+
+    def close(self, grace: float = 2.0, wait: float = 0.0) -> int | None:
+        return -9  # what killing it gives
+
+
+def test_a_child_quiet_between_steps_is_cut_off_and_said_so_not_called_a_crash(tmp_path: Path) -> None:
+    lines = (DATA / "cpu-torch2.13-bench-recorded.jsonl").read_text().splitlines()
+    first_end = next(i for i, line in enumerate(lines) if '"end"' in line)
+    (tmp_path / "quiet.jsonl").write_text("\n".join(lines[:first_end + 1]))
+    run = drive(GoesQuiet(tmp_path / "quiet.jsonl"), LOCAL, deadline_for=lambda s: 60.0, run_timeout=600.0)
+    assert run.ended == "step-deadline" and run.open_step is None and run.deadline_s == pytest.approx(30.0, abs=0.5)
+    target = steps.results(run, judging())[0]
+    assert target.status is Status.FAIL
+    assert target.reason.startswith("the child went quiet between steps and was cut off after 30 s")

@@ -113,14 +113,14 @@ def drive(
         kind = event["event"]
         if kind == "hello":
             hello = event
-            step_deadline = now + GAP_S
+            step_deadline, opened = now + GAP_S, now  # `opened`: since when the deadline runs
         elif kind == "start":
             open_step, opened = (str(event.get("step")), event.get("item")), now
             step_deadline = now + deadline_for(str(event.get("step")))
         elif kind == "end":
             ends.append(event)
             open_step = None
-            step_deadline = now + GAP_S
+            step_deadline, opened = now + GAP_S, now
         elif kind == "done":
             ended = "done"
             step_deadline = now + GAP_S  # it should exit right away; the close below makes sure

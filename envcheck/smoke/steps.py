@@ -344,10 +344,13 @@ def results(run: ChildRun, j: Judging) -> list[Result]:
         reported.add(spec.name)
         root = spec.id
     elif run.ended != "done" and root is None:
-        root = "smoke.target"  # died between steps: the stderr tail is on no step, so say it on the target
+        root = "smoke.target"  # stopped between steps: the stderr tail is on no step, so say it on the target
+        if run.ended in ("step-deadline", "run-deadline"):  # quiet, then killed by us: not an exit of its own
+            why = f"the child went quiet between steps and was cut off after {run.deadline_s:g} s"
+        else:
+            why = f"the child stopped between steps ({describe_exit(run.rc)})"
         out[0] = Result.from_outcome("smoke.target", out[0].title, Outcome(
-            Status.FAIL, out[0].observed, "the child runs to the end",
-            f"the child stopped between steps ({describe_exit(run.rc)}): {_tail(run.stderr_tail, 3)}",
+            Status.FAIL, out[0].observed, "the child runs to the end", f"{why}: {_tail(run.stderr_tail, 3)}",
             evidence={"stderr_tail": run.stderr_tail}), 0.0)
     if root is not None:
         for spec in STEPS:
