@@ -172,6 +172,30 @@ def test_a_hang_is_cut_off_at_its_step_within_the_deadline(tmp_path: Path) -> No
     assert by_id["smoke.train"][0].caused_by == "smoke.import-torch"
 
 
+def test_ctrl_c_in_envcheck_does_not_leave_the_child_running(tmp_path: Path) -> None:
+    # The child runs in a session of its own (so a timeout can kill its group), so the terminal's Ctrl-C
+    # reaches only envcheck: envcheck must end the child itself. KeyboardInterrupt arrives at the first line.
+    seen: dict[str, Any] = {}
+
+    def interrupt(event: Any) -> None:
+        seen.update(event)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_smoke(python=PYTHON, run_timeout=120, env=_with_site(tmp_path, HANG), on_event=interrupt)
+    pid = int(seen["pid"])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        pytest.fail(f"the child {pid} outlived envcheck's KeyboardInterrupt")
+
+
 def test_the_whole_run_deadline_is_unknown_not_a_failure(tmp_path: Path) -> None:
     report = run_smoke(python=PYTHON, run_timeout=2.0, env=_with_site(tmp_path, HANG))
     (imp,) = _by_id(report)["smoke.import-torch"]

@@ -65,7 +65,12 @@ def run_smoke(
             finally:
                 stream.remove()
     else:
-        run = driven(start_local(target, bench, env))
+        local = start_local(target, bench, env)
+        try:
+            run = driven(local)
+        except BaseException:  # Ctrl-C (or a bug): the child runs in its own session and would outlive us
+            local.close(grace=2.0)
+            raise
     judging = steps.Judging(policy, target, targets.host_driver(), host_gpus,
                             python_version=str((run.hello or {}).get("version") or "") or None, hello=run.hello or {})
     return Report(
