@@ -115,3 +115,15 @@ def test_host_driver_and_gpus_from_a_proc_tree(tmp_path: Path) -> None:
         "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n")
     assert targets.host_driver(str(tmp_path)) == "535.104.05"
     assert targets.host_driver(str(tmp_path / "none")) is None and targets.host_gpus(str(tmp_path / "none")) == ()
+
+
+def test_a_relative_python_becomes_absolute_without_leaving_its_venv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venv = make_prefix(tmp_path / "venv")
+    link = venv / "bin" / "python3"
+    link.symlink_to(venv / "bin" / "python")
+    monkeypatch.chdir(tmp_path)
+    found = targets.resolve(python="venv/bin/python3", env={}, home=str(tmp_path), run=runner.run)
+    assert found.python == str(link)  # absolute, and still the venv's link (its real file decides nothing)
+    assert found.description == f"--python {link}"

@@ -70,6 +70,7 @@ def resolve(
         found = python if os.sep in python else shutil.which(python, path=env.get("PATH"))
         if not found or not _executable(found):
             raise UsageError(f"--python {python}: no executable interpreter there")
+        found = os.path.abspath(found)  # fixes name it, pasted from anywhere; no realpath: a venv's python is a link
         return Target("python", found, f"--python {found}")
     if conda_env:
         prefix = conda_prefix(conda_env, env=env, home=home, run=run, timeout=timeout)
