@@ -31,10 +31,15 @@ class ContainerError(Exception):
 class ContainerStream:
     """A started container read like :class:`envcheck.runner.LineStream`."""
 
-    container: Any
+    container: Any  # followed for the log stream: its client waits as long as the whole run
     timeout: float
     missing: bool = False
     error: str = ""
+    control: Any = None  # the same container through the setup client (short timeout): inspect, kill, remove
+
+    @property
+    def _short(self) -> Any:
+        return self.control if self.control is not None else self.container
 
     def __post_init__(self) -> None:
         self._lines: queue.Queue[str | None] = queue.Queue()
@@ -63,7 +68,7 @@ class ContainerStream:
 
     def stderr_tail(self, limit: int = 4000) -> str:
         try:
-            data = self.container.logs(stdout=False, stderr=True, tail=200)
+            data = self._short.logs(stdout=False, stderr=True, tail=200)
         except Exception as exc:  # the container is gone: say so instead of a tail
             return f"(stderr unavailable: {type(exc).__name__}: {exc})"
         text: str = data.decode("utf-8", errors="replace")
@@ -74,13 +79,13 @@ class ContainerStream:
         try:
             if wait > 0:
                 try:
-                    self.container.wait(timeout=wait)
+                    self._short.wait(timeout=wait)
                 except Exception:  # noqa: S110 - still running after ``wait``: it is killed below
                     pass
-            self.container.reload()
-            if self.container.status == "running":
-                self.container.kill()
-            rc = int(self.container.wait(timeout=max(grace, 5.0)).get("StatusCode"))
+            self._short.reload()
+            if self._short.status == "running":
+                self._short.kill()
+            rc = int(self._short.wait(timeout=max(grace, 5.0)).get("StatusCode"))
         except Exception:  # noqa: S110 - a container that cannot be waited for has no exit code to report
             rc = None
         self._thread.join(timeout=grace)
@@ -88,7 +93,7 @@ class ContainerStream:
 
     def remove(self) -> None:
         try:
-            self.container.remove(force=True)
+            self._short.remove(force=True)
         except Exception:  # noqa: S110 - already gone (auto-removed, or the engine restarted)
             pass
 
@@ -137,4 +142,4 @@ def start(image: str, python: str, args: list[str], *, env: Mapping[str, str], h
         follower = dockerapi.sdk_client(endpoint, run_timeout + 30).containers.get(container.id)
     except Exception:  # the short client still works; a quiet child may then end the stream early
         follower = container
-    return ContainerStream(follower, timeout)
+    return ContainerStream(follower, timeout, control=container)
