@@ -277,7 +277,7 @@ def test_hang_and_crash_fixes_run_the_target_interpreter() -> None:
     assert fixes.hang("import-torch", LOCAL).startswith(
         "timeout 300 /opt/conda/envs/ml/bin/python -X importtime -c 'import torch' 2>&1 | tail -n 5")
     assert fixes.crash("import-torch", DOCKER).startswith(
-        "docker run --rm --entrypoint python3 ml:1 -c 'import torch'")
+        "docker run --rm --init --entrypoint python3 ml:1 -c 'import torch'")
 
 
 def test_install_fixes_follow_what_the_target_python_allows() -> None:

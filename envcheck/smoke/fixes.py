@@ -105,10 +105,11 @@ def for_error(step: str, kind: str, message: str, j: Judging) -> tuple[str, str]
 
 
 def target_python(target: Target) -> str:
-    """The target's interpreter as a command to paste: the path, or a one-off container of the image."""
+    """The target's interpreter as a command to paste: the path, or a one-off container of the image.
+    --init: as PID 1 python ignores SIGTERM, so `timeout` (or Ctrl-C) would leave a hung container running."""
     python = shlex.quote(target.python)
     if target.kind == "docker":
-        return f"docker run --rm --entrypoint {python} {shlex.quote(target.image or '')}"
+        return f"docker run --rm --init --entrypoint {python} {shlex.quote(target.image or '')}"
     return python
 
 
