@@ -258,13 +258,24 @@ def _smoke_progress(as_json: bool, color: bool | None) -> Any:
 
 
 def _run_smoke_live(as_json: bool, color: bool | None = None, **kwargs: Any) -> Report:
+    import signal
+
     from envcheck.smoke import run_smoke
 
-    live = _smoke_progress(as_json, color)
-    if live is None:
-        return run_smoke(**kwargs)
-    with live:
-        return run_smoke(on_event=live, **kwargs)
+    def terminated(signum: int, frame: object) -> None:
+        # The child runs in a session of its own: SIGTERM (a CI job's timeout, `kill`) must unwind run_smoke,
+        # which ends the child, instead of killing envcheck alone and leaving the child running (issue #4).
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        live = _smoke_progress(as_json, color)
+        if live is None:
+            return run_smoke(**kwargs)
+        with live:
+            return run_smoke(on_event=live, **kwargs)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @cli.command()

@@ -196,6 +196,31 @@ def test_ctrl_c_in_envcheck_does_not_leave_the_child_running(tmp_path: Path) -> 
         pytest.fail(f"the child {pid} outlived envcheck's KeyboardInterrupt")
 
 
+def test_sigterm_to_envcheck_ends_the_child_too(tmp_path: Path) -> None:
+    proc = subprocess.Popen([ENVCHECK, "smoke", "--python", PYTHON, "--json"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=_with_site(tmp_path, HANG))
+    children: list[int] = []
+    deadline = time.monotonic() + 30
+    while not children and time.monotonic() < deadline:  # the child, hung in `import torch`
+        time.sleep(0.2)
+        found = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, timeout=10)
+        children = [int(pid) for pid in found.stdout.split()]
+    assert children, "envcheck did not start the child"
+    proc.terminate()
+    rc = proc.wait(timeout=10)
+    for pid in children:
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, 9)
+            pytest.fail(f"the child {pid} outlived envcheck's SIGTERM")
+    assert rc == 128 + 15  # SIGTERM's exit status, after the child was ended
+
+
 def test_the_whole_run_deadline_is_unknown_not_a_failure(tmp_path: Path) -> None:
     report = run_smoke(python=PYTHON, run_timeout=2.0, env=_with_site(tmp_path, HANG))
     (imp,) = _by_id(report)["smoke.import-torch"]
