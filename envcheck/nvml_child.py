@@ -53,6 +53,18 @@ class _Collector:
         self.values[field] = value
         return value
 
+    def split(self, fields: tuple[str, ...], call: Callable[[], Any]) -> None:
+        """One NVML call that answers several fields (memory total/used, a mode's current/pending):
+        each field gets its part, or each gets the call's error."""
+        try:
+            parts = [_text(part) for part in call()]
+        except Exception as exc:  # as in get(): a fact about these fields
+            error = _error(exc)
+            for field in fields:
+                self.errors[field] = error
+            return
+        self.values.update(zip(fields, parts, strict=True))
+
 
 def _device(nv: Any, index: int, fallbacks: list[str]) -> dict[str, Any]:
     out = _Collector()
@@ -63,25 +75,18 @@ def _device(nv: Any, index: int, fallbacks: list[str]) -> dict[str, Any]:
     out.get("name", lambda: nv.nvmlDeviceGetName(handle))
     out.get("uuid", lambda: nv.nvmlDeviceGetUUID(handle))
     out.get("pci_bus_id", lambda: _text(nv.nvmlDeviceGetPciInfo(handle).busId))
-    memory = out.get("memory", lambda: nv.nvmlDeviceGetMemoryInfo(handle))
-    out.values.pop("memory", None)
-    if memory is not None:
-        out.values["memory_total"] = int(memory.total)
-        out.values["memory_used"] = int(memory.used)
-    elif "memory" in out.errors:
-        out.errors["memory_total"] = out.errors["memory_used"] = out.errors.pop("memory")
+    def memory() -> tuple[int, int]:
+        info = nv.nvmlDeviceGetMemoryInfo(handle)
+        return int(info.total), int(info.used)
+
+    out.split(("memory_total", "memory_used"), memory)
     out.get("temperature_c", lambda: nv.nvmlDeviceGetTemperature(handle, nv.NVML_TEMPERATURE_GPU))
     out.get("power_draw_mw", lambda: nv.nvmlDeviceGetPowerUsage(handle))
     out.get("power_limit_mw", lambda: nv.nvmlDeviceGetEnforcedPowerLimit(handle))
     out.get("power_default_limit_mw", lambda: nv.nvmlDeviceGetPowerManagementDefaultLimit(handle))
     out.get("persistence_mode", lambda: nv.nvmlDeviceGetPersistenceMode(handle))
     out.get("compute_capability", lambda: list(nv.nvmlDeviceGetCudaComputeCapability(handle)))
-    ecc = out.get("ecc_mode", lambda: list(nv.nvmlDeviceGetEccMode(handle)))
-    out.values.pop("ecc_mode", None)
-    if ecc is not None:
-        out.values["ecc_mode_current"], out.values["ecc_mode_pending"] = ecc
-    elif "ecc_mode" in out.errors:
-        out.errors["ecc_mode_current"] = out.errors["ecc_mode_pending"] = out.errors.pop("ecc_mode")
+    out.split(("ecc_mode_current", "ecc_mode_pending"), lambda: nv.nvmlDeviceGetEccMode(handle))
     uncorrected = nv.NVML_MEMORY_ERROR_TYPE_UNCORRECTED
     out.get("ecc_volatile_uncorrected",
             lambda: nv.nvmlDeviceGetTotalEccErrors(handle, uncorrected, nv.NVML_VOLATILE_ECC))
@@ -100,12 +105,7 @@ def _device(nv: Any, index: int, fallbacks: list[str]) -> dict[str, Any]:
     out.get("pcie_gen_max", lambda: nv.nvmlDeviceGetMaxPcieLinkGeneration(handle))
     out.get("pcie_width_current", lambda: nv.nvmlDeviceGetCurrPcieLinkWidth(handle))
     out.get("pcie_width_max", lambda: nv.nvmlDeviceGetMaxPcieLinkWidth(handle))
-    mig = out.get("mig_mode", lambda: list(nv.nvmlDeviceGetMigMode(handle)))
-    out.values.pop("mig_mode", None)
-    if mig is not None:
-        out.values["mig_mode_current"], out.values["mig_mode_pending"] = mig
-    elif "mig_mode" in out.errors:
-        out.errors["mig_mode_current"] = out.errors["mig_mode_pending"] = out.errors.pop("mig_mode")
+    out.split(("mig_mode_current", "mig_mode_pending"), lambda: nv.nvmlDeviceGetMigMode(handle))
     return {"index": index, "values": out.values, "errors": out.errors}
 
 
