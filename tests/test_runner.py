@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
+
+from process_helpers import gone_within
 
 from envcheck.runner import run
 
@@ -49,16 +50,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path) -> None:
     assert result.rc is None
     assert elapsed < 4.0
     grandchild = int(pidfile.read_text())
-    deadline = time.monotonic() + 3
-    alive = True
-    while time.monotonic() < deadline:
-        try:
-            os.kill(grandchild, 0)
-        except ProcessLookupError:
-            alive = False
-            break
-        time.sleep(0.05)
-    assert not alive, "the grandchild survived the timeout"
+    assert gone_within(grandchild, 3), "the grandchild survived the timeout"
 
 
 def test_stdin_is_closed_so_prompts_do_not_hang() -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from process_helpers import gone_within
 
 from envcheck.model import Report, Status
 from envcheck.smoke import run_smoke
@@ -184,16 +185,7 @@ def test_ctrl_c_in_envcheck_does_not_leave_the_child_running(tmp_path: Path) -> 
     with pytest.raises(KeyboardInterrupt):
         run_smoke(python=PYTHON, run_timeout=120, env=_with_site(tmp_path, HANG), on_event=interrupt)
     pid = int(seen["pid"])
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, 9)
-        pytest.fail(f"the child {pid} outlived envcheck's KeyboardInterrupt")
+    assert gone_within(pid, 5), f"the child {pid} outlived envcheck's KeyboardInterrupt"
 
 
 def test_sigterm_to_envcheck_ends_the_child_too(tmp_path: Path) -> None:
@@ -209,15 +201,7 @@ def test_sigterm_to_envcheck_ends_the_child_too(tmp_path: Path) -> None:
     proc.terminate()
     rc = proc.wait(timeout=10)
     for pid in children:
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
-        else:
-            os.kill(pid, 9)
-            pytest.fail(f"the child {pid} outlived envcheck's SIGTERM")
+        assert gone_within(pid, 5), f"the child {pid} outlived envcheck's SIGTERM"
     assert rc == 128 + 15  # SIGTERM's exit status, after the child was ended
 
 

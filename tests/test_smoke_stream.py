@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from process_helpers import gone_within
 
 from envcheck.runner import stream
 
@@ -48,15 +49,7 @@ def test_close_kills_the_whole_process_group() -> None:
     assert grandchild > 0
     os.kill(grandchild, 0)  # alive
     child.close()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.kill(grandchild, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        pytest.fail("the grandchild outlived close()")
+    assert gone_within(grandchild, 5), "the grandchild outlived close()"
 
 
 def test_the_stderr_tail_is_bounded_and_keeps_the_end() -> None:
