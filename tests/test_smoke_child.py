@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import torch
+from smoke_helpers import Replay
 
 from envcheck.model import Status
 from envcheck.policy import default_policy
@@ -147,22 +148,6 @@ def judging() -> steps.Judging:
     return steps.Judging(default_policy(), TARGET, "570.133.20", (), python_version="3.11.7")
 
 
-class Lines:
-    missing, error = False, ""
-
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-
-    def readline(self, timeout: float) -> str | None:
-        return self.lines.pop(0) if self.lines else None
-
-    def stderr_tail(self, limit: int = 4000) -> str:
-        return ""
-
-    def close(self, grace: float = 2.0, wait: float = 0.0) -> int | None:
-        return 0
-
-
 def test_a_gpu_broken_at_its_first_step_gets_every_later_step_pinned_to_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.version, "cuda", "12.6")  # a CUDA build; the CPU work below is real torch
     monkeypatch.setattr(child, "cuda_available", lambda t: {"available": True, "device_count": 2, "cuda_build": "12.6"})
@@ -185,7 +170,7 @@ def test_a_gpu_broken_at_its_first_step_gets_every_later_step_pinned_to_it(monke
     out = io.StringIO()
     child.walk(child.Emitter(out), child.argparse.Namespace(bench=False, collective="nccl", ranks=2))
     out.write(json.dumps({"event": "done"}) + "\n")
-    run = drive(Lines(json.dumps({"event": "hello", "version": "3.11.7"}) + "\n" + out.getvalue()), TARGET,
+    run = drive(Replay(json.dumps({"event": "hello", "version": "3.11.7"}) + "\n" + out.getvalue()), TARGET,
                 deadline_for=lambda s: 60.0, run_timeout=60.0)
     results = steps.results(run, judging())
     for gpu in (f"GPU 0 ({uuids[0]})", f"GPU 1 ({uuids[1]})"):

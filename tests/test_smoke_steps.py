@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from smoke_helpers import Replay
 
 from envcheck.model import Result, Status
 from envcheck.policy import default_policy
@@ -26,24 +27,6 @@ DOCKER = Target("docker", "python3", "image ml:1 (python3 inside it)", image="ml
 def judging(target: Target = LOCAL, driver: str | None = "570.133.20", gpus: int = 2) -> steps.Judging:
     host = tuple(HostGpu(f"0000:{i:02x}:00.0", "NVIDIA H100 80GB HBM3", f"GPU-{i}") for i in range(gpus))
     return steps.Judging(default_policy(), target, driver, host, python_version="3.12.7")
-
-
-class Replay:
-    """Child output read back from a file, line by line, through the real driver."""
-
-    missing, error = False, ""
-
-    def __init__(self, path: Path) -> None:
-        self.lines = path.read_text().splitlines()
-
-    def readline(self, timeout: float) -> str | None:
-        return self.lines.pop(0) if self.lines else None
-
-    def stderr_tail(self, limit: int = 4000) -> str:
-        return ""
-
-    def close(self, grace: float = 2.0, wait: float = 0.0) -> int | None:
-        return 0
 
 
 def replayed(name: str, target: Target = LOCAL, **kw: Any) -> list[Result]:

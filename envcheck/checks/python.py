@@ -119,10 +119,6 @@ def _pip_fix(info: Any) -> str:
     return f"{info.get('executable')} -m ensurepip --upgrade"
 
 
-def _interpreter_of(res: Resolution) -> str | None:
-    return res.interpreter
-
-
 def pip(facts: PythonFacts, policy: Policy) -> Outcome:
     blocked = _no_interpreter(facts)
     if blocked is not None:
@@ -130,7 +126,7 @@ def pip(facts: PythonFacts, policy: Policy) -> Outcome:
     info = facts.info
     exe = str(info.get("executable"))
     res = next(r for r in facts.resolutions if r.name == "pip")
-    owner = _interpreter_of(res)
+    owner = res.interpreter
     evidence = {"pip_module": info.get("pip_path"), "pip_version": info.get("pip_version"), "pip_on_path": res.path,
                 "pip_target": res.target, "pip_interpreter": owner, "interpreter": exe}
     if res.path is not None and owner is not None and not same_interpreter(owner, exe):
