@@ -16,7 +16,10 @@ import pytest
 
 from envcheck.smoke import targets
 
-ENVCHECK = str(Path(sys.executable).with_name("envcheck"))
+# Installed: the console script beside this interpreter; on a GPU machine running from a checkout with
+# PYTHONPATH=. (scripts/device-capture) there is none, so the module.
+_SCRIPT = Path(sys.executable).with_name("envcheck")
+ENVCHECK = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "envcheck"]
 pytestmark = [pytest.mark.gpu, pytest.mark.slow]
 
 
@@ -24,7 +27,7 @@ def test_every_gpu_trains_and_the_bench_reaches_the_datasheet_goals() -> None:
     gpus = targets.host_gpus()
     if not gpus:
         pytest.skip("no NVIDIA GPU on this machine (/proc/driver/nvidia/gpus is empty or absent)")
-    proc = subprocess.run([ENVCHECK, "smoke", "--bench", "--json", "--python", sys.executable],
+    proc = subprocess.run([*ENVCHECK, "smoke", "--bench", "--json", "--python", sys.executable],
                           capture_output=True, text=True, timeout=900)
     report = json.loads(proc.stdout)
     if os.environ.get("ENVCHECK_SMOKE_RECORD"):
