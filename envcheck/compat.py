@@ -288,7 +288,11 @@ def _has_word(name: str, part: str) -> bool:
 
 
 def gpu_peak(nvml_name: str) -> GpuPeak | None:
-    """NVML's name ("NVIDIA H100 80GB HBM3") -> its datasheet peaks; None for a GPU not in the data."""
+    """NVML's name ("NVIDIA H100 80GB HBM3") -> its datasheet peaks; None for a GPU not in the data.
+    A MIG instance ("NVIDIA A100 80GB PCIe MIG 1g.10gb") has a slice of the GPU's SMs and memory bandwidth,
+    so the whole board's datasheet says nothing about it: None, shown as "peak n/a", never a low figure."""
+    if _has_word(nvml_name, "MIG"):
+        return None
     for g in gpu_rows():
         if any(_has_word(nvml_name, m) for m in g.match) and not any(_has_word(nvml_name, x) for x in g.exclude):
             return g

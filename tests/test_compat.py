@@ -474,6 +474,17 @@ NVML_NAMES = {  # names as NVML reports them -> the row they must match
     "Tesla V100-SXM2-16GB": "V100 SXM2 16GB",
     "Tesla V100-SXM2-32GB": "V100 SXM2 32GB",
     "Tesla T4": "T4",
+    "NVIDIA H100 NVL": "H100 NVL",
+    "NVIDIA H200 NVL": "H200 NVL",
+    "NVIDIA A100-SXM4-40GB": "A100 SXM4 40GB",
+    "NVIDIA A100 80GB PCIe": "A100 PCIe 80GB",
+    "NVIDIA A40": "A40",
+    "NVIDIA A10": "A10",
+    "NVIDIA RTX A6000": "RTX A6000",
+    "NVIDIA L40": "L40",
+    "Tesla V100-PCIE-16GB": "V100 PCIe 16GB",
+    "Tesla V100-PCIE-32GB": "V100 PCIe 32GB",
+    "Tesla V100S-PCIE-32GB": "V100S PCIe",
 }
 
 
@@ -487,9 +498,9 @@ def test_gpu_peak_matches_nvml_names(nvml_name: str, row: str) -> None:
 
 @pytest.mark.parametrize(
     "other",
-    ["NVIDIA H100 NVL", "NVIDIA H200 NVL", "NVIDIA A100-SXM4-40GB", "NVIDIA A100 80GB PCIe", "NVIDIA L40",
-     "NVIDIA GeForce RTX 4090 Laptop GPU", "NVIDIA GeForce RTX 4090 D", "NVIDIA GeForce RTX 3090 Ti",
-     "Tesla V100-PCIE-16GB", "NVIDIA GeForce RTX 3060", "NVIDIA T400", ""],
+    ["NVIDIA GeForce RTX 4090 Laptop GPU", "NVIDIA GeForce RTX 4090 D", "NVIDIA GeForce RTX 3090 Ti",
+     "NVIDIA A10G", "NVIDIA A100 80GB PCIe MIG 1g.10gb", "NVIDIA RTX 6000 Ada Generation", "NVIDIA GH200 480GB",
+     "NVIDIA GeForce RTX 3060", "NVIDIA T400", ""],
 )
 def test_gpu_peak_other_products_are_not_guessed(other: str) -> None:
     assert compat.gpu_peak(other) is None
@@ -507,11 +518,18 @@ def test_gpu_peak_figures() -> None:
     assert (t4.fp16_tflops, t4.bf16_tflops, t4.tf32_tflops, t4.mem_bw_gbs) == (65.0, None, None, 320.0)
     a100 = compat.gpu_peak("NVIDIA A100-SXM4-80GB")
     assert a100 is not None and (a100.bf16_tflops, a100.mem_bw_gbs) == (312.0, 2039.0)
+    # The NVL parts (one GPU of an NVLink pair) are clocked lower than the SXM ones and must not borrow their row.
+    nvl, h200nvl = compat.gpu_peak("NVIDIA H100 NVL"), compat.gpu_peak("NVIDIA H200 NVL")
+    assert nvl is not None and (nvl.bf16_tflops, nvl.mem_bw_gbs, nvl.memory_gb) == (835.5, 3900.0, 94.0)
+    assert h200nvl is not None and (h200nvl.bf16_tflops, h200nvl.mem_bw_gbs) == (835.5, 4800.0)
+    a100_40, a100_80p = compat.gpu_peak("NVIDIA A100-SXM4-40GB"), compat.gpu_peak("NVIDIA A100 80GB PCIe")
+    assert a100_40 is not None and a100_40.mem_bw_gbs == 1555.0
+    assert a100_80p is not None and a100_80p.mem_bw_gbs == 1935.0
 
 
 def test_gpu_peak_data_is_sane() -> None:
     rows = compat_data.gpu_rows()
-    assert len(rows) == 12 and len({g.name for g in rows}) == 12
+    assert len(rows) == 23 and len({g.name for g in rows}) == 23
     for g in rows:
         assert g.fp32_tflops > 0 and g.mem_bw_gbs > 0 and g.memory_gb > 0 and g.match
         assert "datasheet" in g.source or "whitepaper" in g.source
