@@ -43,7 +43,42 @@ def test_real_git_with_identity_set_through_git_itself(tmp_path: Path) -> None:
     facts = collect(_ctx(tmp_path))
     verdict = identity(facts, default_policy())
     assert verdict.status is Status.PASS
-    assert verdict.observed == "Ada Lovelace <ada@example.org>"
+    assert verdict.observed == f"Ada Lovelace <ada@example.org> (from {tmp_path}/.gitconfig)"
+
+
+def test_an_identity_outside_the_global_file_counts(tmp_path: Path) -> None:
+    """Set in a file ~/.gitconfig includes (a lab's shared identity file), or by GIT_AUTHOR_* for the session:
+    git commits with it, so "not set" would be a false warning. Real git reads both."""
+    shared = tmp_path / "lab.gitconfig"
+    shared.write_text("[user]\n  name = Lab Robot\n  email = robot@lab.example\n")
+    (tmp_path / ".gitconfig").write_text(f"[include]\n  path = {shared}\n")
+    verdict = identity(collect(_ctx(tmp_path)), default_policy())
+    assert verdict.status is Status.PASS
+    assert verdict.observed == f"Lab Robot <robot@lab.example> (from {shared})"
+
+    (tmp_path / ".gitconfig").unlink()
+    ctx = _ctx(tmp_path)
+    env = {**ctx.env, "GIT_AUTHOR_NAME": "Ada", "EMAIL": "ada@example.org"}
+    verdict = identity(collect(type(ctx)(env=env, home=ctx.home, timeout_s=5.0, run=ctx.run, options={})),
+                       default_policy())
+    assert verdict.status is Status.PASS
+    assert verdict.observed == "Ada <ada@example.org> (from $GIT_AUTHOR_NAME and $EMAIL)"
+
+
+def test_a_repository_where_doctor_starts_does_not_lend_its_identity(tmp_path: Path) -> None:
+    """The identity is the machine user's, the same wherever doctor runs: a repo's own .git/config is not read."""
+    repo = tmp_path / "repo"
+    env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run([GIT, "init", "-q", str(repo)], env=env, check=True)
+    subprocess.run([GIT, "-C", str(repo), "config", "user.name", "Repo Only"], env=env, check=True)
+    subprocess.run([GIT, "-C", str(repo), "config", "user.email", "repo@example.org"], env=env, check=True)
+    cwd = os.getcwd()
+    os.chdir(repo)
+    try:
+        verdict = identity(collect(_ctx(tmp_path)), default_policy())
+    finally:
+        os.chdir(cwd)
+    assert verdict.status is Status.WARN and verdict.observed == "user.name and user.email not set"
 
 
 def test_only_email_missing_names_only_email(tmp_path: Path) -> None:

@@ -56,10 +56,20 @@ def identity(facts: GitFacts, policy: Policy) -> Outcome:
                  "user.email": 'git config --global user.email "you@example.com"'}
         return Outcome(
             Status.WARN, observed=f"{' and '.join(missing)} not set", expected="user.name and user.email set",
-            reason="git refuses to commit without an identity",
+            reason="git refuses to commit without an identity (none in any config file git reads, nor in "
+                   "GIT_AUTHOR_NAME / GIT_AUTHOR_EMAIL)",
             fix="\n".join(fixes[key] for key in missing),
         )
-    return Outcome(Status.PASS, observed=f"{facts.user_name} <{facts.user_email}>")
+    origins = [_where(o) for o in dict.fromkeys((facts.name_origin, facts.email_origin)) if o]
+    observed = f"{facts.user_name} <{facts.user_email}>" + (f" (from {' and '.join(origins)})" if origins else "")
+    return Outcome(Status.PASS, observed=observed,
+                   evidence={"user.name": facts.name_origin, "user.email": facts.email_origin})
+
+
+def _where(origin: str) -> str:
+    """git's --show-origin ("file:/home/ann/.gitconfig") or the probe's "env:GIT_AUTHOR_NAME", for a person."""
+    kind, _, rest = origin.partition(":")
+    return f"${rest}" if kind == "env" else rest if kind == "file" else origin
 
 
 CHECKS = (
