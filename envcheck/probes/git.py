@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from dataclasses import dataclass
+from typing import Mapping
 
 from envcheck.model import ProbeContext, ProbeSpec
 
@@ -29,7 +30,7 @@ _NAME_ENV = ("GIT_AUTHOR_NAME",)
 _EMAIL_ENV = ("GIT_AUTHOR_EMAIL",)
 
 
-def _from_env(env: dict[str, str] | None, names: tuple[str, ...]) -> tuple[str, str] | None:
+def _from_env(env: Mapping[str, str] | None, names: tuple[str, ...]) -> tuple[str, str] | None:
     for name in names:
         value = (env or {}).get(name, "").strip()
         if value:
