@@ -70,6 +70,7 @@ def test_no_swap_with_little_ram_warns_with_swapfile_fix() -> None:
 def test_swap_mostly_used_warns() -> None:
     verdict = checks.swap(facts(swap_total=8 * GIB, swap_free=1 * GIB), POLICY)
     assert verdict.status is Status.WARN and "7.0 GiB in use" in verdict.observed
+    assert verdict.fix.startswith("ps -eo pid,user,rss,comm --sort=-rss")  # what to look at, pasteable
 
 
 # --- disks ----------------------------------------------------------------------------------------------

@@ -306,3 +306,4 @@ def test_a_child_quiet_between_steps_is_cut_off_and_said_so_not_called_a_crash(t
     target = steps.results(run, judging())[0]
     assert target.status is Status.FAIL
     assert target.reason.startswith("the child went quiet between steps and was cut off after 30 s")
+    assert target.fix.startswith("envcheck smoke --step-timeout")

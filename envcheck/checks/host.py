@@ -205,7 +205,8 @@ def swap(facts: HostFacts, policy: Policy) -> Outcome:
     observed = f"{gib(facts.swap_total)} swap, {gib(used)} in use"
     if used > facts.swap_total / 2:
         return Outcome(Status.WARN, observed=observed, expected="swap mostly free", evidence=evidence,
-                       reason="more than half the swap is in use: the machine is short of memory and slows down")
+                       reason="more than half the swap is in use: the machine is short of memory and slows down",
+                       fix="ps -eo pid,user,rss,comm --sort=-rss | head -n 6  # what holds the memory; stop or move it")
     return Outcome(Status.PASS, observed=observed, evidence=evidence)
 
 

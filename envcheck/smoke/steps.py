@@ -106,7 +106,9 @@ def _count(facts: Mapping[str, Any], j: Judging) -> Outcome:
     where = " inside the container" if j.target.kind == "docker" else ""
     if nvml.get("error"):
         return Outcome(Status.WARN, f"torch sees {len(torch_uuids)}; NVML could not be asked{where}",
-                       "the same GPUs through torch and NVML", str(nvml["error"]), evidence=facts)
+                       "the same GPUs through torch and NVML", str(nvml["error"]),
+                       fix="nvidia-smi -L  # NVML's own list; an error here is the driver's, not torch's",
+                       evidence=facts)
     observed = f"torch sees {len(torch_uuids)} of the {len(nvml_uuids)} GPU(s) NVML sees{where}"
     missing = [u for u in nvml_uuids if u not in torch_uuids]
     unknown = [u for u in torch_uuids if u not in nvml_uuids]
@@ -116,6 +118,7 @@ def _count(facts: Mapping[str, Any], j: Judging) -> Outcome:
                        evidence={**facts, "host_gpus": host})
     if unknown and nvml_uuids:
         return Outcome(Status.WARN, observed, "torch's devices among NVML's", f"UUIDs NVML does not list: {unknown}",
+                       fix="nvidia-smi -L  # compare the UUIDs; MIG instances list as MIG-..., under their GPU",
                        evidence=facts)
     if missing and cvd is None:
         return Outcome(Status.FAIL, observed, "every GPU", f"torch does not see {', '.join(map(str, missing))}",
@@ -347,11 +350,13 @@ def results(run: ChildRun, j: Judging) -> list[Result]:
         root = "smoke.target"  # stopped between steps: the stderr tail is on no step, so say it on the target
         if run.ended in ("step-deadline", "run-deadline"):  # quiet, then killed by us: not an exit of its own
             why = f"the child went quiet between steps and was cut off after {run.deadline_s:g} s"
+            fix = "envcheck smoke --step-timeout 600  # if this machine is only slow"
         else:
             why = f"the child stopped between steps ({describe_exit(run.rc)})"
+            fix = fixes.crash("", run.target)
         out[0] = Result.from_outcome("smoke.target", out[0].title, Outcome(
             Status.FAIL, out[0].observed, "the child runs to the end", f"{why}: {_tail(run.stderr_tail, 3)}",
-            evidence={"stderr_tail": run.stderr_tail}), 0.0)
+            fix=fix, evidence={"stderr_tail": run.stderr_tail}), 0.0)
     if root is not None:
         for spec in STEPS:
             if spec.name not in reported and (run.bench or not spec.bench):
