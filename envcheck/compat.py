@@ -17,12 +17,14 @@ from envcheck.compat_data import (
     DATA_VERSION,
     CondaFacts,
     GpuPeak,
+    Lifecycle,
     TorchRelease,
     TorchVariant,
     UbuntuRelease,
     conda_row,
     gpu_rows,
     image_rows,
+    lifecycle_read,
     lifecycle_rows,
     parse_version,
     raw,
@@ -132,7 +134,26 @@ def branch_status(driver: str, today: date) -> BranchStatus:
         # NVIDIA lists only branches still (or recently) supported; one older than an ended LTS has ended too.
         return BranchStatus(branch, None, None, True,
                             f"inferred: older than R{oldest.branch}, whose support ended {oldest.eol}; {oldest.source}")
+    # NVIDIA's table lists every long-term and production branch it still supports. A branch missing from it
+    # but older than a listed production/LTS one that is still supported is a new feature branch (short-lived,
+    # never updated once the next one ships: R545, R555, R560, R565, R575, R590) or an ended branch NVIDIA
+    # dropped from the table (R550): either way no longer updated, and there is a supported branch above it.
+    # The table says which branches exist as of when it was read, not when each began: for an earlier date
+    # (a replayed recording) a branch above may not have existed yet, so nothing is inferred then.
+    newer = [r for r in rows if r.branch > branch and r.kind in ("LTS", "production") and today <= r.eol]
+    if newer and today >= lifecycle_read():
+        return BranchStatus(branch, None, None, True,
+                            f"inferred: not among the branches NVIDIA supports, and older than R{newer[0].branch} "
+                            f"({newer[0].kind}, supported until {newer[0].eol}); {newer[0].source}")
     return BranchStatus(branch, None, None, False, f"R{branch} is not in {oldest.source}: lifecycle unknown")
+
+
+def recommended_branch(today: date) -> Lifecycle | None:
+    """The LTS branch to move to: the supported one with the latest end of life that Ubuntu's
+    `nvidia-driver-<branch>-server` packages already carry (R580 at the time of writing; a newer LTS is
+    named only once it is the oldest supported LTS, so the advice never points at a package not yet shipped)."""
+    supported = [r for r in lifecycle_rows() if r.kind == "LTS" and today <= r.eol]
+    return supported[0] if supported else None
 
 
 # --- PyTorch wheels (compat.md section 3) -----------------------------------------------------------------

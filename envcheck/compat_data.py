@@ -94,6 +94,12 @@ def lifecycle_rows() -> tuple[Lifecycle, ...]:
     return tuple(sorted(rows, key=lambda r: r.branch))
 
 
+@lru_cache(maxsize=1)
+def lifecycle_read() -> date:
+    """When the lifecycle table was read from NVIDIA's page: what it lists is true from then on."""
+    return max(date.fromisoformat(r["read"]) for r in raw()["branch_lifecycle"])
+
+
 @dataclass(frozen=True)
 class TorchVariant:
     name: str  # "cu126" / "cpu"

@@ -185,7 +185,9 @@ def test_normalize_driver_cuda() -> None:
     [
         ("535.104.05", "LTS", True, date(2026, 6, 30)),  # EOL June 2026
         ("570.86.10", "production", True, date(2026, 2, 28)),  # EOL Feb 2026
-        ("580.95.05", "LTS", False, date(2028, 8, 31)),  # EOL Aug 2028
+        ("580.95.05", "LTS", False, date(2028, 6, 30)),  # EOL June 2028 (620 edition; earlier ones said Aug)
+        ("595.71.05", "production", False, date(2027, 3, 31)),  # EOL March 2027
+        ("620.10.01", "LTS", False, date(2029, 9, 30)),  # EOL September 2029
     ],
 )
 def test_branch_status_listed(driver: str, kind: str, ended: bool, eol: date) -> None:
@@ -198,9 +200,29 @@ def test_branch_status_unlisted() -> None:
     assert not compat.branch_status("535.104.05", date(2026, 6, 30)).ended  # month known only: not early
     old = compat.branch_status("470.256.02", TODAY)
     assert old.ended and old.kind is None and "inferred" in old.source
+    # Before the table was read (a replayed recording's date), a branch above may not have existed yet:
+    # nothing is inferred then. R470 on 2026-01-01: older than R535, which had not ended: not known.
     assert not compat.branch_status("470.256.02", date(2026, 1, 1)).ended
-    new = compat.branch_status("595.71.05", TODAY)
-    assert (new.kind, new.eol, new.ended) == (None, None, False) and "unknown" in new.source
+    assert not compat.branch_status("565.57.01", date(2024, 11, 14)).ended
+    newer = compat.branch_status("625.10", TODAY)  # newer than every listed branch: not known yet
+    assert (newer.kind, newer.eol, newer.ended) == (None, None, False) and "unknown" in newer.source
+
+
+@pytest.mark.parametrize("driver", ["545.29.06", "550.144.03", "560.35.03", "565.57.01", "575.64", "590.48.01"])
+def test_a_branch_missing_below_a_supported_one_is_no_longer_supported(driver: str) -> None:
+    """NVIDIA's table lists every LTS and production branch it supports; new feature branches (545, 555, 560,
+    565, 575, 590) and dropped ones (550) are missing from it. Below a listed, supported branch they get no
+    updates: ended, said to be inferred, and pointing at the branch above."""
+    s = compat.branch_status(driver, TODAY)
+    assert s.ended and s.kind is None and s.eol is None
+    assert s.source.startswith("inferred: not among the branches NVIDIA supports, and older than R")
+
+
+def test_the_recommended_branch_is_the_oldest_supported_lts() -> None:
+    rec = compat.recommended_branch(TODAY)
+    assert rec is not None and (rec.branch, rec.kind) == (580, "LTS")  # R535 ended June 2026
+    assert compat.recommended_branch(date(2026, 1, 1)).branch == 535  # type: ignore[union-attr]
+    assert compat.recommended_branch(date(2030, 1, 1)) is None  # past every listed LTS: no guess
 
 
 # --- PyTorch releases and variants --------------------------------------------------------------------------

@@ -55,10 +55,14 @@ def driver_branch(facts: GpuFacts, policy: Policy) -> Outcome:
                 "source": status.source}
     if status.ended:
         when = f" on {status.eol}" if status.eol else ""
-        return Outcome(Status.WARN, observed=f"R{status.branch} ({status.kind or 'branch'}) reached end of life{when}",
-                       expected="a supported branch", reason="an ended branch gets no security or bug fixes",
-                       fix="sudo apt-get install -y nvidia-driver-580-server  # R580 LTS (supported to Aug 2028)",
-                       evidence=evidence)
+        to = compat.recommended_branch(today)
+        fix = (f"sudo apt-get install -y nvidia-driver-{to.branch}-server  # R{to.branch} LTS, supported until "
+               f"{to.eol:%B %Y}; then reboot" if to else "sudo ubuntu-drivers install --gpgpu  # then reboot")
+        observed = (f"R{status.branch} ({status.kind}) reached end of life{when}" if status.kind
+                    else f"R{status.branch} is no longer supported")
+        return Outcome(Status.WARN, observed=observed, expected="a supported branch",
+                       reason=f"an ended branch gets no security or bug fixes ({status.source.split(';')[0]})",
+                       fix=fix, evidence=evidence)
     if status.kind is None:
         return Outcome(Status.SKIP, observed=f"R{status.branch}: no lifecycle data", reason=status.source,
                        evidence=evidence)
