@@ -154,3 +154,20 @@ def test_markdown_cells_keep_angle_brackets_visible() -> None:
         Result("git.identity", "identity", Status.PASS, observed="Ada <ada@example.org>"),
     ))
     assert "| Ada &lt;ada@example.org> |" in render_markdown(report)
+
+
+def test_a_troubled_subject_shows_where_it_ran_first() -> None:
+    """smoke.target passes (the interpreter ran), import-torch fails: the person needs to know WHICH python
+    lacks torch, so the passing target line is shown under a subject with a problem, and only then."""
+    target = Result("smoke.target", "The target environment runs the smoke child", Status.PASS,
+                    observed="python3 on PATH (/usr/bin/python3): Python 3.12.3")
+    broken = Result("smoke.import-torch", "PyTorch imports", Status.FAIL, observed="ModuleNotFoundError",
+                    fix="/usr/bin/python3 -m pip install torch")
+    fine = Result("smoke.import-torch", "PyTorch imports", Status.PASS, observed="torch 2.13.0+cpu")
+    text = render_terminal(Report("smoke", "vm", "2026-11-27T12:00:00+00:00", 1.0, (target, broken)))
+    lines = text.splitlines()
+    assert lines.index("    [✓] smoke.target: The target environment runs the smoke child") < lines.index(
+        "    [✗] smoke.import-torch: PyTorch imports")
+    assert "        found:    python3 on PATH (/usr/bin/python3): Python 3.12.3" in lines
+    quiet = render_terminal(Report("smoke", "vm", "2026-11-27T12:00:00+00:00", 1.0, (target, fine)))
+    assert "smoke.target" not in quiet and "python3 on PATH" in quiet  # the subject line alone says it

@@ -99,8 +99,12 @@ def render_terminal(report: Report, *, color: bool = False, verbose: bool = Fals
         results = report.by_subject(subject)
         status = worst([r.status for r in results])
         lines.append(f"{style.mark(status)} {subject.ljust(width)}  {_summary(results)}")
+        troubled = status in PROBLEMS
         for result in results:
-            if verbose or result.status in PROBLEMS:
+            # "<subject>.target" says where the subject's steps ran (smoke: which interpreter, env or image):
+            # with a problem under it, a person needs that first, even though it passed.
+            where = troubled and result.id == f"{subject}.target"
+            if verbose or result.status in PROBLEMS or where:
                 lines.extend(_details(result, style, verbose))
     lines.append("")
     lines.append(closing_line(report))
