@@ -215,3 +215,25 @@ def test_verify_without_an_engine_says_so(tmp_path: Path) -> None:
     assert ran.code == 1, ran.out + ran.err
     (result,) = json.loads(ran.out)["results"]
     assert result["id"] == "verify.engine" and result["status"] == "fail" and "no-socket" in result["reason"]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_verify_holds_its_deadline_while_a_build_step_prints_nothing(tmp_path: Path,
+                                                                     request: pytest.FixtureRequest) -> None:
+    """A quiet step (`RUN pip install -q ...`, here `RUN sleep`) sends no build output: the deadline must still
+    end verify on time, naming that step. The docker SDK's build() reads with no timeout at all by default."""
+    import time
+
+    image = request.getfixturevalue("base_image")
+    project = tmp_path / "quiet"
+    assert envcheck_main(["scaffold", str(project), "--cuda", "cpu", "--no-git", "--no-jupyter"]).code == 0
+    (project / "Dockerfile.cpu").write_text(f"FROM {image}\nRUN sleep 40\n")
+    start = time.monotonic()
+    ran = envcheck_main(["verify", str(project), "--json", "--timeout", "6"])
+    took = time.monotonic() - start
+    assert ran.code == 1, ran.out + ran.err
+    (build,) = [r for r in json.loads(ran.out)["results"] if r["id"] == "verify.build"]
+    assert build["status"] == "fail" and "did not finish before the deadline" in build["observed"]
+    assert build["evidence"]["step"] == "Step 2/2 : RUN sleep 40"
+    assert took < 6 + 10, took  # the deadline plus sending the build context, not the 40 s step

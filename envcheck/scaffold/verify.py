@@ -7,13 +7,15 @@ apt-get, pip): the result names that step and says so, instead of a raw build lo
 
 from __future__ import annotations
 
+import queue
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from envcheck.model import Outcome, Report, Result, Status, UsageError
 from envcheck.probes.project import read_gpu_now, read_record
@@ -37,10 +39,45 @@ class BuildLog:
     image_id: str = ""
 
 
+_END = object()
+
+
+def _bounded(chunks: Iterable[dict[str, Any]], deadline: float) -> Iterator[dict[str, Any] | None]:
+    """The chunks as they come, read on a daemon thread so the deadline holds while a step prints nothing
+    (`RUN pip install -q ...`, `RUN sleep`): None means the deadline passed with the stream still open. An
+    error while reading is raised here, in the caller's thread. The engine cancels the build when envcheck
+    exits and the connection closes."""
+    box: queue.Queue[Any] = queue.Queue()
+
+    def pump() -> None:
+        try:
+            for chunk in chunks:
+                box.put(chunk)
+        except BaseException as exc:  # handed to the caller, which classifies it
+            box.put(exc)
+        box.put(_END)
+
+    threading.Thread(target=pump, name="envcheck-build-log", daemon=True).start()
+    while True:
+        try:
+            item = box.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            yield None
+            return
+        if item is _END:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
 def read_build_stream(chunks: Iterable[dict[str, Any]], *, deadline: float) -> BuildLog:
     """Follow the engine's build stream; the last "Step N/M" seen is the step that failed, if one did."""
     step, lines, image_id = "", list[str](), ""
-    for chunk in chunks:
+    for chunk in _bounded(chunks, deadline):
+        if chunk is None:
+            return BuildLog(False, step, "the build did not finish before the deadline (the step printed nothing "
+                            "for the rest of it)", tuple(lines[-40:]), image_id)
         text = str(chunk.get("stream") or "")
         for line in text.splitlines():
             if _STEP.match(line.strip()):
@@ -154,8 +191,11 @@ def verify(project: Path, *, timeout_s: float = 1800.0) -> Report:
         tag = f"{name}:{flavor}"
         t0 = time.monotonic()
         try:
+            # build() sends timeout=None unless told: a step that prints nothing would block the read forever.
+            # read_build_stream holds the deadline; the socket's own timeout only backs it up.
             stream = client.api.build(path=str(project), dockerfile=dockerfile, tag=tag, rm=True, forcerm=True,
-                                      decode=True, pull=False)
+                                      decode=True, pull=False,
+                                      timeout=max(timeout_s - (time.monotonic() - start), 1.0) + 30)
             log = read_build_stream(stream, deadline=start + timeout_s)
         except Exception as exc:  # the engine went away or a read timed out mid-build: a result, not a traceback
             from envcheck.dockerapi import classify
