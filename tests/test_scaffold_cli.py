@@ -228,12 +228,13 @@ def test_verify_holds_its_deadline_while_a_build_step_prints_nothing(tmp_path: P
     image = request.getfixturevalue("base_image")
     project = tmp_path / "quiet"
     assert envcheck_main(["scaffold", str(project), "--cuda", "cpu", "--no-git", "--no-jupyter"]).code == 0
-    (project / "Dockerfile.cpu").write_text(f"FROM {image}\nRUN sleep 40\n")
+    token = os.urandom(4).hex()  # a step the engine has never built: a cached one would finish at once
+    (project / "Dockerfile.cpu").write_text(f"FROM {image}\nRUN sleep 40 # {token}\n")
     start = time.monotonic()
     ran = envcheck_main(["verify", str(project), "--json", "--timeout", "6"])
     took = time.monotonic() - start
     assert ran.code == 1, ran.out + ran.err
     (build,) = [r for r in json.loads(ran.out)["results"] if r["id"] == "verify.build"]
     assert build["status"] == "fail" and "did not finish before the deadline" in build["observed"]
-    assert build["evidence"]["step"] == "Step 2/2 : RUN sleep 40"
+    assert build["evidence"]["step"] == f"Step 2/2 : RUN sleep 40 # {token}"
     assert took < 6 + 10, took  # the deadline plus sending the build context, not the 40 s step
