@@ -149,9 +149,10 @@ def branch_status(driver: str, today: date) -> BranchStatus:
 
 
 def recommended_branch(today: date) -> Lifecycle | None:
-    """The LTS branch to move to: the supported one with the latest end of life that Ubuntu's
-    `nvidia-driver-<branch>-server` packages already carry (R580 at the time of writing; a newer LTS is
-    named only once it is the oldest supported LTS, so the advice never points at a package not yet shipped)."""
+    """The LTS branch to move to: the OLDEST long-term branch still supported (R580 at the time of writing).
+    Not the newest: Ubuntu's `nvidia-driver-<branch>-server` packages follow NVIDIA's LTS branches with a lag,
+    so a newer LTS (R620) is named only once the older one ends, and the advice never points at a package
+    Ubuntu may not ship yet. None once every listed LTS has ended: no guess."""
     supported = [r for r in lifecycle_rows() if r.kind == "LTS" and today <= r.eol]
     return supported[0] if supported else None
 

@@ -221,7 +221,8 @@ def test_a_branch_missing_below_a_supported_one_is_no_longer_supported(driver: s
 def test_the_recommended_branch_is_the_oldest_supported_lts() -> None:
     rec = compat.recommended_branch(TODAY)
     assert rec is not None and (rec.branch, rec.kind) == (580, "LTS")  # R535 ended June 2026
-    assert compat.recommended_branch(date(2026, 1, 1)).branch == 535  # type: ignore[union-attr]
+    before = compat.recommended_branch(date(2026, 1, 1))  # R535 still supported then: the oldest LTS
+    assert before is not None and before.branch == 535
     assert compat.recommended_branch(date(2030, 1, 1)) is None  # past every listed LTS: no guess
 
 

@@ -65,19 +65,16 @@ def test_an_identity_outside_the_global_file_counts(tmp_path: Path) -> None:
     assert verdict.observed == "Ada <ada@example.org> (from $GIT_AUTHOR_NAME and $EMAIL)"
 
 
-def test_a_repository_where_doctor_starts_does_not_lend_its_identity(tmp_path: Path) -> None:
+def test_a_repository_where_doctor_starts_does_not_lend_its_identity(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The identity is the machine user's, the same wherever doctor runs: a repo's own .git/config is not read."""
     repo = tmp_path / "repo"
     env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], "GIT_CONFIG_NOSYSTEM": "1"}
     subprocess.run([GIT, "init", "-q", str(repo)], env=env, check=True)
     subprocess.run([GIT, "-C", str(repo), "config", "user.name", "Repo Only"], env=env, check=True)
     subprocess.run([GIT, "-C", str(repo), "config", "user.email", "repo@example.org"], env=env, check=True)
-    cwd = os.getcwd()
-    os.chdir(repo)
-    try:
-        verdict = identity(collect(_ctx(tmp_path)), default_policy())
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(repo)  # doctor started inside that repository
+    verdict = identity(collect(_ctx(tmp_path)), default_policy())
     assert verdict.status is Status.WARN and verdict.observed == "user.name and user.email not set"
 
 
