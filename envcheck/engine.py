@@ -122,17 +122,17 @@ def judge(checks: Sequence[CheckSpec], probe_runs: Mapping[str, ProbeRun], polic
         elif run is None or run.error:
             reason = run.error if run is not None else f"probe {check.probe!r} did not run"
             # Rerunning just this check shows its evidence and tells a one-off hang from a lasting one.
-            outcomes = [Outcome(Status.UNKNOWN, reason=reason, fix=f"envcheck doctor -v --only {check.id}")]
+            outcomes = [Outcome(status=Status.UNKNOWN, reason=reason, fix=f"envcheck doctor -v --only {check.id}")]
         else:
             try:
                 produced = check.judge(run.facts, policy)
                 outcomes = [produced] if isinstance(produced, Outcome) else list(produced)
             except Exception as exc:  # a buggy check is "could not check", never a pass
-                outcomes = [Outcome(Status.UNKNOWN, reason=f"check crashed: {type(exc).__name__}: {exc}",
+                outcomes = [Outcome(status=Status.UNKNOWN, reason=f"check crashed: {type(exc).__name__}: {exc}",
                                     fix=f"envcheck doctor -v --only {check.id}  # and report it with --share")]
         probe_time = run.duration_s if run is not None else 0.0
         elapsed = probe_time + time.monotonic() - start
-        for outcome in outcomes or [Outcome(Status.SKIP, reason="nothing to check")]:
+        for outcome in outcomes or [Outcome(status=Status.SKIP, reason="nothing to check")]:
             result = Result.from_outcome(check.id, check.title, outcome, round(elapsed, 4))
             results.append(result)
             previous = by_id.get(check.id)
@@ -152,9 +152,9 @@ def _blocker(check: CheckSpec, done: Mapping[str, Result]) -> Outcome | None:
             why = prior.reason or prior.title
             # A chain of skips (a -> b -> c) says "not applicable" once, not once per link.
             why = why if why.startswith("not applicable: ") else f"not applicable: {why}"
-            return Outcome(Status.SKIP, reason=why, caused_by=root)
+            return Outcome(status=Status.SKIP, reason=why, caused_by=root)
         return Outcome(
-            Status.UNKNOWN,
+            status=Status.UNKNOWN,
             reason=f"could not check because {root} is {prior.status.value}",
             caused_by=root,
         )

@@ -17,7 +17,7 @@ def _fact(value: object):
 
 
 def _judge_pass(facts, policy) -> Outcome:
-    return Outcome(Status.PASS, observed=str(facts))
+    return Outcome(status=Status.PASS, observed=str(facts))
 
 
 def test_probe_that_raises_gives_unknown_with_reason_and_report_completes() -> None:
@@ -77,7 +77,7 @@ def test_a_crashing_check_is_unknown_never_pass() -> None:
 
 def test_dependent_check_points_at_its_root_cause() -> None:
     def fail(facts, policy):
-        return Outcome(Status.FAIL, reason="daemon down")
+        return Outcome(status=Status.FAIL, reason="daemon down")
 
     checks = [
         CheckSpec("d.reachable", "reachable", "d", fail),
@@ -94,7 +94,7 @@ def test_dependent_check_points_at_its_root_cause() -> None:
 
 def test_skipped_prerequisite_skips_dependents() -> None:
     def skip(facts, policy):
-        return Outcome(Status.SKIP, reason="not installed")
+        return Outcome(status=Status.SKIP, reason="not installed")
 
     checks = [CheckSpec("d.a", "a", "d", skip), CheckSpec("d.b", "b", "d", _judge_pass, requires=("d.a",))]
     report = run_checks(checks, {"d": ProbeSpec("d", _fact(1))}, default_policy())
@@ -105,7 +105,7 @@ def test_skipped_prerequisite_skips_dependents() -> None:
 
 def test_a_check_may_judge_several_items_under_one_id() -> None:
     def per_gpu(facts, policy):
-        return [Outcome(Status.PASS, item="GPU 0"), Outcome(Status.WARN, item="GPU 1")]
+        return [Outcome(status=Status.PASS, item="GPU 0"), Outcome(status=Status.WARN, item="GPU 1")]
 
     report = run_checks([CheckSpec("g.temp", "T", "g", per_gpu)], {"g": ProbeSpec("g", _fact(1))}, default_policy())
     assert [(r.id, r.item, r.status) for r in report.results] == [
@@ -116,7 +116,7 @@ def test_a_check_may_judge_several_items_under_one_id() -> None:
 
 def test_strict_turns_warnings_into_failure() -> None:
     def warn(facts, policy):
-        return Outcome(Status.WARN)
+        return Outcome(status=Status.WARN)
 
     args = ([CheckSpec("w.x", "W", "w", warn)], {"w": ProbeSpec("w", _fact(1))}, default_policy())
     assert run_checks(*args).exit_code == 0

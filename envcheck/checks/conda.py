@@ -49,7 +49,7 @@ def _vtuple(version: str) -> tuple[int, ...]:
 
 def _no_info(facts: CondaFacts) -> Outcome | None:
     if facts.info_error:
-        return Outcome(Status.UNKNOWN, reason=facts.info_error,
+        return Outcome(status=Status.UNKNOWN, reason=facts.info_error,
                        fix=f"{shlex.quote(facts.exe or 'conda')} info --json  # run it by hand to see what it does")
     return None
 
@@ -57,7 +57,8 @@ def _no_info(facts: CondaFacts) -> Outcome | None:
 def installed(facts: CondaFacts, policy: Policy) -> Outcome:
     if facts.exe is None:
         status = Status.FAIL if policy.require_conda else Status.SKIP
-        return Outcome(status, observed="conda not found", expected="conda (Miniforge)" if policy.require_conda else "",
+        return Outcome(status=status, observed="conda not found",
+                       expected="conda (Miniforge)" if policy.require_conda else "",
                        reason="conda not found" + (": this policy requires it" if policy.require_conda else
                                                    " (optional; Miniforge installs it: https://conda-forge.org/download/)"),
                        fix=MINIFORGE_INSTALL, evidence={"searched": list(facts.searched)})
@@ -65,74 +66,76 @@ def installed(facts: CondaFacts, policy: Policy) -> Outcome:
     evidence = {"path": facts.exe, "found_via": facts.found_via, "root_prefix": facts.root_prefix}
     if facts.stale_conda_exe:
         return Outcome(
-            Status.WARN, observed=f"$CONDA_EXE={facts.stale_conda_exe} does not exist; using {facts.exe}",
+            status=Status.WARN, observed=f"$CONDA_EXE={facts.stale_conda_exe} does not exist; using {facts.exe}",
             expected="$CONDA_EXE naming a conda that exists",
             reason="a shell set up by `conda init` for a conda that was moved or deleted",
             fix=f"{shlex.quote(facts.exe)} init bash  # then open a new shell", evidence=evidence,
         )
-    return Outcome(Status.PASS, observed=f"{shown} (via {facts.found_via})", evidence=evidence)
+    return Outcome(status=Status.PASS, observed=f"{shown} (via {facts.found_via})", evidence=evidence)
 
 
 def version(facts: CondaFacts, policy: Policy) -> Outcome:
     if facts.version is None:
-        return _no_info(facts) or Outcome(Status.UNKNOWN, reason="conda did not report its version",
+        return _no_info(facts) or Outcome(status=Status.UNKNOWN, reason="conda did not report its version",
                                           fix=f"{shlex.quote(facts.exe or 'conda')} --version")
     evidence = {"version": facts.version, "source": facts.version_source, "solver": facts.solver}
     update = "conda update -n base -c conda-forge conda"
     if _vtuple(facts.version) < _vtuple(policy.conda_warn_below):
-        return Outcome(Status.WARN, observed=f"conda {facts.version}", expected=f"conda >= {policy.conda_warn_below}",
+        return Outcome(status=Status.WARN, observed=f"conda {facts.version}",
+                       expected=f"conda >= {policy.conda_warn_below}",
                        reason="conda before 23.10 solves with the classic solver: slow, and often stuck on big envs",
                        fix=update, evidence=evidence)
     if facts.solver == "classic":
-        return Outcome(Status.WARN, observed=f"conda {facts.version} with the classic solver",
+        return Outcome(status=Status.WARN, observed=f"conda {facts.version} with the classic solver",
                        expected="the libmamba solver", reason="the classic solver is many times slower",
                        fix="conda config --set solver libmamba", evidence=evidence)
     solver = f", {facts.solver} solver" if facts.solver else ""
-    return Outcome(Status.PASS, observed=f"conda {facts.version}{solver}", evidence=evidence)
+    return Outcome(status=Status.PASS, observed=f"conda {facts.version}{solver}", evidence=evidence)
 
 
 def active_env(facts: CondaFacts, policy: Policy) -> Outcome:
     if not facts.active_prefix:
-        return Outcome(Status.SKIP, reason="no conda env is active in this shell")
+        return Outcome(status=Status.SKIP, reason="no conda env is active in this shell")
     name = facts.active_name or facts.active_prefix
     if not facts.active_exists:
-        return Outcome(Status.FAIL, observed=f"{name} at {facts.active_prefix}: folder does not exist",
+        return Outcome(status=Status.FAIL, observed=f"{name} at {facts.active_prefix}: folder does not exist",
                        expected="the active env exists", reason="this shell still has a deleted env activated",
                        fix="conda deactivate")
     evidence = {"prefix": facts.active_prefix, "python_on_path": facts.python_on_path}
     on_path = facts.python_on_path
     if on_path and not on_path.startswith(facts.active_prefix.rstrip("/") + "/"):
         return Outcome(
-            Status.WARN, observed=f"{name} is active, but `python` is {on_path}",
+            status=Status.WARN, observed=f"{name} is active, but `python` is {on_path}",
             expected=f"python from {facts.active_prefix}/bin",
             reason="something earlier on PATH (or an env without python) shadows the active env's interpreter",
             fix=f"conda install -n {shlex.quote(name)} python  # if the env has no python; else fix PATH in ~/.bashrc",
             evidence=evidence,
         )
-    return Outcome(Status.PASS, observed=f"{name} ({facts.active_prefix})", evidence=evidence)
+    return Outcome(status=Status.PASS, observed=f"{name} ({facts.active_prefix})", evidence=evidence)
 
 
 def _env_outcome(env: CondaEnv, policy: Policy) -> Outcome:
     evidence = {"prefix": env.prefix, "python": env.python_version, "torch": env.torch_version,
                 "torch_source": env.torch_source}
     if not env.exists:
-        return Outcome(Status.WARN, item=env.name, observed=f"{env.prefix} does not exist", expected="the env's folder",
+        return Outcome(status=Status.WARN, item=env.name, observed=f"{env.prefix} does not exist",
+                       expected="the env's folder",
                        reason="conda lists an env whose folder is gone (deleted by hand, or an unmounted disk)",
                        fix=drop_entry(env.prefix), evidence=evidence)
     if not env.is_conda_env:
-        return Outcome(Status.WARN, item=env.name, observed=f"{env.prefix} has no conda-meta",
+        return Outcome(status=Status.WARN, item=env.name, observed=f"{env.prefix} has no conda-meta",
                        expected="a conda env", reason="the folder exists but is not a conda env (a half-deleted env?)",
                        fix=f"rm -rf {shlex.quote(env.prefix)}  # after checking nothing in it is needed",
                        evidence=evidence)
     if env.python_version is None:
-        return Outcome(Status.PASS, item=env.name, observed=f"{env.prefix}, no Python", evidence=evidence)
+        return Outcome(status=Status.PASS, item=env.name, observed=f"{env.prefix}, no Python", evidence=evidence)
     observed = f"Python {env.python_version} at {env.prefix}"
     if _vtuple(env.python_version) < _vtuple(policy.python_min):
-        return Outcome(Status.WARN, item=env.name, observed=observed, expected=f"Python >= {policy.python_min}",
+        return Outcome(status=Status.WARN, item=env.name, observed=observed, expected=f"Python >= {policy.python_min}",
                        reason="current PyTorch, numpy and friends no longer release for this Python",
                        fix=f"conda install -n {shlex.quote(env.name)} -c conda-forge 'python>={policy.python_min}'",
                        evidence=evidence)
-    return Outcome(Status.PASS, item=env.name, observed=observed, evidence=evidence)
+    return Outcome(status=Status.PASS, item=env.name, observed=observed, evidence=evidence)
 
 
 def envs(facts: CondaFacts, policy: Policy) -> list[Outcome]:
@@ -144,20 +147,21 @@ def envs(facts: CondaFacts, policy: Policy) -> list[Outcome]:
 
 def environments_txt(facts: CondaFacts, policy: Policy) -> Outcome:
     if facts.environments_txt_error:
-        return Outcome(Status.UNKNOWN, reason=facts.environments_txt_error,
+        return Outcome(status=Status.UNKNOWN, reason=facts.environments_txt_error,
                        fix=f"ls -ld {shlex.quote(facts.environments_txt)}  # must be a file you can read")
     if not facts.environments_txt_entries:
-        return Outcome(Status.SKIP, reason=f"no entries in {facts.environments_txt}")
+        return Outcome(status=Status.SKIP, reason=f"no entries in {facts.environments_txt}")
     if facts.environments_txt_stale:
         lines = [drop_entry(p) for p in facts.environments_txt_stale]
         return Outcome(
-            Status.WARN, observed=f"{len(facts.environments_txt_stale)} of {len(facts.environments_txt_entries)} "
+            status=Status.WARN,
+            observed=f"{len(facts.environments_txt_stale)} of {len(facts.environments_txt_entries)} "
             f"entries gone: {', '.join(facts.environments_txt_stale)}",
             expected="every entry an existing env", fix="\n".join(lines),
             reason="envs deleted without `conda env remove` stay listed; tools that read the list offer dead envs",
             evidence={"path": facts.environments_txt, "stale": list(facts.environments_txt_stale)},
         )
-    return Outcome(Status.PASS, observed=f"{len(facts.environments_txt_entries)} entries, all exist",
+    return Outcome(status=Status.PASS, observed=f"{len(facts.environments_txt_entries)} entries, all exist",
                    evidence={"path": facts.environments_txt})
 
 
@@ -170,18 +174,18 @@ def channels(facts: CondaFacts, policy: Policy) -> Outcome:
     if defaults:
         mixed = " mixed with conda-forge" if any(_CONDA_FORGE.search(c) for c in facts.channels) else ""
         return Outcome(
-            Status.WARN, observed=f"`defaults` in use{mixed} ({defaults[0]})", expected="conda-forge only",
+            status=Status.WARN, observed=f"`defaults` in use{mixed} ({defaults[0]})", expected="conda-forge only",
             reason="repo.anaconda.com falls under Anaconda's Terms of Service: organisations of 200+ people need a "
             "paid licence" + ("; mixing it with conda-forge also mixes binary builds" if mixed else ""),
             fix="conda config --add channels conda-forge\nconda config --remove channels defaults",
             evidence=evidence,
         )
     if not facts.channels:
-        return Outcome(Status.UNKNOWN, reason="conda reported no channels",
+        return Outcome(status=Status.UNKNOWN, reason="conda reported no channels",
                        fix=f"{shlex.quote(facts.exe or 'conda')} config --show channels")
     names = [re.sub(r"^.*conda\.anaconda\.org/(?:t/[^/]+/)?|/(linux|osx|win|noarch)[^/]*/?$", "", c)
              for c in facts.channels]
-    return Outcome(Status.PASS, observed=", ".join(dict.fromkeys(names)), evidence=evidence)
+    return Outcome(status=Status.PASS, observed=", ".join(dict.fromkeys(names)), evidence=evidence)
 
 
 def pytorch_channel(facts: CondaFacts, policy: Policy) -> Outcome:
@@ -192,7 +196,7 @@ def pytorch_channel(facts: CondaFacts, policy: Policy) -> Outcome:
     frozen = [e for e in facts.envs if e.torch_source and _is_pytorch_channel(e.torch_source)]
     newer = [e for e in facts.envs if e.torch_version and _vtuple(e.torch_version)[:2] > (2, 5)]
     if not configured and not frozen:
-        return Outcome(Status.PASS, observed="the `pytorch` channel is not used")
+        return Outcome(status=Status.PASS, observed="the `pytorch` channel is not used")
     parts = []
     if configured:
         parts.append("the `pytorch` channel is configured")
@@ -204,7 +208,7 @@ def pytorch_channel(facts: CondaFacts, policy: Policy) -> Outcome:
     fixes += [f"conda remove -n {shlex.quote(e.name)} pytorch pytorch-cuda torchvision torchaudio && "
               f"conda install -n {shlex.quote(e.name)} -c conda-forge pytorch" for e in frozen]
     return Outcome(
-        Status.WARN, observed="; ".join(parts), expected="torch from conda-forge or pip",
+        status=Status.WARN, observed="; ".join(parts), expected="torch from conda-forge or pip",
         reason="the PyTorch team stopped publishing to the `pytorch` channel after 2.5 (pytorch/pytorch#138506): "
         "it can never give torch > 2.5 and pins envs to old builds",
         fix="\n".join(fixes), evidence={"channels": configured, "frozen_envs": [e.name for e in frozen]},
@@ -220,16 +224,18 @@ def cuda_virtual_package(facts: CondaFacts, policy: Policy) -> Outcome:
                 "CONDA_OVERRIDE_CUDA": facts.cuda_override, "nvidia_driver_loaded": facts.nvidia_driver_loaded}
     if cuda:
         note = f" (set by CONDA_OVERRIDE_CUDA={facts.cuda_override})" if facts.cuda_override is not None else ""
-        return Outcome(Status.PASS, observed=f"__cuda={cuda[1]}{note}", evidence=evidence)
+        return Outcome(status=Status.PASS, observed=f"__cuda={cuda[1]}{note}", evidence=evidence)
     if facts.nvidia_driver_loaded:
         why = ("CONDA_OVERRIDE_CUDA is set to empty, which hides the GPU" if facts.cuda_override == ""
                else "conda could not load libcuda from the driver")
-        return Outcome(Status.WARN, observed="no __cuda, though an NVIDIA driver is loaded", expected="__cuda=<x.y>",
+        return Outcome(status=Status.WARN, observed="no __cuda, though an NVIDIA driver is loaded",
+                       expected="__cuda=<x.y>",
                        reason=f"{why}: conda-forge will install CPU-only builds of pytorch",
                        fix="nvidia-smi  # must list the GPU\n"
                        "export CONDA_OVERRIDE_CUDA=12.6  # the \"CUDA Version\" nvidia-smi prints",
                        evidence=evidence)
-    return Outcome(Status.SKIP, reason="no NVIDIA driver, so no __cuda: conda installs CPU builds", evidence=evidence)
+    return Outcome(status=Status.SKIP, reason="no NVIDIA driver, so no __cuda: conda installs CPU builds",
+                   evidence=evidence)
 
 
 def mamba(facts: CondaFacts, policy: Policy) -> list[Outcome]:
@@ -237,13 +243,14 @@ def mamba(facts: CondaFacts, policy: Policy) -> list[Outcome]:
     for tool in facts.tools:
         evidence = {"path": tool.path, "version": tool.version}
         if tool.version is None:
-            outcomes.append(Outcome(Status.UNKNOWN, item=tool.name, observed=tool.path, evidence=evidence,
+            outcomes.append(Outcome(status=Status.UNKNOWN, item=tool.name, observed=tool.path, evidence=evidence,
                                     reason=tool.error or f"could not read {tool.name}'s version",
                                     fix=f"{shlex.quote(tool.path)} --version"))
         else:
-            outcomes.append(Outcome(Status.PASS, item=tool.name, observed=f"{tool.name} {tool.version} at {tool.path}",
+            outcomes.append(Outcome(status=Status.PASS, item=tool.name,
+                                    observed=f"{tool.name} {tool.version} at {tool.path}",
                                     evidence=evidence))
-    return outcomes or [Outcome(Status.SKIP, reason="neither mamba nor micromamba found (optional)")]
+    return outcomes or [Outcome(status=Status.SKIP, reason="neither mamba nor micromamba found (optional)")]
 
 
 CHECKS = (

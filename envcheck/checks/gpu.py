@@ -24,25 +24,25 @@ def driver(facts: GpuFacts, policy: Policy) -> Outcome:
             f"libnvidia-ml.so.1 not tried (NVML child: {facts.child}{': ' if facts.child_error else ''}" \
             f"{facts.child_error[:160]})"
         return Outcome(
-            Status.FAIL if policy.require_gpu else Status.SKIP, observed="no NVIDIA driver found",
+            status=Status.FAIL if policy.require_gpu else Status.SKIP, observed="no NVIDIA driver found",
             expected="an NVIDIA driver (the policy requires a GPU)" if policy.require_gpu else "",
             reason=f"no NVIDIA driver found: {library}, no /proc/driver/nvidia/version, no /dev/nvidiactl",
             fix=INSTALL_FIX if policy.require_gpu else "", evidence=evidence,
         )
     if facts.init_error == "LibraryNotFound":
         observed = f"kernel module {facts.module_version or '?'} loaded, no libnvidia-ml.so.1"
-        return Outcome(Status.FAIL, observed=observed,
+        return Outcome(status=Status.FAIL, observed=observed,
                        expected="the driver's user-space libraries", reason=NVML_ERRORS["LibraryNotFound"][1],
                        fix=INSTALL_FIX + "  # in a container: docker run --gpus all (NVIDIA Container Toolkit)",
                        evidence=evidence)
     if facts.init_error == "DriverNotLoaded" or (facts.module_version is None and facts.device_nodes.get(
             "/dev/nvidiactl") == "missing" and facts.init_error is not None):
         status, cause, fix = NVML_ERRORS["DriverNotLoaded"]
-        return Outcome(status, observed="installed, kernel module not loaded", expected="nvidia module loaded",
+        return Outcome(status=status, observed="installed, kernel module not loaded", expected="nvidia module loaded",
                        reason=cause, fix=fix, evidence=evidence)
     version = facts.driver_version or facts.module_version or facts.library_version or "?"
     cuda = f", CUDA {facts.cuda_driver_version}" if facts.cuda_driver_version else ""
-    return Outcome(Status.PASS, observed=f"driver {version}{cuda}", evidence=evidence)
+    return Outcome(status=Status.PASS, observed=f"driver {version}{cuda}", evidence=evidence)
 
 
 def _mismatch(facts: GpuFacts) -> bool:
@@ -55,52 +55,56 @@ def kernel_module(facts: GpuFacts, policy: Policy) -> Outcome:
     evidence = {"module": facts.module_version, "library": library, "nvml_version": facts.nvml_version}
     if _mismatch(facts):
         observed = f"kernel module {facts.module_version or '?'} != NVML library {library or '?'}"
-        return Outcome(Status.FAIL, observed=observed,
+        return Outcome(status=Status.FAIL, observed=observed,
                        expected="the same version", reason=NVML_ERRORS["LibRmVersionMismatch"][1], fix=REBOOT_FIX,
                        evidence=evidence)
     if facts.module_version is None:
         if facts.child == "ok" and facts.init_error is None:  # init refuses a mismatch, so a working NVML means a match
             why = facts.module_error or "/proc/driver/nvidia/version is not visible here"
-            return Outcome(Status.PASS, observed=f"loaded ({why}; NVML initialised, so module and library match)",
+            return Outcome(status=Status.PASS,
+                           observed=f"loaded ({why}; NVML initialised, so module and library match)",
                            evidence=evidence)
-        return Outcome(Status.UNKNOWN, reason=facts.module_error or "no kernel module version and NVML did not start",
+        return Outcome(status=Status.UNKNOWN,
+                       reason=facts.module_error or "no kernel module version and NVML did not start",
                        evidence=evidence)
     if library is None:
-        return Outcome(Status.PASS, observed=f"kernel module {facts.module_version} (library version not reported)",
+        return Outcome(status=Status.PASS,
+                       observed=f"kernel module {facts.module_version} (library version not reported)",
                        evidence=evidence)
     observed = f"kernel module {facts.module_version} = NVML library {library}"
-    return Outcome(Status.PASS, observed=observed, evidence=evidence)
+    return Outcome(status=Status.PASS, observed=observed, evidence=evidence)
 
 
 def nvml(facts: GpuFacts, policy: Policy) -> Outcome:
     if facts.child == "timeout":
-        return Outcome(Status.UNKNOWN, observed="NVML did not answer", reason=facts.child_error,
+        return Outcome(status=Status.UNKNOWN, observed="NVML did not answer", reason=facts.child_error,
                        fix="sudo dmesg | grep -iE 'nvrm|xid'  # a hung driver usually needs a reboot "
                            "(NVIDIA/open-gpu-kernel-modules#971)")
     if facts.child == "no-pynvml":
-        return Outcome(Status.SKIP, observed="nvidia-ml-py not installed", reason=facts.child_error,
+        return Outcome(status=Status.SKIP, observed="nvidia-ml-py not installed", reason=facts.child_error,
                        fix="pip install nvidia-ml-py")
     if facts.child != "ok":
-        return Outcome(Status.UNKNOWN, reason=facts.child_error,
+        return Outcome(status=Status.UNKNOWN, reason=facts.child_error,
                        fix="Run with -v for details; report it if it repeats.")
     if facts.init_error:
         status, cause, fix = nvml_error(facts.init_error, facts.module_version or facts.library_version)
         code = f" ({facts.init_error_code})" if facts.init_error_code is not None else ""
-        return Outcome(status, observed=f"nvmlInit failed: {facts.init_error}{code}", expected="NVML initialises",
+        return Outcome(status=status, observed=f"nvmlInit failed: {facts.init_error}{code}",
+                       expected="NVML initialises",
                        reason=cause, fix=fix)
     if "device_count" in facts.system_errors:
         status, cause, fix = nvml_error(facts.system_errors["device_count"], facts.driver_version)
-        return Outcome(Status.UNKNOWN if status is Status.SKIP else status,
+        return Outcome(status=Status.UNKNOWN if status is Status.SKIP else status,
                        observed=f"nvmlDeviceGetCount failed: {facts.system_errors['device_count']}",
                        reason=cause, fix=fix)
     count = facts.device_count or 0
     notes = f"; fell back to {', '.join(facts.fallbacks)} (older driver)" if facts.fallbacks else ""
     observed = f"NVML {facts.nvml_version or '?'}: {count} GPU{'s' if count != 1 else ''}{notes}"
     if count == 0:
-        return Outcome(Status.WARN, observed=observed, expected="at least one GPU",
+        return Outcome(status=Status.WARN, observed=observed, expected="at least one GPU",
                        reason="the driver is loaded but NVML lists no GPU (disabled in BIOS? passed through to a VM?)",
                        fix="lspci | grep -i nvidia")
-    return Outcome(Status.PASS, observed=observed, evidence={"child_seconds": facts.child_seconds})
+    return Outcome(status=Status.PASS, observed=observed, evidence={"child_seconds": facts.child_seconds})
 
 
 def device_nodes(facts: GpuFacts, policy: Policy) -> Outcome:
@@ -109,37 +113,38 @@ def device_nodes(facts: GpuFacts, policy: Policy) -> Outcome:
     denied = [p for p, s in nodes.items() if s == "no access"]
     observed = ", ".join(f"{p} {s}" for p, s in nodes.items())
     if "/dev/nvidiactl" in missing or any(p != "/dev/nvidia-uvm" for p in missing):
-        return Outcome(Status.FAIL, observed=observed,
+        return Outcome(status=Status.FAIL, observed=observed,
                        expected="/dev/nvidiactl, /dev/nvidia-uvm, one /dev/nvidiaN per GPU",
                        reason=f"missing: {', '.join(missing)}",
                        fix="sudo nvidia-modprobe -c 0 -u  # creates the nodes; in a container: docker run --gpus all",
                        evidence=nodes)
     if denied:
-        return Outcome(Status.FAIL, observed=observed, reason=f"this user may not open {', '.join(denied)}",
+        return Outcome(status=Status.FAIL, observed=observed, reason=f"this user may not open {', '.join(denied)}",
                        fix=NVML_ERRORS["NoPermission"][2], evidence=nodes)
     if missing:  # only nvidia-uvm: CUDA needs it
         if facts.nvidia_modprobe:
-            return Outcome(Status.WARN, observed=observed, reason="/dev/nvidia-uvm appears on first CUDA use "
+            return Outcome(status=Status.WARN, observed=observed, reason="/dev/nvidia-uvm appears on first CUDA use "
                            "(nvidia-modprobe creates it), but CUDA fails where nvidia-modprobe cannot run",
                            fix="sudo nvidia-modprobe -u -c 0", evidence=nodes)
-        return Outcome(Status.FAIL, observed=observed, reason="CUDA needs /dev/nvidia-uvm (module nvidia_uvm)",
+        return Outcome(status=Status.FAIL, observed=observed, reason="CUDA needs /dev/nvidia-uvm (module nvidia_uvm)",
                        fix="sudo modprobe nvidia-uvm && sudo nvidia-modprobe -u -c 0", evidence=nodes)
-    return Outcome(Status.PASS, observed=observed, evidence=nodes)
+    return Outcome(status=Status.PASS, observed=observed, evidence=nodes)
 
 
 def xid_errors(facts: GpuFacts, policy: Policy) -> Outcome:
     log = facts.xid
     if log is None:
-        return Outcome(Status.SKIP, reason="kernel log not read (no NVIDIA driver)")
+        return Outcome(status=Status.SKIP, reason="kernel log not read (no NVIDIA driver)")
     if log.needs_root:
-        return Outcome(Status.UNKNOWN, observed="kernel log not readable: needs root", reason=log.error,
+        return Outcome(status=Status.UNKNOWN, observed="kernel log not readable: needs root", reason=log.error,
                        fix="sudo dmesg | grep -i 'NVRM: Xid'  # or: sudo \"$(command -v envcheck)\" doctor --only gpu")
     if not log.readable:
-        return Outcome(Status.UNKNOWN, observed="kernel log not readable", reason=log.error,
+        return Outcome(status=Status.UNKNOWN, observed="kernel log not readable", reason=log.error,
                        fix="sudo dmesg | grep -i 'NVRM: Xid'")
     scope = " (the kernel ring buffer has wrapped: older messages are gone)" if log.wrapped else ""
     if not log.events:
-        return Outcome(Status.PASS, observed=f"no Xid errors in the kernel log{scope}", evidence={"source": log.source})
+        return Outcome(status=Status.PASS, observed=f"no Xid errors in the kernel log{scope}",
+                       evidence={"source": log.source})
     labels = {d.pci_short: d.label for d in facts.devices if d.pci_short}
     counts: dict[tuple[int, str], int] = {}
     for event in log.events:
@@ -149,7 +154,7 @@ def xid_errors(facts: GpuFacts, policy: Policy) -> Outcome:
     worst = Status.FAIL if any(i.severity == "fail" for i in infos.values()) else Status.WARN
     observed = "; ".join(f"Xid {code} x{n} on {where} ({infos[code].name})" for (code, where), n in counts.items())
     actions = dict.fromkeys(f"# Xid {code}: {infos[code].action}" for code, _ in counts)
-    return Outcome(worst, observed=observed + scope, expected="no Xid errors since boot",
+    return Outcome(status=worst, observed=observed + scope, expected="no Xid errors since boot",
                    reason="Xid errors are the driver's reports of GPU faults (NVIDIA Xid catalog)",
                    fix="\n".join(["sudo dmesg -T | grep 'NVRM: Xid'", *actions]),
                    evidence={"events": [f"{e.code} {e.pci} {e.detail}" for e in log.events[:20]]})
@@ -175,12 +180,12 @@ def reboot_pending(facts: GpuFacts, policy: Policy) -> Outcome:
         waiting.append(f"/var/run/reboot-required{pkgs}")
     items = failing + waiting
     if not items:
-        return Outcome(Status.PASS, observed="nothing waits for a reboot or a GPU reset")
+        return Outcome(status=Status.PASS, observed="nothing waits for a reboot or a GPU reset")
     resets = [w for w in waiting if w.endswith("(reset)")]
     indices = dict.fromkeys(d.index for d in facts.devices for w in resets if w.startswith(d.label + ":"))
     fix = REBOOT_FIX if failing or facts.reboot_required else \
         " && ".join(f"sudo nvidia-smi -r -i {i}" for i in indices) + "  # with no process on them; or: sudo reboot"
-    return Outcome(Status.FAIL if failing else Status.WARN, observed="; ".join(items),
+    return Outcome(status=Status.FAIL if failing else Status.WARN, observed="; ".join(items),
                    expected="nothing pending", reason=f"{len(items)} change(s) take effect only after a reboot"
                    + (f" or a reset of {len(indices)} GPU(s)" if resets else ""), fix=fix, evidence={"pending": items})
 

@@ -24,7 +24,7 @@ def _capabilities(facts: GpuFacts) -> list[tuple[int, int]]:
 def cuda_compat(facts: GpuFacts, policy: Policy) -> Outcome:
     driver = _driver(facts)
     if driver is None:
-        return Outcome(Status.UNKNOWN, reason="the driver version is not known")
+        return Outcome(status=Status.UNKNOWN, reason="the driver version is not known")
     full = compat.cuda_full_support(driver)
     reported = facts.cuda_driver_version
     said = f"; NVML reports CUDA {reported}" + (
@@ -32,23 +32,23 @@ def cuda_compat(facts: GpuFacts, policy: Policy) -> Outcome:
         if reported and compat.normalize_driver_cuda(reported) != reported else "") if reported else ""
     evidence = {"driver": driver, "cuda_full_support": full, "nvml_cuda": reported}
     if full is None:
-        return Outcome(Status.FAIL, observed=f"driver {driver}: too old for every CUDA 11+ toolkit{said}",
+        return Outcome(status=Status.FAIL, observed=f"driver {driver}: too old for every CUDA 11+ toolkit{said}",
                        expected="a driver for CUDA 12 (>= 525.60.13)", reason="no CUDA toolkit envcheck knows runs "
                        "fully on this driver", fix="sudo ubuntu-drivers install --gpgpu  # a current driver branch",
                        evidence=evidence)
     observed = f"driver {driver} fully supports CUDA <= {full}{said}"
     family = compat.cuda_family_minimum(12)
     if int(full.split(".")[0]) < 12:
-        return Outcome(Status.WARN, observed=observed, expected=f"CUDA 12 (driver >= {family})",
+        return Outcome(status=Status.WARN, observed=observed, expected=f"CUDA 12 (driver >= {family})",
                        reason="current PyTorch wheels are built for CUDA 12.6 and later",
                        fix="sudo ubuntu-drivers install --gpgpu  # a driver branch >= 560", evidence=evidence)
-    return Outcome(Status.PASS, observed=observed, evidence=evidence)
+    return Outcome(status=Status.PASS, observed=observed, evidence=evidence)
 
 
 def driver_branch(facts: GpuFacts, policy: Policy) -> Outcome:
     driver = _driver(facts)
     if driver is None:
-        return Outcome(Status.UNKNOWN, reason="the driver version is not known")
+        return Outcome(status=Status.UNKNOWN, reason="the driver version is not known")
     today = date.fromisoformat(facts.today) if facts.today else date.today()
     status = compat.branch_status(driver, today)
     evidence = {"branch": status.branch, "kind": status.kind, "eol": str(status.eol) if status.eol else None,
@@ -60,13 +60,13 @@ def driver_branch(facts: GpuFacts, policy: Policy) -> Outcome:
                f"{to.eol:%B %Y}; then reboot" if to else "sudo ubuntu-drivers install --gpgpu  # then reboot")
         observed = (f"R{status.branch} ({status.kind}) reached end of life{when}" if status.kind
                     else f"R{status.branch} is no longer supported")
-        return Outcome(Status.WARN, observed=observed, expected="a supported branch",
+        return Outcome(status=Status.WARN, observed=observed, expected="a supported branch",
                        reason=f"an ended branch gets no security or bug fixes ({status.source.split(';')[0]})",
                        fix=fix, evidence=evidence)
     if status.kind is None:
-        return Outcome(Status.SKIP, observed=f"R{status.branch}: no lifecycle data", reason=status.source,
+        return Outcome(status=Status.SKIP, observed=f"R{status.branch}: no lifecycle data", reason=status.source,
                        evidence=evidence)
-    return Outcome(Status.PASS, observed=f"R{status.branch} {status.kind}, supported until {status.eol}",
+    return Outcome(status=Status.PASS, observed=f"R{status.branch} {status.kind}, supported until {status.eol}",
                    evidence=evidence)
 
 
@@ -74,7 +74,7 @@ def torch_wheels(facts: GpuFacts, policy: Policy) -> Outcome:
     driver = _driver(facts)
     caps = _capabilities(facts)
     if driver is None or not caps:
-        return Outcome(Status.UNKNOWN, reason="the driver version or the GPUs' compute capability is not known")
+        return Outcome(status=Status.UNKNOWN, reason="the driver version or the GPUs' compute capability is not known")
     per_cap = {cap: compat.torch_choices(driver, cap) for cap in caps}
     names = ", ".join(f"sm_{a}{b}" for a, b in caps)
     evidence: dict[str, object] = {f"sm_{a}{b}": [c.reason for c in choices[:3]] for (a, b), choices in per_cap.items()}
@@ -82,7 +82,7 @@ def torch_wheels(facts: GpuFacts, policy: Policy) -> Outcome:
               if all(any(o.release.version == c.release.version and o.variant.name == c.variant.name for o in others)
                      for others in per_cap.values())]
     if not common:
-        return Outcome(Status.FAIL, observed=f"no PyTorch CUDA wheel fits driver {driver} and {names}",
+        return Outcome(status=Status.FAIL, observed=f"no PyTorch CUDA wheel fits driver {driver} and {names}",
                        expected="at least one official wheel", reason="the driver is too old for every wheel's CUDA, "
                        "or the GPU's architecture is in none of them", fix="sudo ubuntu-drivers install --gpgpu  "
                        "# a current driver; then: pip install torch", evidence=evidence)
@@ -108,27 +108,29 @@ def torch_wheels(facts: GpuFacts, policy: Policy) -> Outcome:
             reason += f". Alternative: {alternative.reason}"
             fix += (f"\n# or, with a limited feature set: pip install torch=={alternative.release.latest_patch} "
                     f"--index-url {compat.pip_index_url(alternative.variant.name)}")
-        return Outcome(Status.WARN, observed=observed, expected=f"torch {newest.version}", reason=reason, fix=fix,
+        return Outcome(status=Status.WARN, observed=observed, expected=f"torch {newest.version}", reason=reason,
+                       fix=fix,
                        evidence=evidence)
-    return Outcome(Status.PASS, observed=observed, reason=best.reason, fix=fix, evidence=evidence)
+    return Outcome(status=Status.PASS, observed=observed, reason=best.reason, fix=fix, evidence=evidence)
 
 
 def torch_build(build: TorchBuildFacts, policy: Policy) -> Outcome:
     if not build.asked:
-        return Outcome(Status.SKIP, reason="not asked: importing torch takes seconds; run `envcheck doctor --torch`")
+        return Outcome(status=Status.SKIP,
+                       reason="not asked: importing torch takes seconds; run `envcheck doctor --torch`")
     torch, facts = build.torch, build.gpu
     if torch is None or facts is None:
-        return Outcome(Status.SKIP, reason="no NVIDIA driver found: torch not imported")
+        return Outcome(status=Status.SKIP, reason="no NVIDIA driver found: torch not imported")
     evidence = {"python": torch.python, "torch": torch.version, "cuda": torch.cuda, "arch_list": list(torch.arch_list),
                 "seconds": torch.seconds}
     if torch.missing:
-        return Outcome(Status.SKIP, observed=f"torch not installed in {torch.python}", reason=torch.error,
+        return Outcome(status=Status.SKIP, observed=f"torch not installed in {torch.python}", reason=torch.error,
                        evidence=evidence)
     if torch.error:
-        return Outcome(Status.UNKNOWN, reason=torch.error, evidence=evidence)
+        return Outcome(status=Status.UNKNOWN, reason=torch.error, evidence=evidence)
     if torch.cuda is None:
         wheels = torch_wheels(facts, policy)
-        return Outcome(Status.WARN, observed=f"torch {torch.version}: a CPU-only build", expected="a CUDA build",
+        return Outcome(status=Status.WARN, observed=f"torch {torch.version}: a CPU-only build", expected="a CUDA build",
                        reason="this build cannot use the GPUs", fix=wheels.fix or "pip install torch",
                        evidence=evidence)
     driver = _driver(facts)
@@ -138,29 +140,31 @@ def torch_build(build: TorchBuildFacts, policy: Policy) -> Outcome:
     minor_only = bool(driver) and torch.available is True and not compat.cuda_runs_on(driver or "", torch.cuda) \
         and compat.cuda_runs_on(driver or "", torch.cuda, minor_compat=True)
     if driver and not minor_only and not compat.cuda_runs_on(driver, torch.cuda):
-        return Outcome(Status.FAIL, observed=f"torch {torch.version} is built for CUDA {torch.cuda}",
+        return Outcome(status=Status.FAIL, observed=f"torch {torch.version} is built for CUDA {torch.cuda}",
                        expected=f"driver >= {compat.cuda_min_driver(torch.cuda)}",
                        reason=f"driver {driver} fully supports only CUDA {compat.cuda_full_support(driver)}",
                        fix=torch_wheels(facts, policy).fix or "sudo ubuntu-drivers install --gpgpu", evidence=evidence)
     uncovered = [c for c in _capabilities(facts) if not compat.arch_list_covers(torch.arch_list, c)]
     if uncovered and torch.arch_list:
         names = ", ".join(f"sm_{a}{b}" for a, b in uncovered)
-        return Outcome(Status.FAIL, observed=f"{names} not in torch's arch list {' '.join(torch.arch_list)}",
+        return Outcome(status=Status.FAIL, observed=f"{names} not in torch's arch list {' '.join(torch.arch_list)}",
                        expected="the GPU's architecture in torch.cuda.get_arch_list()",
                        reason="CUDA error: no kernel image is available for execution on the device",
                        fix=torch_wheels(facts, policy).fix or "pip install torch", evidence=evidence)
     if torch.available is False:
-        return Outcome(Status.FAIL, observed=f"torch {torch.version} (CUDA {torch.cuda}): torch.cuda.is_available() "
+        return Outcome(status=Status.FAIL,
+                       observed=f"torch {torch.version} (CUDA {torch.cuda}): torch.cuda.is_available() "
                        "is False", reason=torch.cuda_error or "CUDA did not initialise (CUDA_VISIBLE_DEVICES? "
                        "device nodes?)", fix="python -c 'import torch; torch.cuda.init()'  # shows the error",
                        evidence=evidence)
     if minor_only:
-        return Outcome(Status.WARN, observed=f"torch {torch.version} (CUDA {torch.cuda}) runs on driver {driver} "
+        return Outcome(status=Status.WARN,
+                       observed=f"torch {torch.version} (CUDA {torch.cuda}) runs on driver {driver} "
                        "through minor-version compatibility",
                        expected=f"driver >= {compat.cuda_min_driver(torch.cuda)}",
                        reason=f"driver {driver} fully supports only CUDA {compat.cuda_full_support(driver or '')}: "
                        "JIT of newer PTX and Triton kernels can fail "
                        "(CUDA Compatibility guide; pytorch/pytorch#130684)",
                        fix=torch_wheels(facts, policy).fix or "sudo ubuntu-drivers install --gpgpu", evidence=evidence)
-    return Outcome(Status.PASS, observed=f"torch {torch.version} (CUDA {torch.cuda}) runs on driver {driver}",
+    return Outcome(status=Status.PASS, observed=f"torch {torch.version} (CUDA {torch.cuda}) runs on driver {driver}",
                    evidence=evidence)

@@ -37,11 +37,11 @@ def _pretty(facts: HostFacts) -> str:
 
 def os_release(facts: HostFacts, policy: Policy) -> Outcome:
     if not facts.os_release:
-        return Outcome(Status.UNKNOWN, observed="no os-release", reason=facts.os_release_error,
+        return Outcome(status=Status.UNKNOWN, observed="no os-release", reason=facts.os_release_error,
                        expected="/etc/os-release or /usr/lib/os-release",
                        fix="ls -l /etc/os-release /usr/lib/os-release  # base-files (Debian/Ubuntu) ships them")
     keys = ("ID", "ID_LIKE", "VERSION_ID", "VERSION_CODENAME", "PRETTY_NAME")
-    return Outcome(Status.PASS, observed=_pretty(facts),
+    return Outcome(status=Status.PASS, observed=_pretty(facts),
                    evidence={"path": facts.os_release_path, **{k: facts.os_release[k] for k in keys
                                                                 if k in facts.os_release}})
 
@@ -60,7 +60,7 @@ def ubuntu_support(facts: HostFacts, policy: Policy) -> Outcome:
     if osr.get("ID") != "ubuntu":
         based = " (based on Ubuntu)" if "ubuntu" in osr.get("ID_LIKE", "").split() else ""
         return Outcome(
-            Status.WARN, observed=f"{name}{based}", expected="Ubuntu LTS",
+            status=Status.WARN, observed=f"{name}{based}", expected="Ubuntu LTS",
             reason="envcheck's advice (apt packages, CUDA images, support dates) is written for Ubuntu LTS; "
                    "the other checks still run",
         )
@@ -73,10 +73,10 @@ def ubuntu_support(facts: HostFacts, policy: Policy) -> Outcome:
         try:
             year, month = (int(p) for p in version.split(".")[:2])
         except ValueError:
-            return Outcome(Status.UNKNOWN, observed=name, reason=f"VERSION_ID {version!r} is not YY.MM",
+            return Outcome(status=Status.UNKNOWN, observed=name, reason=f"VERSION_ID {version!r} is not YY.MM",
                            fix="grep -E '^(ID|VERSION_ID)=' /etc/os-release")
         if month == 4 and year % 2 == 0:  # an LTS newer than envcheck's data
-            return Outcome(Status.UNKNOWN, observed=name, evidence=evidence,
+            return Outcome(status=Status.UNKNOWN, observed=name, evidence=evidence,
                            reason=f"Ubuntu {version} is not in envcheck's data ({compat.DATA_VERSION}); "
                                   "update envcheck to judge its support dates",
                            fix="ubuntu-distro-info --supported --fullname  # Ubuntu's own list; "
@@ -85,7 +85,7 @@ def ubuntu_support(facts: HostFacts, policy: Policy) -> Outcome:
         evidence["support_end_estimate"] = end.isoformat()
         ended = end < facts.today
         return Outcome(
-            Status.FAIL if ended else Status.WARN,
+            status=Status.FAIL if ended else Status.WARN,
             observed=f"{name}: interim release, support {'ended' if ended else 'ends'} about {end:%Y-%m}",
             expected="an Ubuntu LTS release", evidence=evidence, fix=upgrade,
             reason=f"interim releases get {compat.ubuntu_interim_support_months()} months of updates; "
@@ -98,69 +98,69 @@ def ubuntu_support(facts: HostFacts, policy: Policy) -> Outcome:
     if end < facts.today:
         if esm is None or esm < facts.today:
             return Outcome(
-                Status.FAIL, observed=f"{label}: all support ended {(esm or end).isoformat()}",
+                status=Status.FAIL, observed=f"{label}: all support ended {(esm or end).isoformat()}",
                 expected="a supported Ubuntu release", evidence=evidence, fix=upgrade,
                 reason="no security updates at all, and current CUDA images and drivers no longer target it",
             )
         return Outcome(
-            Status.WARN, observed=f"{label}: standard support ended {end.isoformat()}",
+            status=Status.WARN, observed=f"{label}: standard support ended {end.isoformat()}",
             expected="a release in standard support", evidence=evidence, fix=upgrade,
             reason=f"only Ubuntu Pro (ESM) security updates remain, until {esm.isoformat()}",
         )
     left = (end - facts.today).days
     if left <= days:
         return Outcome(
-            Status.WARN, observed=f"{label}: standard support ends {end.isoformat()} (in {left} days)",
+            status=Status.WARN, observed=f"{label}: standard support ends {end.isoformat()} (in {left} days)",
             expected=f"more than {days} days of standard support left", evidence=evidence, fix=upgrade,
             reason="plan the upgrade before updates stop",
         )
     if not release.lts and policy.ubuntu_require_lts:
-        return Outcome(Status.WARN, observed=f"{label}: not an LTS release", expected="an Ubuntu LTS release",
+        return Outcome(status=Status.WARN, observed=f"{label}: not an LTS release", expected="an Ubuntu LTS release",
                        evidence=evidence, fix=upgrade, reason="the policy asks for an LTS release")
-    return Outcome(Status.PASS, observed=f"{label}, standard support until {end.isoformat()}", evidence=evidence)
+    return Outcome(status=Status.PASS, observed=f"{label}, standard support until {end.isoformat()}", evidence=evidence)
 
 
 def kernel(facts: HostFacts, policy: Policy) -> Outcome:
     observed = f"Linux {facts.kernel} {facts.arch}"
     evidence = {"kernel": facts.kernel, "arch": facts.arch, "modules_dir_present": facts.kernel_modules_dir}
     if facts.arch not in _WHEEL_ARCHES:
-        return Outcome(Status.WARN, observed=observed, expected=" or ".join(_WHEEL_ARCHES), evidence=evidence,
+        return Outcome(status=Status.WARN, observed=observed, expected=" or ".join(_WHEEL_ARCHES), evidence=evidence,
                        reason=f"PyTorch publishes Linux wheels only for {' and '.join(_WHEEL_ARCHES)}")
     try:
         parts = tuple(int(p) for p in facts.kernel.split("-")[0].split(".")[:2])
     except ValueError:
         parts = _KERNEL_MIN
     if parts < _KERNEL_MIN:
-        return Outcome(Status.FAIL, observed=observed, expected="Linux >= 3.10", evidence=evidence,
+        return Outcome(status=Status.FAIL, observed=observed, expected="Linux >= 3.10", evidence=evidence,
                        reason="Docker and the NVIDIA driver need Linux 3.10 or newer", fix="sudo do-release-upgrade")
     if facts.kernel_modules_dir is False and facts.container is None:
         return Outcome(
-            Status.WARN, observed=f"{observed}; /lib/modules/{facts.kernel} is missing", evidence=evidence,
+            status=Status.WARN, observed=f"{observed}; /lib/modules/{facts.kernel} is missing", evidence=evidence,
             expected="the running kernel's modules installed",
             reason="the running kernel was removed by an upgrade: no new module (such as the NVIDIA driver) "
                    "can load until you reboot into the installed kernel",
             fix="sudo reboot",
         )
-    return Outcome(Status.PASS, observed=observed, evidence=evidence)
+    return Outcome(status=Status.PASS, observed=observed, evidence=evidence)
 
 
 def cpu(facts: HostFacts, policy: Policy) -> Outcome:
     evidence = {"model": facts.cpu_model, "logical": facts.cpu_logical, "usable": facts.cpu_usable,
                 "physical_cores": facts.cpu_physical}
     if facts.cpu_logical is None:
-        return Outcome(Status.UNKNOWN, reason="the CPU count could not be read", evidence=evidence,
+        return Outcome(status=Status.UNKNOWN, reason="the CPU count could not be read", evidence=evidence,
                        fix="nproc && grep -m1 'model name' /proc/cpuinfo")
     cores = f"{facts.cpu_logical} logical CPUs"
     if facts.cpu_physical:
         cores += f" ({facts.cpu_physical} cores)"
     if facts.cpu_usable is not None and facts.cpu_usable < facts.cpu_logical:
         cores += f", {facts.cpu_usable} usable by this process"
-    return Outcome(Status.PASS, observed=f"{facts.cpu_model or 'unknown model'}, {cores}", evidence=evidence)
+    return Outcome(status=Status.PASS, observed=f"{facts.cpu_model or 'unknown model'}, {cores}", evidence=evidence)
 
 
 def memory(facts: HostFacts, policy: Policy) -> Outcome:
     if facts.mem_total is None:
-        return Outcome(Status.UNKNOWN, reason=facts.mem_error or "total memory could not be read",
+        return Outcome(status=Status.UNKNOWN, reason=facts.mem_error or "total memory could not be read",
                        fix="free -h  # reads /proc/meminfo, as envcheck does")
     usable = min(facts.mem_total, facts.mem_limit) if facts.mem_limit else facts.mem_total
     observed = f"{gib(facts.mem_total)} total, {gib(facts.mem_available)} available"
@@ -178,36 +178,38 @@ def memory(facts: HostFacts, policy: Policy) -> Outcome:
     else:
         fix = ""  # swap is there already: only more RAM helps
     if usable < policy.ram_min_gib * GIB * _RAM_SLACK:
-        return Outcome(Status.FAIL, observed=observed, expected=f">= {policy.ram_min_gib:g} GiB", evidence=evidence,
+        return Outcome(status=Status.FAIL, observed=observed, expected=f">= {policy.ram_min_gib:g} GiB",
+                       evidence=evidence,
                        reason="too little memory to load datasets and models; expect the OOM killer", fix=fix)
     if usable < policy.ram_warn_gib * GIB * _RAM_SLACK:
-        return Outcome(Status.WARN, observed=observed, expected=f">= {policy.ram_warn_gib:g} GiB", evidence=evidence,
+        return Outcome(status=Status.WARN, observed=observed, expected=f">= {policy.ram_warn_gib:g} GiB",
+                       evidence=evidence,
                        reason="enough for small models only; DataLoader workers each hold a copy of the dataset",
                        fix=fix)
-    return Outcome(Status.PASS, observed=observed, expected=f">= {policy.ram_warn_gib:g} GiB", evidence=evidence)
+    return Outcome(status=Status.PASS, observed=observed, expected=f">= {policy.ram_warn_gib:g} GiB", evidence=evidence)
 
 
 def swap(facts: HostFacts, policy: Policy) -> Outcome:
     if facts.swap_total is None:
-        return Outcome(Status.UNKNOWN, reason=facts.mem_error or "swap could not be read",
+        return Outcome(status=Status.UNKNOWN, reason=facts.mem_error or "swap could not be read",
                        fix="free -h  # reads /proc/meminfo, as envcheck does")
     evidence = {"swap_total_bytes": facts.swap_total, "swap_free_bytes": facts.swap_free}
     if facts.swap_total == 0:
         if facts.mem_total is not None and facts.mem_total < policy.ram_warn_gib * GIB * _RAM_SLACK:
             return Outcome(
-                Status.WARN, observed="no swap", expected="swap on a machine with little RAM", evidence=evidence,
+                status=Status.WARN, observed="no swap", expected="swap on a machine with little RAM", evidence=evidence,
                 reason="with little RAM and no swap the OOM killer ends a run without warning",
                 fix="sudo fallocate -l 8G /swapfile && sudo chmod 600 /swapfile && sudo mkswap /swapfile "
                     "&& sudo swapon /swapfile",
             )
-        return Outcome(Status.PASS, observed="no swap (enough RAM)", evidence=evidence)
+        return Outcome(status=Status.PASS, observed="no swap (enough RAM)", evidence=evidence)
     used = facts.swap_total - (facts.swap_free or 0)
     observed = f"{gib(facts.swap_total)} swap, {gib(used)} in use"
     if used > facts.swap_total / 2:
-        return Outcome(Status.WARN, observed=observed, expected="swap mostly free", evidence=evidence,
+        return Outcome(status=Status.WARN, observed=observed, expected="swap mostly free", evidence=evidence,
                        reason="more than half the swap is in use: the machine is short of memory and slows down",
                        fix="ps -eo pid,user,rss,comm --sort=-rss | head -n 6  # what holds the memory; stop or move it")
-    return Outcome(Status.PASS, observed=observed, evidence=evidence)
+    return Outcome(status=Status.PASS, observed=observed, evidence=evidence)
 
 
 def _disk(facts: HostFacts, role: str) -> Disk | None:
@@ -216,21 +218,21 @@ def _disk(facts: HostFacts, role: str) -> Disk | None:
 
 def _judge_disk(disk: Disk | None, fail_gib: float, warn_gib: float, why: str, fix: str) -> Outcome:
     if disk is None:
-        return Outcome(Status.SKIP, reason="not present")
+        return Outcome(status=Status.SKIP, reason="not present")
     evidence = {"path": disk.path, "source": disk.source, "free_bytes": disk.free_bytes,
                 "total_bytes": disk.total_bytes}
     if disk.free_bytes is None or disk.total_bytes is None:
-        return Outcome(Status.UNKNOWN, observed=disk.path, reason=disk.error or "free space could not be read",
+        return Outcome(status=Status.UNKNOWN, observed=disk.path, reason=disk.error or "free space could not be read",
                        fix=f"df -h {shlex.quote(disk.path)}  # {disk.source} names a folder that must exist",
                        evidence=evidence)
     observed = f"{gib(disk.free_bytes)} free of {gib(disk.total_bytes)} at {disk.path}"
     if disk.free_bytes < fail_gib * GIB:
-        return Outcome(Status.FAIL, observed=observed, expected=f">= {fail_gib:g} GiB free", evidence=evidence,
+        return Outcome(status=Status.FAIL, observed=observed, expected=f">= {fail_gib:g} GiB free", evidence=evidence,
                        reason=why, fix=fix)
     if disk.free_bytes < warn_gib * GIB:
-        return Outcome(Status.WARN, observed=observed, expected=f">= {warn_gib:g} GiB free", evidence=evidence,
+        return Outcome(status=Status.WARN, observed=observed, expected=f">= {warn_gib:g} GiB free", evidence=evidence,
                        reason=why, fix=fix)
-    return Outcome(Status.PASS, observed=observed, expected=f">= {warn_gib:g} GiB free", evidence=evidence)
+    return Outcome(status=Status.PASS, observed=observed, expected=f">= {warn_gib:g} GiB free", evidence=evidence)
 
 
 def disk_home(facts: HostFacts, policy: Policy) -> Outcome:
@@ -256,49 +258,50 @@ def disk_tmp(facts: HostFacts, policy: Policy) -> Outcome:
 
 def shm(facts: HostFacts, policy: Policy) -> Outcome:
     if facts.shm is None:
-        return Outcome(Status.SKIP, reason="no /dev/shm")
+        return Outcome(status=Status.SKIP, reason="no /dev/shm")
     if facts.shm.total_bytes is None:
-        return Outcome(Status.UNKNOWN, reason=facts.shm.error or "size could not be read", fix="df -h /dev/shm")
+        return Outcome(status=Status.UNKNOWN, reason=facts.shm.error or "size could not be read", fix="df -h /dev/shm")
     observed = f"{gib(facts.shm.total_bytes)} ({gib(facts.shm.free_bytes)} free)"
     if facts.shm.total_bytes < _SHM_WARN_BYTES:
         return Outcome(
-            Status.WARN, observed=observed, expected=">= 1 GiB", evidence={"total_bytes": facts.shm.total_bytes},
+            status=Status.WARN, observed=observed, expected=">= 1 GiB", evidence={"total_bytes": facts.shm.total_bytes},
             reason="DataLoader workers pass batches through /dev/shm; Docker's 64 MiB default makes them "
                    "die with 'bus error'",
             fix="docker run --shm-size=8g ...  # or --ipc=host; outside Docker: sudo mount -o remount,size=8G /dev/shm",
         )
-    return Outcome(Status.PASS, observed=observed, evidence={"total_bytes": facts.shm.total_bytes})
+    return Outcome(status=Status.PASS, observed=observed, evidence={"total_bytes": facts.shm.total_bytes})
 
 
 def reboot_required(facts: HostFacts, policy: Policy) -> Outcome:
     if not facts.reboot_required:
-        return Outcome(Status.PASS, observed="no reboot pending")
+        return Outcome(status=Status.PASS, observed="no reboot pending")
     pkgs = list(facts.reboot_packages)
     why = "updates wait for a reboot"
     if any(p.startswith(("linux-image", "linux-base", "nvidia", "libnvidia")) for p in pkgs):
         why = "a new kernel or NVIDIA driver waits for a reboot: until then the driver and its library can disagree"
     shown = ", ".join(pkgs[:8]) + (f" and {len(pkgs) - 8} more" if len(pkgs) > 8 else "")
-    return Outcome(Status.WARN, observed="/var/run/reboot-required" + (f" ({shown})" if pkgs else ""),
+    return Outcome(status=Status.WARN, observed="/var/run/reboot-required" + (f" ({shown})" if pkgs else ""),
                    expected="no reboot pending", reason=why, fix="sudo reboot", evidence={"packages": pkgs})
 
 
 def container(facts: HostFacts, policy: Policy) -> Outcome:
     evidence = {"markers": list(facts.container_evidence), "root_fs": facts.root_fs_type, "wsl": facts.wsl}
     if facts.wsl == "WSL1":
-        return Outcome(Status.WARN, observed="WSL1", expected="WSL2", evidence=evidence,
+        return Outcome(status=Status.WARN, observed="WSL1", expected="WSL2", evidence=evidence,
                        reason="WSL1 has no GPU support and no Docker engine; WSL2 has both",
                        fix="wsl.exe --set-version <distro> 2  # in Windows PowerShell")
     if facts.wsl == "WSL2":
-        return Outcome(Status.PASS, observed="WSL2", evidence=evidence,
+        return Outcome(status=Status.PASS, observed="WSL2", evidence=evidence,
                        reason="the GPU driver is the Windows one: never install a Linux NVIDIA driver inside WSL")
     if facts.container is None:
-        return Outcome(Status.PASS, observed="not in a container", evidence=evidence)
+        return Outcome(status=Status.PASS, observed="not in a container", evidence=evidence)
     only_marker = facts.container_evidence == ("/.dockerenv exists",)
     if only_marker and facts.root_fs_type not in (None, "overlay"):
         # A /.dockerenv left in a VM image built from a container: the root is a real block device.
-        return Outcome(Status.PASS, observed=f"not in a container (stray /.dockerenv; root is {facts.root_fs_type})",
+        return Outcome(status=Status.PASS,
+                       observed=f"not in a container (stray /.dockerenv; root is {facts.root_fs_type})",
                        evidence=evidence)
-    return Outcome(Status.PASS, observed=f"inside a {facts.container} container", evidence=evidence,
+    return Outcome(status=Status.PASS, observed=f"inside a {facts.container} container", evidence=evidence,
                    reason="reboot, driver and disk results describe the container; the host may differ")
 
 
@@ -324,7 +327,7 @@ def tools(facts: HostFacts, policy: Policy) -> Outcome:
     if "apt-get" in facts.tools and "apt-get" not in judged:
         evidence["not_applicable"] = ["apt-get"]
     if not missing:
-        return Outcome(Status.PASS, observed=f"all {len(judged)} found", evidence=evidence)
+        return Outcome(status=Status.PASS, observed=f"all {len(judged)} found", evidence=evidence)
     if debian or not family - {""}:
         pkgs = dict.fromkeys(_DEBIAN_PACKAGES.get(t, t) for t in missing if t != "apt-get")
         fix = f"sudo apt-get update && sudo apt-get install -y {' '.join(pkgs)}" if pkgs else ""
@@ -337,7 +340,7 @@ def tools(facts: HostFacts, policy: Policy) -> Outcome:
     if "gcc" in missing:
         reason += "; torch.compile (Triton) and pip builds of C extensions need a C compiler"
     status = Status.FAIL if set(missing) & _CORE else Status.WARN
-    return Outcome(status, observed=f"missing: {', '.join(missing)}", expected="all found on PATH",
+    return Outcome(status=status, observed=f"missing: {', '.join(missing)}", expected="all found on PATH",
                    reason=reason, fix=fix, evidence=evidence)
 
 

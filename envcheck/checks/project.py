@@ -27,14 +27,14 @@ def _planned(record: Mapping[str, Any]) -> tuple[str | None, str | None, str]:
 
 def drift(facts: ProjectFacts, policy: Policy) -> Outcome:
     if facts.record_path is None:
-        return Outcome(Status.SKIP, reason="not inside a project made by `envcheck scaffold`")
+        return Outcome(status=Status.SKIP, reason="not inside a project made by `envcheck scaffold`")
     if facts.record_error:
-        return Outcome(Status.UNKNOWN, reason=facts.record_error,
+        return Outcome(status=Status.UNKNOWN, reason=facts.record_error,
                        fix="Recreate it with `envcheck scaffold --dry-run .` to compare, or delete .envcheck/")
     record = facts.record
     now = facts.now
     if now.error:
-        return Outcome(Status.UNKNOWN, reason=now.error)
+        return Outcome(status=Status.UNKNOWN, reason=now.error)
     planned_driver, planned_gpu, whom = _planned(record)
     cuda = record.get("cuda") if isinstance(record.get("cuda"), str) else None
     variant = str(record.get("variant", "?"))
@@ -53,7 +53,7 @@ def drift(facts: ProjectFacts, policy: Policy) -> Outcome:
                 for d in (decisions if isinstance(decisions, list) else []))
     if cuda and now.driver and not compat.cuda_runs_on(now.driver, cuda, minor_compat=minor):
         return Outcome(
-            Status.FAIL, observed=observed, expected=expected, evidence=evidence,
+            status=Status.FAIL, observed=observed, expected=expected, evidence=evidence,
             reason=(f"the project installs torch {variant} (CUDA {cuda}), which needs driver >= "
                     f"{compat.cuda_min_driver(cuda)}; driver {now.driver} fully supports CUDA up to "
                     f"{compat.cuda_full_support(now.driver)}"),
@@ -69,9 +69,9 @@ def drift(facts: ProjectFacts, policy: Policy) -> Outcome:
     if changes:
         lead = ("this is not the machine the project was planned for" if record.get("planned_driver")
                 else "the machine changed since the project was planned")
-        return Outcome(Status.WARN, observed=observed, expected=expected, evidence=evidence,
+        return Outcome(status=Status.WARN, observed=observed, expected=expected, evidence=evidence,
                        reason=f"{lead} ({whom}): {'; '.join(changes)}", fix=regenerate)
-    return Outcome(Status.PASS, observed=observed, expected=expected, evidence=evidence)
+    return Outcome(status=Status.PASS, observed=observed, expected=expected, evidence=evidence)
 
 
 CHECKS = (CheckSpec("project.drift", "project matches this machine", "project", drift),)

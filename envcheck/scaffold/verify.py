@@ -97,7 +97,8 @@ def read_build_stream(chunks: Iterable[dict[str, Any]], *, deadline: float) -> B
 
 def judge_build(dockerfile: str, log: BuildLog) -> Outcome:
     if log.ok:
-        return Outcome(Status.PASS, observed=f"built {dockerfile}", item=dockerfile, evidence={"image": log.image_id})
+        return Outcome(status=Status.PASS, observed=f"built {dockerfile}", item=dockerfile,
+                       evidence={"image": log.image_id})
     where = log.step or "before the first step"
     tail = "\n".join(log.lines[-8:])
     network = bool(_NETWORK.search(log.error) or _NETWORK.search(tail))
@@ -109,13 +110,13 @@ def judge_build(dockerfile: str, log: BuildLog) -> Outcome:
                "then: envcheck verify ." if base else
                f"docker build -f {dockerfile} .   # needs download.pytorch.org and the Ubuntu mirrors from the engine")
         return Outcome(
-            Status.FAIL, item=dockerfile, observed=f"{where}: {log.error}",
+            status=Status.FAIL, item=dockerfile, observed=f"{where}: {log.error}",
             expected="the image builds",
             reason=f"{what} needs the network, and the Docker engine could not reach it",
             fix=fix,
             evidence={"step": where, "error": log.error, "network": True, "log_tail": tail},
         )
-    return Outcome(Status.FAIL, item=dockerfile, observed=f"{where}: {log.error}", expected="the image builds",
+    return Outcome(status=Status.FAIL, item=dockerfile, observed=f"{where}: {log.error}", expected="the image builds",
                    reason="the build failed", fix=f"docker build -f {dockerfile} .  # to see the whole log",
                    evidence={"step": where, "error": log.error, "network": False, "log_tail": tail})
 
@@ -151,8 +152,8 @@ def _smoke(client: Any, image: str, package: str, gpu: bool, timeout_s: float,
         container.remove(force=True)
     code = int(status.get("StatusCode", 1))
     if code == 0:
-        return Outcome(Status.PASS, observed=logs.splitlines()[-1] if logs else "exit 0", evidence={"log": logs})
-    return Outcome(Status.FAIL, observed=f"exit {code}", reason=logs[-500:], evidence={"log": logs},
+        return Outcome(status=Status.PASS, observed=logs.splitlines()[-1] if logs else "exit 0", evidence={"log": logs})
+    return Outcome(status=Status.FAIL, observed=f"exit {code}", reason=logs[-500:], evidence={"log": logs},
                    fix=f"docker run --rm {'--gpus all ' if gpu else ''}{image} {' '.join(command)}")
 
 
@@ -177,7 +178,7 @@ def verify(project: Path, *, timeout_s: float = 1800.0) -> Report:
         from envcheck.dockerapi import classify
 
         kind, detail = classify(exc)
-        outcome = Outcome(Status.FAIL, observed=detail, reason=f"no Docker engine answers ({kind})",
+        outcome = Outcome(status=Status.FAIL, observed=detail, reason=f"no Docker engine answers ({kind})",
                           fix="Start the Docker engine (`envcheck doctor --only docker` says why it does not answer)")
         took = round(time.monotonic() - start, 3)
         results.append(Result.from_outcome("verify.engine", "Docker engine reachable", outcome, took))
@@ -206,10 +207,11 @@ def verify(project: Path, *, timeout_s: float = 1800.0) -> Report:
                                            round(time.monotonic() - t0, 3)))
         t0 = time.monotonic()
         if not log.ok:
-            smoke = Outcome(Status.SKIP, item=dockerfile, reason=f"{dockerfile} did not build",
+            smoke = Outcome(status=Status.SKIP, item=dockerfile, reason=f"{dockerfile} did not build",
                             caused_by="verify.build")
         elif flavor == "cuda" and not has_gpu:
-            smoke = Outcome(Status.SKIP, item=dockerfile, reason="no NVIDIA GPU on this machine to run the CUDA image")
+            smoke = Outcome(status=Status.SKIP, item=dockerfile,
+                            reason="no NVIDIA GPU on this machine to run the CUDA image")
         else:
             try:
                 smoke = _smoke(client, tag, package, flavor == "cuda",
@@ -218,7 +220,8 @@ def verify(project: Path, *, timeout_s: float = 1800.0) -> Report:
                 from envcheck.dockerapi import classify
 
                 kind, detail = classify(exc)
-                smoke = Outcome(Status.FAIL, observed=detail, reason=f"the smoke container could not run ({kind})",
+                smoke = Outcome(status=Status.FAIL, observed=detail,
+                                reason=f"the smoke container could not run ({kind})",
                                 fix=f"docker run --rm {'--gpus all ' if flavor == 'cuda' else ''}{tag} "
                                     f"python3 -m {package}.smoke")
             smoke = replace(smoke, item=dockerfile)

@@ -50,32 +50,33 @@ def libraries(facts: Mapping[str, Any], j: Judging) -> Outcome:
         versions.append(f"driver {facts['driver']}")
     observed = ", ".join(versions) + "; loaded: " + (", ".join(names) if names else "none")
     if not any(n.startswith("libcudart") or n.startswith("libcuda.so") for n in names):
-        return Outcome(Status.WARN, observed, "libcudart and libcuda mapped into the process",
-                       "no CUDA library is loaded: torch did not reach the GPU", evidence=facts)
-    return Outcome(Status.PASS, observed, evidence=facts)
+        return Outcome(status=Status.WARN, observed=observed, expected="libcudart and libcuda mapped into the process",
+                       reason="no CUDA library is loaded: torch did not reach the GPU", evidence=facts)
+    return Outcome(status=Status.PASS, observed=observed, evidence=facts)
 
 
 def matmul(facts: Mapping[str, Any], j: Judging) -> Outcome:
     if "name" not in facts:  # the CPU: no datasheet figure to compare with
         observed = (f"CPU fp32 {facts['fp32_tflops'] * 1000:.1f} GFLOP/s ({facts['n']}-cube, "
                     f"{facts['threads']} threads; peak n/a)")
-        return Outcome(Status.PASS, observed, evidence=facts)
+        return Outcome(status=Status.PASS, observed=observed, evidence=facts)
     peak = _peak(facts.get("name"))
     parts = [f"{label} {_pct(facts.get(f'{label}_tflops'), getattr(peak, f'{label}_tflops', None))}"
              for label in ("fp32", "tf32", "bf16", "fp16")]
     observed = "TFLOP/s: " + ", ".join(parts) + (f" [{peak.name}]" if peak else f" [{facts['name']}: not in the data]")
     evidence = {**facts, "peak": peak.__dict__ if peak else None}
     if peak is None:
-        return Outcome(Status.PASS, observed, evidence=evidence)
+        return Outcome(status=Status.PASS, observed=observed, evidence=evidence)
     label = "bf16" if facts.get("bf16_tflops") and peak.bf16_tflops else "fp16"
     value, top = facts.get(f"{label}_tflops"), getattr(peak, f"{label}_tflops", None)
     floor = j.policy.smoke_matmul_peak_min_pct
     expected = f"{label} >= {floor:g}% of the dense datasheet peak"
     if value and top and 100 * value / top < floor:
-        return Outcome(Status.WARN, observed, expected, f"{label} reaches {100 * value / top:.0f}% of {top:g}: "
+        return Outcome(status=Status.WARN, observed=observed, expected=expected,
+                       reason=f"{label} reaches {100 * value / top:.0f}% of {top:g}: "
                        "clocks held down (power or thermal limits), another process on the GPU, or a slow link",
                        fix="nvidia-smi -q -d PERFORMANCE,CLOCK,POWER  # throttle reasons", evidence=evidence)
-    return Outcome(Status.PASS, observed, expected, evidence=evidence)
+    return Outcome(status=Status.PASS, observed=observed, expected=expected, evidence=evidence)
 
 
 def memory(facts: Mapping[str, Any], j: Judging) -> Outcome:
@@ -85,10 +86,11 @@ def memory(facts: Mapping[str, Any], j: Judging) -> Outcome:
     floor = j.policy.smoke_memory_peak_min_pct
     evidence = {**facts, "peak_gbs": top}
     if top and 100 * facts["gbs"] / top < floor:
-        return Outcome(Status.WARN, observed, f">= {floor:g}% of {top:g} GB/s",
-                       "memory bandwidth below the datasheet's: clocks held down or the GPU is shared",
+        return Outcome(status=Status.WARN, observed=observed, expected=f">= {floor:g}% of {top:g} GB/s",
+                       reason="memory bandwidth below the datasheet's: clocks held down or the GPU is shared",
                        fix="nvidia-smi -q -d PERFORMANCE,CLOCK  # throttle reasons", evidence=evidence)
-    return Outcome(Status.PASS, observed, f">= {floor:g}% of the datasheet" if top else "", evidence=evidence)
+    return Outcome(status=Status.PASS, observed=observed, expected=f">= {floor:g}% of the datasheet" if top else "",
+                   evidence=evidence)
 
 
 def link_gbs(speed: str | None, width: str | None) -> tuple[float, str] | None:
@@ -112,8 +114,8 @@ def transfer(facts: Mapping[str, Any], j: Judging) -> Outcome:
     evidence = {**facts, "link_gbs": top, "link": link[1] if link else None}
     # An idle GPU may drop its link speed to save power; the width does not change that way.
     if link and best and best[0] > link[0] and facts.get("current_link_width") != facts.get("max_link_width"):
-        return Outcome(Status.WARN, observed, f"the link at its maximum, {best[1]}",
-                       f"the link trained at {link[1]}: a riser, slot or BIOS setting halves the bandwidth",
+        return Outcome(status=Status.WARN, observed=observed, expected=f"the link at its maximum, {best[1]}",
+                       reason=f"the link trained at {link[1]}: a riser, slot or BIOS setting halves the bandwidth",
                        fix="sudo lspci -vv | grep -E 'LnkCap|LnkSta'  # then reseat the card or check the slot",
                        evidence=evidence)
-    return Outcome(Status.PASS, observed, evidence=evidence)
+    return Outcome(status=Status.PASS, observed=observed, evidence=evidence)

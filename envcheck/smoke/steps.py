@@ -56,45 +56,52 @@ def _import(facts: Mapping[str, Any], j: Judging) -> Outcome:
     observed = f"torch {facts.get('version')} ({build})"
     numpy = [w for w in facts.get("warnings", []) if "NumPy" in w]
     if numpy:
-        return Outcome(Status.WARN, observed, "imports without warnings", f"torch warned: {numpy[0]}",
+        return Outcome(status=Status.WARN, observed=observed, expected="imports without warnings",
+                       reason=f"torch warned: {numpy[0]}",
                        fix=f"{j.target.python} -m pip install numpy", evidence=facts)
-    return Outcome(Status.PASS, observed, evidence=facts)
+    return Outcome(status=Status.PASS, observed=observed, evidence=facts)
 
 
 def _cuda(facts: Mapping[str, Any], j: Judging) -> Outcome:
     gpus = len(facts.get("proc_gpus") or []) or len(j.host_gpus)
     if not facts.get("cuda_build"):
         if gpus:
-            return Outcome(Status.FAIL, f"CPU-only build on a machine with {gpus} NVIDIA GPU(s)", "a CUDA build",
-                           "this torch cannot use the GPUs", fix=fixes.install(j, cuda=True), evidence=facts)
-        return Outcome(Status.SKIP, "no", reason="CPU-only build", evidence=facts)
+            return Outcome(status=Status.FAIL, observed=f"CPU-only build on a machine with {gpus} NVIDIA GPU(s)",
+                           expected="a CUDA build",
+                           reason="this torch cannot use the GPUs", fix=fixes.install(j, cuda=True), evidence=facts)
+        return Outcome(status=Status.SKIP, observed="no", reason="CPU-only build", evidence=facts)
     if facts.get("available") and facts.get("device_count", 0) > 0:
-        return Outcome(Status.PASS, f"yes: CUDA {facts['cuda_build']}, {facts['device_count']} device(s)",
+        return Outcome(status=Status.PASS,
+                       observed=f"yes: CUDA {facts['cuda_build']}, {facts['device_count']} device(s)",
                        evidence=facts)
     cvd = facts.get("cuda_visible_devices")
     warned = "; ".join(facts.get("warnings") or [])
     if cvd is not None and (not cvd.strip() or cvd.strip() in ("-1", "NoDevFiles", "none")):
-        return Outcome(Status.SKIP, "no", reason=f"CUDA_VISIBLE_DEVICES={cvd!r} hides every device",
+        return Outcome(status=Status.SKIP, observed="no", reason=f"CUDA_VISIBLE_DEVICES={cvd!r} hides every device",
                        fix="unset CUDA_VISIBLE_DEVICES", evidence=facts)
     if not facts.get("proc_driver_version") and facts.get("libcuda_error"):
         if gpus or j.host_gpus:
-            return Outcome(Status.FAIL, "no", "the NVIDIA driver reachable", "the host has GPUs but this "
+            return Outcome(status=Status.FAIL, observed="no", expected="the NVIDIA driver reachable",
+                           reason="the host has GPUs but this "
                            f"environment has no driver library: {facts['libcuda_error']}",
                            fix=fixes.NO_DRIVER_IN_CONTAINER if j.target.kind == "docker" else fixes.NO_DRIVER,
                            evidence=facts)
-        return Outcome(Status.SKIP, "no", reason=f"no NVIDIA driver ({facts['libcuda_error']})", evidence=facts)
+        return Outcome(status=Status.SKIP, observed="no", reason=f"no NVIDIA driver ({facts['libcuda_error']})",
+                       evidence=facts)
     if facts.get("proc_driver_version") and not facts.get("dev_nvidia_uvm"):
-        return Outcome(Status.FAIL, "no", "torch.cuda.is_available()", "/dev/nvidia-uvm is missing (the "
+        return Outcome(status=Status.FAIL, observed="no", expected="torch.cuda.is_available()",
+                       reason="/dev/nvidia-uvm is missing (the "
                        "nvidia-uvm module is not loaded or its device node was never made; NVIDIA/gpu-operator#2685)",
                        fix="sudo nvidia-modprobe -u -c=0", evidence=facts)
     if cvd is not None:
-        return Outcome(Status.FAIL, "no", "torch.cuda.is_available()",
-                       f"CUDA_VISIBLE_DEVICES={cvd!r} names no usable device"
+        return Outcome(status=Status.FAIL, observed="no", expected="torch.cuda.is_available()",
+                       reason=f"CUDA_VISIBLE_DEVICES={cvd!r} names no usable device"
                        + (f"; torch: {warned}" if warned else ""),
                        fix="unset CUDA_VISIBLE_DEVICES  # or list indices/UUIDs from `nvidia-smi -L`", evidence=facts)
     reason = warned or "torch.cuda.is_available() is False with a driver present"
     fix = fixes.driver_too_old(j, str(facts["cuda_build"])) if "too old" in warned else fixes.CUDA_INIT
-    return Outcome(Status.FAIL, "no", "torch.cuda.is_available()", reason, fix=fix, evidence=facts)
+    return Outcome(status=Status.FAIL, observed="no", expected="torch.cuda.is_available()", reason=reason, fix=fix,
+                   evidence=facts)
 
 
 def _count(facts: Mapping[str, Any], j: Judging) -> Outcome:
@@ -105,27 +112,30 @@ def _count(facts: Mapping[str, Any], j: Judging) -> Outcome:
     host = [g.uuid for g in j.host_gpus if g.uuid]
     where = " inside the container" if j.target.kind == "docker" else ""
     if nvml.get("error"):
-        return Outcome(Status.WARN, f"torch sees {len(torch_uuids)}; NVML could not be asked{where}",
-                       "the same GPUs through torch and NVML", str(nvml["error"]),
+        return Outcome(status=Status.WARN, observed=f"torch sees {len(torch_uuids)}; NVML could not be asked{where}",
+                       expected="the same GPUs through torch and NVML", reason=str(nvml["error"]),
                        fix="nvidia-smi -L  # NVML's own list; an error here is the driver's, not torch's",
                        evidence=facts)
     observed = f"torch sees {len(torch_uuids)} of the {len(nvml_uuids)} GPU(s) NVML sees{where}"
     missing = [u for u in nvml_uuids if u not in torch_uuids]
     unknown = [u for u in torch_uuids if u not in nvml_uuids]
     if j.target.kind == "docker" and host and len(nvml_uuids) < len(host):
-        return Outcome(Status.FAIL, observed + f"; the host has {len(host)}", "every host GPU in the container",
-                       "the container was given fewer GPUs than the host has", fix=fixes.CONTAINER_GPUS,
+        return Outcome(status=Status.FAIL, observed=observed + f"; the host has {len(host)}",
+                       expected="every host GPU in the container",
+                       reason="the container was given fewer GPUs than the host has", fix=fixes.CONTAINER_GPUS,
                        evidence={**facts, "host_gpus": host})
     if unknown and nvml_uuids:
-        return Outcome(Status.WARN, observed, "torch's devices among NVML's", f"UUIDs NVML does not list: {unknown}",
+        return Outcome(status=Status.WARN, observed=observed, expected="torch's devices among NVML's",
+                       reason=f"UUIDs NVML does not list: {unknown}",
                        fix="nvidia-smi -L  # compare the UUIDs; MIG instances list as MIG-..., under their GPU",
                        evidence=facts)
     if missing and cvd is None:
-        return Outcome(Status.FAIL, observed, "every GPU", f"torch does not see {', '.join(map(str, missing))}",
+        return Outcome(status=Status.FAIL, observed=observed, expected="every GPU",
+                       reason=f"torch does not see {', '.join(map(str, missing))}",
                        fix=fixes.CUDA_INIT, evidence=facts)
     if missing:
         observed += f" (CUDA_VISIBLE_DEVICES={cvd})"
-    return Outcome(Status.PASS, observed, evidence=facts)
+    return Outcome(status=Status.PASS, observed=observed, evidence=facts)
 
 
 def _arch(facts: Mapping[str, Any], j: Judging) -> Outcome:
@@ -135,9 +145,10 @@ def _arch(facts: Mapping[str, Any], j: Judging) -> Outcome:
     archs = facts.get("arch_list") or []
     observed = f"{facts.get('name')}: sm_{major}{minor}; torch built for {' '.join(archs) or 'nothing'}"
     if arch_list_covers(archs, (major, minor)):
-        return Outcome(Status.PASS, observed, evidence=facts)
-    return Outcome(Status.FAIL, observed, f"sm_{major}{minor} (or its PTX) in torch.cuda.get_arch_list()",
-                   "no kernel image is available for this GPU: kernels will fail to launch",
+        return Outcome(status=Status.PASS, observed=observed, evidence=facts)
+    return Outcome(status=Status.FAIL, observed=observed,
+                   expected=f"sm_{major}{minor} (or its PTX) in torch.cuda.get_arch_list()",
+                   reason="no kernel image is available for this GPU: kernels will fail to launch",
                    fix=fixes.install(j, cuda=True, capability=(major, minor)), evidence=facts)
 
 
@@ -145,18 +156,20 @@ def _context(facts: Mapping[str, Any], j: Judging) -> Outcome:
     observed = (f"context in {facts['init_s']:.2f} s; {facts['allocated_mib']} MiB allocated; "
                 f"{facts['free_gib']} of {facts['total_gib']} GiB free")
     if not facts.get("checksum_ok"):
-        return Outcome(Status.FAIL, observed, "the allocation reads back what was written", fix=fixes.CUDA_INIT,
+        return Outcome(status=Status.FAIL, observed=observed, expected="the allocation reads back what was written",
+                       fix=fixes.CUDA_INIT,
                        evidence=facts)
-    return Outcome(Status.PASS, observed, evidence=facts)
+    return Outcome(status=Status.PASS, observed=observed, evidence=facts)
 
 
 def _matmul(facts: Mapping[str, Any], j: Judging) -> Outcome:
     err = facts["max_rel_err"]
     observed = f"1024-cube fp32 product: max relative error {err:.1e} (CPU {facts['cpu_max_rel_err']:.1e})"
     if not math.isfinite(err) or err > MATMUL_RTOL:
-        return Outcome(Status.FAIL, observed, f"<= {MATMUL_RTOL:g}", "the GPU's product differs from the CPU "
+        return Outcome(status=Status.FAIL, observed=observed, expected=f"<= {MATMUL_RTOL:g}",
+                       reason="the GPU's product differs from the CPU "
                        "reference: a hardware fault or a broken library", fix=fixes.GPU_WRONG, evidence=facts)
-    return Outcome(Status.PASS, observed, evidence=facts)
+    return Outcome(status=Status.PASS, observed=observed, evidence=facts)
 
 
 def _train(facts: Mapping[str, Any], j: Judging) -> Outcome:
@@ -165,9 +178,10 @@ def _train(facts: Mapping[str, Any], j: Judging) -> Outcome:
                 f"({facts['time_per_step_ms']:.2f} ms/step); held-out accuracy {facts['accuracy']:.3f}")
     expected = f"loss < {loss_max:g} and held-out accuracy >= {acc_min:g}"
     if not (facts["loss_end"] < loss_max and facts["accuracy"] >= acc_min):
-        return Outcome(Status.FAIL, observed, expected, "the MLP did not learn the spirals", fix=fixes.GPU_WRONG,
+        return Outcome(status=Status.FAIL, observed=observed, expected=expected,
+                       reason="the MLP did not learn the spirals", fix=fixes.GPU_WRONG,
                        evidence=facts)
-    return Outcome(Status.PASS, observed, expected, evidence=facts)
+    return Outcome(status=Status.PASS, observed=observed, expected=expected, evidence=facts)
 
 
 def _amp(facts: Mapping[str, Any], j: Judging) -> Outcome:
@@ -176,24 +190,26 @@ def _amp(facts: Mapping[str, Any], j: Judging) -> Outcome:
     ok = (math.isfinite(facts["loss_end"]) and facts["loss_end"] < facts["loss_start"]
           and facts["logits_dtype"] == facts["amp_dtype"])
     if not ok:
-        return Outcome(Status.FAIL, observed, "a finite, falling loss in the low-precision dtype", fix=fixes.GPU_WRONG,
+        return Outcome(status=Status.FAIL, observed=observed,
+                       expected="a finite, falling loss in the low-precision dtype", fix=fixes.GPU_WRONG,
                        evidence=facts)
-    return Outcome(Status.PASS, observed, evidence=facts)
+    return Outcome(status=Status.PASS, observed=observed, evidence=facts)
 
 
 def _save_load(facts: Mapping[str, Any], j: Judging) -> Outcome:
     observed = (f"{facts['tensors']} tensors, {facts['bytes']} bytes; "
                 f"same output after loading: {facts['identical_output']}")
     status = Status.PASS if facts["identical_output"] else Status.FAIL
-    return Outcome(status, observed, "identical output after the round trip", evidence=facts)
+    return Outcome(status=status, observed=observed, expected="identical output after the round trip", evidence=facts)
 
 
 def _forward(facts: Mapping[str, Any], j: Judging) -> Outcome:
     diff = facts["max_abs_diff"]
     observed = f"max |GPU - CPU| over {facts['outputs']} logits: {diff:.1e}"
     if not math.isfinite(diff) or diff > FORWARD_ATOL:
-        return Outcome(Status.FAIL, observed, f"<= {FORWARD_ATOL:g}", fix=fixes.GPU_WRONG, evidence=facts)
-    return Outcome(Status.PASS, observed, evidence=facts)
+        return Outcome(status=Status.FAIL, observed=observed, expected=f"<= {FORWARD_ATOL:g}", fix=fixes.GPU_WRONG,
+                       evidence=facts)
+    return Outcome(status=Status.PASS, observed=observed, evidence=facts)
 
 
 def _nccl(facts: Mapping[str, Any], j: Judging) -> Outcome:
@@ -206,8 +222,9 @@ def _nccl(facts: Mapping[str, Any], j: Judging) -> Outcome:
                 + (f", {max(times) * 1000:.1f} ms" if times else ""))
     if bad or len(ranks) < facts["world_size"]:
         errors = "; ".join(f"rank {r['rank']}: {r.get('error') or 'wrong sum'}" for r in bad) or "ranks did not report"
-        return Outcome(Status.FAIL, observed, "every rank gets the right sum", errors, fix=fixes.NCCL, evidence=facts)
-    return Outcome(Status.PASS, observed, evidence=facts)
+        return Outcome(status=Status.FAIL, observed=observed, expected="every rank gets the right sum", reason=errors,
+                       fix=fixes.NCCL, evidence=facts)
+    return Outcome(status=Status.PASS, observed=observed, evidence=facts)
 
 
 STEPS: tuple[StepSpec, ...] = (
@@ -252,7 +269,7 @@ def _error(event: Mapping[str, Any], spec: StepSpec, j: Judging) -> Outcome:
     error = event.get("error") or {}
     observed = f"{error.get('type', 'Error')}: " + (str(error.get("message", "")).strip().splitlines() or [""])[0]
     reason, fix = fixes.for_error(spec.name, str(error.get("type")), str(error.get("message", "")), j)
-    return Outcome(Status.FAIL, observed[:300], reason=reason, fix=fix,
+    return Outcome(status=Status.FAIL, observed=observed[:300], reason=reason, fix=fix,
                    evidence={"traceback": str(error.get("traceback", ""))[-2000:]})
 
 
@@ -260,14 +277,15 @@ def _skipped(event: Mapping[str, Any], spec: StepSpec, cuda: Result | None) -> O
     if event.get("blocked_by"):
         root = f"smoke.{event['blocked_by']}"
         where = " on this device" if event.get("item") else ""
-        return Outcome(Status.UNKNOWN, reason=f"could not check because {root} failed{where}", caused_by=root)
+        return Outcome(status=Status.UNKNOWN, reason=f"could not check because {root} failed{where}", caused_by=root)
     if event.get("gpu_skip") and cuda is not None:
         if cuda.status in (Status.FAIL, Status.UNKNOWN):
-            return Outcome(Status.UNKNOWN, reason=f"could not check because {cuda.id} is {cuda.status.value}",
+            return Outcome(status=Status.UNKNOWN, reason=f"could not check because {cuda.id} is {cuda.status.value}",
                            caused_by=cuda.id)
         why = cuda.reason or cuda.observed
-        return Outcome(Status.SKIP, reason=f"no usable GPU: {why}" if why else "no usable GPU", caused_by=cuda.id)
-    return Outcome(Status.SKIP, reason=str(event.get("reason") or "not applicable"))
+        return Outcome(status=Status.SKIP, reason=f"no usable GPU: {why}" if why else "no usable GPU",
+                       caused_by=cuda.id)
+    return Outcome(status=Status.SKIP, reason=str(event.get("reason") or "not applicable"))
 
 
 def _judged(event: Mapping[str, Any], spec: StepSpec, j: Judging, cuda: Result | None) -> Outcome:
@@ -279,7 +297,7 @@ def _judged(event: Mapping[str, Any], spec: StepSpec, j: Judging, cuda: Result |
     try:
         return spec.judge(event.get("facts") or {}, j)
     except Exception as exc:  # facts from another child version: could not check, never a pass
-        return Outcome(Status.UNKNOWN, reason=f"could not judge the child's facts: {type(exc).__name__}: {exc}",
+        return Outcome(status=Status.UNKNOWN, reason=f"could not judge the child's facts: {type(exc).__name__}: {exc}",
                        evidence=dict(event.get("facts") or {}))
 
 
@@ -288,32 +306,33 @@ def target_result(run: ChildRun, j: Judging) -> Result:
     title = "The target environment runs the smoke child"
     hello = run.hello or {}
     if run.ended == "not-started" or (not hello and run.target.error):
-        outcome = Outcome(Status.FAIL, run.target.description, reason=run.error or run.target.error,
+        outcome = Outcome(status=Status.FAIL, observed=run.target.description, reason=run.error or run.target.error,
                           fix=fixes.for_target(run))
     elif not hello:
         how = describe_exit(run.rc) if run.ended == "exit" else f"no output within {run.deadline_s:g} s"
-        outcome = Outcome(Status.FAIL, run.target.description, "the child's first line",
-                          f"the interpreter did not start the child ({how}): {_tail(run.stderr_tail, 3)}",
+        outcome = Outcome(status=Status.FAIL, observed=run.target.description, expected="the child's first line",
+                          reason=f"the interpreter did not start the child ({how}): {_tail(run.stderr_tail, 3)}",
                           fix=fixes.for_target(run), evidence={"stderr_tail": run.stderr_tail})
     else:
         observed = f"{run.target.description}: Python {hello.get('version')} at {hello.get('python')}"
-        outcome = Outcome(Status.PASS, observed, evidence={"kind": run.target.kind, **hello})
+        outcome = Outcome(status=Status.PASS, observed=observed, evidence={"kind": run.target.kind, **hello})
     return Result.from_outcome("smoke.target", title, outcome, 0.0)
 
 
 def _interrupted(run: ChildRun, spec: StepSpec) -> Outcome:
     evidence = {"stderr_tail": run.stderr_tail, "open_for_s": run.open_for_s, "noise": list(run.noise[-5:])}
     if run.ended == "run-deadline":
-        return Outcome(Status.UNKNOWN, f"still running after {run.open_for_s:.1f} s",
+        return Outcome(status=Status.UNKNOWN, observed=f"still running after {run.open_for_s:.1f} s",
                        reason=f"the whole run's deadline ({run.deadline_s:g} s) ran out during this step",
                        fix="envcheck smoke --timeout 1200  # a longer deadline for the whole run", evidence=evidence)
     if run.ended == "step-deadline":
-        return Outcome(Status.FAIL, f"no result after {run.open_for_s:.1f} s: hung, cut off",
-                       f"done within {run.deadline_s:g} s",
-                       f"the step did not finish within its deadline and was killed. {fixes.HANGS.get(spec.name, '')}",
+        return Outcome(status=Status.FAIL, observed=f"no result after {run.open_for_s:.1f} s: hung, cut off",
+                       expected=f"done within {run.deadline_s:g} s",
+                       reason="the step did not finish within its deadline and was killed. "
+                       + fixes.HANGS.get(spec.name, ""),
                        fix=fixes.hang(spec.name, run.target), evidence=evidence)
-    return Outcome(Status.FAIL, f"the interpreter died during this step ({describe_exit(run.rc)})",
-                   "the step completes", "stderr: " + (_tail(run.stderr_tail) or "(empty)"),
+    return Outcome(status=Status.FAIL, observed=f"the interpreter died during this step ({describe_exit(run.rc)})",
+                   expected="the step completes", reason="stderr: " + (_tail(run.stderr_tail) or "(empty)"),
                    fix=fixes.crash(spec.name, run.target), evidence=evidence)
 
 
@@ -355,11 +374,12 @@ def results(run: ChildRun, j: Judging) -> list[Result]:
             why = f"the child stopped between steps ({describe_exit(run.rc)})"
             fix = fixes.crash("", run.target)
         out[0] = Result.from_outcome("smoke.target", out[0].title, Outcome(
-            Status.FAIL, out[0].observed, "the child runs to the end", f"{why}: {_tail(run.stderr_tail, 3)}",
+            status=Status.FAIL, observed=out[0].observed, expected="the child runs to the end",
+            reason=f"{why}: {_tail(run.stderr_tail, 3)}",
             fix=fix, evidence={"stderr_tail": run.stderr_tail}), 0.0)
     if root is not None:
         for spec in STEPS:
             if spec.name not in reported and (run.bench or not spec.bench):
                 out.append(Result.from_outcome(spec.id, spec.title, Outcome(
-                    Status.UNKNOWN, reason=f"not reached: {root} did not pass", caused_by=root), 0.0))
+                    status=Status.UNKNOWN, reason=f"not reached: {root} did not pass", caused_by=root), 0.0))
     return out
