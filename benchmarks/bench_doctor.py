@@ -2,7 +2,8 @@
 
 Runs the two alternately in one process (so both see the same machine load), prints each median and
 the ratio, and how much each reports: envcheck's results (each with a verdict) against collect_env's
-"key: value" fact lines (no verdicts). Goal (issue 2): doctor median <= 0.5 s and >= 5x faster.
+"key: value" fact lines (no verdicts). Goal: doctor median <= 0.5 s and >= 5x faster than
+collect_env: cheap enough to run before every job.
 
     .venv/bin/python benchmarks/bench_doctor.py [--runs 9] [--python PATH-with-torch]
 """

@@ -1,4 +1,4 @@
-"""Benchmark: `envcheck smoke --json` end to end (issue #4, item 9).
+"""Benchmark: `envcheck smoke --json` end to end.
 
 Runs the whole command N times as a user would (envcheck start-up, the child's interpreter start, `import
 torch`, every step, the report) and prints each wall time, the median, and the slowest steps of the median

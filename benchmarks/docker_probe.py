@@ -1,4 +1,4 @@
-"""How much the Docker probe costs, and why it does not use the docker SDK (issue #3).
+"""How much the Docker probe costs, and why it does not use the docker SDK.
 
 Run: .venv/bin/python benchmarks/docker_probe.py [--runs N]
 
@@ -18,10 +18,10 @@ import time
 PROBE = (
     "import os\n"
     "from envcheck import runner\n"
-    "from envcheck.model import ProbeContext\n"
+    "from envcheck.units import ProbeContext, ProbeOptions\n"
     "from envcheck.probes.docker import collect\n"
     "facts = collect(ProbeContext(env=dict(os.environ), home=os.path.expanduser('~'), timeout_s=5.0,\n"
-    "                             run=runner.run, options={{'docker_client': {transport!r}}}))\n"
+    "                             run=runner.run, options=ProbeOptions(docker_client={transport!r})))\n"
     "assert facts.reachable, facts.error\n"
 )
 
@@ -39,11 +39,11 @@ def fresh(argv: list[str], runs: int) -> float:
 
 def in_process(transport: str, runs: int) -> float:
     from envcheck import runner
-    from envcheck.model import ProbeContext
     from envcheck.probes.docker import collect
+    from envcheck.units import ProbeContext, ProbeOptions
 
     ctx = ProbeContext(env=dict(os.environ), home=os.path.expanduser("~"), timeout_s=5.0, run=runner.run,
-                       options={"docker_client": transport})
+                       options=ProbeOptions(docker_client=transport))
     collect(ctx)  # warm-up: imports
     times = []
     for _ in range(runs):

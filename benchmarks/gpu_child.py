@@ -1,4 +1,4 @@
-"""Benchmark: how long the NVML child (envcheck/nvml_child.py) and the whole gpu probe take.
+"""Benchmark: how long the NVML child (envcheck/probes/gpu_nvml_child.py) and the whole gpu probe take.
 
 The NVML child runs on every `envcheck doctor` (in parallel with the other probes), so its start-up is
 doctor's floor for the gpu subject. Three cases: this machine as it is (real pynvml; with no driver it
@@ -21,14 +21,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from envcheck import runner  # noqa: E402  (after the path line: runs from a checkout)
-from envcheck.model import ProbeContext  # noqa: E402
 from envcheck.probes.gpu import CHILD, _pynvml_dir, collect  # noqa: E402
+from envcheck.units import ProbeContext  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "nvml"
 
 
 def child_seconds(env: dict[str, str], runs: int, no_site: bool) -> list[float]:
-    """As the probe runs it (`-S`, pynvml's folder in ENVCHECK_PYNVML_DIR) or plainly (`python nvml_child.py`)."""
+    """As the probe runs it (`-S`, pynvml's folder in ENVCHECK_PYNVML_DIR) or plainly (`python gpu_nvml_child.py`)."""
     argv = [sys.executable, "-S", str(CHILD)] if no_site else [sys.executable, str(CHILD)]
     if no_site:
         env = dict(env, ENVCHECK_PYNVML_DIR=_pynvml_dir() or "")
@@ -54,7 +54,7 @@ def main() -> None:
             how = "python -S (as the probe runs it)" if no_site else "plain python"
             print(f"nvml child, {label}, {how}: median {statistics.median(times) * 1000:.0f} ms "
                   f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}, {args.runs} runs)")
-    ctx = ProbeContext(env=dict(os.environ), home=str(Path.home()), timeout_s=5.0, run=runner.run, options={})
+    ctx = ProbeContext(env=dict(os.environ), home=str(Path.home()), timeout_s=5.0, run=runner.run)
     probe = []
     for _ in range(args.runs):
         start = time.perf_counter()

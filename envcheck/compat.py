@@ -1,9 +1,10 @@
 """The driver / CUDA / PyTorch / Ubuntu / nvidia-cuda image / GPU peak data and the questions asked of it.
 
-The facts live in ``data/compat.json`` (transcribed from ``../shared/facts/compat.md``; every row names its
-source and the date it was read, weak rows carry ``"unverified": true``); ``compat_data.py`` loads them into
-typed rows, once and lazily. This module answers the questions: the API agreed in compat-api.md (used by the
-gpu and host checks and by scaffold). Stdlib only, so ``envcheck --help`` stays cheap.
+The facts live in ``data/compat.json`` (every row names its upstream source, its URLs and the date it was
+read; weak rows carry ``"unverified": true``; docs/compat-data.md says how to add rows and
+scripts/check-compat-data checks them); ``compat_data.py`` loads them into typed rows, once and lazily. This
+module answers the questions the gpu and host checks and scaffold ask. Stdlib only, so ``envcheck --help``
+stays cheap.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from envcheck.compat_data import (
     UbuntuRelease,
     conda_row,
     gpu_rows,
+    has_word,
     image_rows,
     lifecycle_read,
     lifecycle_rows,
@@ -51,7 +53,7 @@ def _dotted(v: Sequence[int]) -> str:
     return ".".join(str(p) for p in v)
 
 
-# --- Ubuntu (compat.md section 6) -------------------------------------------------------------------------
+# --- Ubuntu (distro-info-data ubuntu.csv) -----------------------------------------------------------------
 
 
 def ubuntu_release(version_id: str) -> UbuntuRelease | None:
@@ -60,11 +62,11 @@ def ubuntu_release(version_id: str) -> UbuntuRelease | None:
 
 
 def ubuntu_interim_support_months() -> int:
-    """Interim (non-LTS) Ubuntu releases get this many months of support (compat.md section 6)."""
+    """Interim (non-LTS) Ubuntu releases get this many months of support (https://ubuntu.com/about/release-cycle)."""
     return int(raw()["ubuntu_interim_support_months"])
 
 
-# --- driver <-> CUDA (compat.md sections 1 and 2) ----------------------------------------------------------
+# --- driver <-> CUDA (CUDA release notes Table 3; CUDA Compatibility guide) ---------------------------------
 
 
 def driver_branch(driver: str) -> int:
@@ -157,7 +159,7 @@ def recommended_branch(today: date) -> Lifecycle | None:
     return supported[0] if supported else None
 
 
-# --- PyTorch wheels (compat.md section 3) -----------------------------------------------------------------
+# --- PyTorch wheels (RELEASE.md compatibility matrix; download.pytorch.org/whl) ---------------------------
 
 
 def torch_releases() -> tuple[TorchRelease, ...]:
@@ -253,7 +255,7 @@ def pip_index_url(variant: str) -> str:
     return f"{raw()['torch_index_url']}{variant}"
 
 
-# --- nvidia/cuda images (compat.md section 5) -------------------------------------------------------------
+# --- nvidia/cuda images (container-images/cuda doc/supported-tags.md) -------------------------------------
 
 
 @dataclass(frozen=True)
@@ -301,27 +303,22 @@ def cuda_image(cuda: str, ubuntu: str | None = None, flavor: str = "runtime", cu
     return CudaImage(tag, patch, chosen, flavor, cudnn, unverified)
 
 
-# --- GPU datasheet peaks (compat.md section 8) ------------------------------------------------------------
-
-
-def _has_word(name: str, part: str) -> bool:
-    # Whole-word match, so "L4" does not match "L40S" and "T4" does not match "RTX 4090".
-    return re.search(rf"(?<![A-Za-z0-9]){re.escape(part)}(?![A-Za-z0-9])", name, re.IGNORECASE) is not None
+# --- GPU datasheet peaks (NVIDIA datasheets and architecture whitepapers) ---------------------------------
 
 
 def gpu_peak(nvml_name: str) -> GpuPeak | None:
     """NVML's name ("NVIDIA H100 80GB HBM3") -> its datasheet peaks; None for a GPU not in the data.
     A MIG instance ("NVIDIA A100 80GB PCIe MIG 1g.10gb") has a slice of the GPU's SMs and memory bandwidth,
     so the whole board's datasheet says nothing about it: None, shown as "peak n/a", never a low figure."""
-    if _has_word(nvml_name, "MIG"):
+    if has_word(nvml_name, "MIG"):
         return None
     for g in gpu_rows():
-        if any(_has_word(nvml_name, m) for m in g.match) and not any(_has_word(nvml_name, x) for x in g.exclude):
+        if any(has_word(nvml_name, m) for m in g.match) and not any(has_word(nvml_name, x) for x in g.exclude):
             return g
     return None
 
 
-# --- conda (compat.md section 4) --------------------------------------------------------------------------
+# --- conda (pytorch/pytorch#138506; conda-forge pytorch builds) -------------------------------------------
 
 
 def conda_facts() -> CondaFacts:

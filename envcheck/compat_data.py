@@ -1,9 +1,10 @@
 """Loading ``data/compat.json`` into typed, frozen rows. The questions asked of them live in ``compat.py``
 (import from there: this module is its data layer and its names are re-exported there).
 
-The file is transcribed from ``../shared/facts/compat.md``; every row names its source and the date it was
-read, and rows resting on weak evidence carry ``"unverified": true`` (kept on the typed rows too).
-Loaded once, lazily (``lru_cache``): importing envcheck costs nothing.
+Every row names its upstream source (``source``: what was read; ``urls``: where) and the date it was read
+(``read``, never after ``data_version``); rows resting on weak evidence carry ``"unverified": true`` (kept on
+the typed rows too). ``compat_rules.py`` says what a valid file keeps, docs/compat-data.md where each fact
+comes from. Loaded once, lazily (``lru_cache``): importing envcheck costs nothing.
 """
 
 from __future__ import annotations
@@ -190,3 +191,8 @@ def conda_row() -> CondaFacts:
     r = raw()["conda"]
     return CondaFacts(r["pytorch_channel_last"], r["pytorch_cuda_last"], tuple(r["conda_forge_cuda_builds"]),
                       _cite(r))
+
+
+def has_word(name: str, part: str) -> bool:
+    """Whole-word, case-insensitive: "L4" does not match "L40S" and "T4" does not match "RTX 4090"."""
+    return re.search(rf"(?<![A-Za-z0-9]){re.escape(part)}(?![A-Za-z0-9])", name, re.IGNORECASE) is not None

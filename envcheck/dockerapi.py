@@ -1,6 +1,7 @@
-"""The Docker adapter: where the engine is, how to talk to it, and what a failure to talk means.
+"""The Docker adapter: where the engine is, how to talk to it, what a failure to talk means, and how a
+container is built and run. It is the only module that imports the docker SDK.
 
-Three parts, all used by ``probes/docker.py`` and by anything else that needs the engine:
+Four parts, used by ``probes/docker.py``, ``smoke/container.py``, ``scaffold/verify.py``:
 
 - :func:`resolve_endpoint` finds the endpoint the way the docker CLI does (``DOCKER_HOST``, then
   ``DOCKER_CONTEXT`` / ``currentContext`` from the CLI's config, then the default socket), plus the
@@ -14,7 +15,9 @@ Three parts, all used by ``probes/docker.py`` and by anything else that needs th
   keep the classification the same.
 - :func:`classify` turns whatever either transport raised into one of a few kinds by walking the
   exception chain (``__cause__``, ``__context__`` and exception arguments: urllib3 hides the OSError in
-  ``ProtocolError.args``), as ../shared/facts/failure-modes.md lays out.
+  ``ProtocolError.args``, and requests wraps that in its own ConnectionError, itself an OSError).
+- :func:`run_container` starts a container the one way envcheck does (no network, ``--gpus all`` on request)
+  and :func:`build_image` streams a build; both turn the SDK's errors into this module's exceptions.
 
 The docker SDK is imported inside functions only: ``envcheck --help`` must not pay for it.
 """
@@ -27,10 +30,12 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Final, Iterator, Literal, Mapping
 from urllib.parse import urlsplit
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
+# envcheck's own HTTP client over the socket, or the docker SDK (see the module docstring).
+Transport = Literal["http", "sdk"]
 
 
 @dataclass(frozen=True)
@@ -186,7 +191,9 @@ def _open(endpoint: Endpoint, timeout: float) -> socket.socket:
     raise UnsupportedEndpoint(f"envcheck does not open {parts.scheme or 'this'}:// endpoints ({endpoint.url})")
 
 
-def fetch_engine(endpoint: Endpoint, deadline: float, transport: str = "http") -> tuple[dict[str, Any], dict[str, Any]]:
+def fetch_engine(
+    endpoint: Endpoint, deadline: float, transport: Transport = "http"
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """``GET /version`` and ``GET /info``, all within ``deadline`` (a time.monotonic() value).
 
     Raises what the transport raised; :func:`classify` names it. Unversioned paths: the daemon
@@ -281,15 +288,17 @@ def sdk_client(endpoint: Endpoint, timeout: float) -> Any:
 # --- what a failure means -------------------------------------------------------------------------
 
 # Kinds, each with its own cause and fix in checks/docker.py.
-NO_SOCKET = "no-socket"  # FileNotFoundError: nothing at that path
-REFUSED = "refused"  # ConnectionRefusedError: stale socket file, or no listener on the port
-PERMISSION = "permission"  # PermissionError: the socket exists, this process may not open it
-TIMEOUT = "timeout"  # accepted (or connecting) and no answer within the deadline
-UNREACHABLE = "unreachable"  # host name or network trouble on a TCP endpoint
-TLS = "tls"  # certificate or handshake trouble
-HTTP = "http"  # the daemon answered with an error status or garbage
-UNSUPPORTED = "unsupported"  # ssh:// and friends
-OTHER = "other"
+ErrorKind = Literal["no-socket", "refused", "permission", "timeout", "unreachable", "tls", "http", "unsupported",
+                    "other"]
+NO_SOCKET: Final = "no-socket"  # FileNotFoundError: nothing at that path
+REFUSED: Final = "refused"  # ConnectionRefusedError: stale socket file, or no listener on the port
+PERMISSION: Final = "permission"  # PermissionError: the socket exists, this process may not open it
+TIMEOUT: Final = "timeout"  # accepted (or connecting) and no answer within the deadline
+UNREACHABLE: Final = "unreachable"  # host name or network trouble on a TCP endpoint
+TLS: Final = "tls"  # certificate or handshake trouble
+HTTP: Final = "http"  # the daemon answered with an error status or garbage
+UNSUPPORTED: Final = "unsupported"  # ssh:// and friends
+OTHER: Final = "other"
 
 _TIMEOUT_NAMES = {"ReadTimeout", "ConnectTimeout", "Timeout", "ReadTimeoutError", "ConnectTimeoutError"}
 
@@ -315,7 +324,7 @@ def _is_unreachable(e: BaseException) -> bool:
 
 # Most specific first: a requests ConnectionError is itself an OSError, so the builtin subclasses
 # deeper in the chain must win over it.
-_MATCHERS: tuple[tuple[str, Callable[[BaseException], bool]], ...] = (
+_MATCHERS: tuple[tuple[ErrorKind, Callable[[BaseException], bool]], ...] = (
     (UNSUPPORTED, lambda e: isinstance(e, UnsupportedEndpoint)),
     (PERMISSION, lambda e: isinstance(e, PermissionError)),
     (NO_SOCKET, lambda e: isinstance(e, FileNotFoundError)),
@@ -329,7 +338,7 @@ _MATCHERS: tuple[tuple[str, Callable[[BaseException], bool]], ...] = (
 )
 
 
-def classify(exc: BaseException) -> tuple[str, str]:
+def classify(exc: BaseException) -> tuple[ErrorKind, str]:
     """(kind, detail) for an exception from either transport; detail is the innermost message."""
     chain = _chain(exc)
     for kind, match in _MATCHERS:
@@ -338,3 +347,63 @@ def classify(exc: BaseException) -> tuple[str, str]:
                 return kind, f"{type(item).__name__}: {item}"
     innermost = chain[-1]
     return OTHER, f"{type(innermost).__name__}: {innermost}"
+
+
+# --- building and running -------------------------------------------------------------------------
+
+
+class ImageMissing(Exception):
+    """The image is not on the engine's host (the SDK's ImageNotFound)."""
+
+
+class ContainerRefused(Exception):
+    """The engine would not create or start the container (the SDK's APIError); the text is the engine's."""
+
+    @property
+    def no_gpu_runtime(self) -> bool:
+        """The engine cannot give GPUs to containers: the NVIDIA Container Toolkit is missing or not configured.
+        moby answers `could not select device driver "" with capabilities: [[gpu]]` to a GPU request no
+        runtime serves, and `unknown or invalid runtime name: nvidia` to a runtime it does not know."""
+        text = str(self)
+        return "could not select device driver" in text or "unknown or invalid runtime" in text
+
+
+def require_image(client: Any, image: str) -> None:
+    """Raises ImageMissing when ``image`` is not on the engine's host; any other failure as the SDK raised it."""
+    import docker.errors
+
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound as exc:
+        raise ImageMissing(image) from exc
+
+
+def run_container(client: Any, image: str, command: list[str], *, gpus: bool, entrypoint: list[str] | None = None,
+                  environment: dict[str, str] | None = None, volumes: dict[str, dict[str, str]] | None = None,
+                  shm_size: str | None = None, labels: dict[str, str] | None = None) -> Any:
+    """``docker run --detach --network none [--gpus all] ...``: the started container, for the caller to follow,
+    wait for and remove. Raises ContainerRefused when the engine says no; any other failure as the SDK raised it.
+
+    ``--gpus all`` is a device request for every GPU (count -1) with the "gpu" capability, which the NVIDIA
+    Container Toolkit serves (docker/cli opts/gpus.go does the same). No network: nothing envcheck runs in a
+    container needs one, nothing in it can reach out, and a missing bridge cannot stop it."""
+    import docker.errors
+    from docker.types import DeviceRequest
+
+    options = {"entrypoint": entrypoint, "environment": environment, "volumes": volumes, "shm_size": shm_size,
+               "labels": labels}
+    requests = [DeviceRequest(count=-1, capabilities=[["gpu"]])] if gpus else None
+    try:
+        return client.containers.run(image, command, detach=True, device_requests=requests, network_mode="none",
+                                     **{name: value for name, value in options.items() if value is not None})
+    except docker.errors.APIError as exc:
+        raise ContainerRefused(str(exc)) from exc
+
+
+def build_image(client: Any, path: str, dockerfile: str, tag: str, timeout_s: float) -> Iterator[dict[str, Any]]:
+    """The engine's build stream, decoded: ``docker build --pull=false --rm --force-rm -f DOCKERFILE -t TAG PATH``.
+    The SDK's build() reads with no timeout at all unless told (docker/api/build.py): ``timeout_s`` bounds each
+    read; the caller's deadline, held by a :class:`envcheck.linereader.Feed`, bounds the whole build."""
+    stream: Iterator[dict[str, Any]] = client.api.build(path=path, dockerfile=dockerfile, tag=tag, rm=True,
+                                                        forcerm=True, decode=True, pull=False, timeout=timeout_s)
+    return stream

@@ -14,20 +14,15 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from envcheck import runner
-from envcheck.model import (
-    CheckSpec,
-    Outcome,
-    ProbeContext,
-    ProbeSpec,
-    Report,
-    Result,
-    Status,
-    UsageError,
-)
+from envcheck.hostfs import HOST, HostFS
+from envcheck.model import Outcome, Report, Result, Status, UsageError
 from envcheck.policy import Policy
+from envcheck.units import CheckSpec, ProbeContext, ProbeOptions, ProbeSpec
+
+ContextFactory = Callable[[float], ProbeContext]  # a probe's deadline -> the context it runs with
 
 
 @dataclass(frozen=True)
@@ -66,7 +61,7 @@ def select(checks: Sequence[CheckSpec], only: Iterable[str] = (), skip: Iterable
 
 
 def run_probes(
-    probes: Sequence[ProbeSpec], ctx_for: Any, default_timeout: float
+    probes: Sequence[ProbeSpec], ctx_for: ContextFactory, default_timeout: float
 ) -> dict[str, ProbeRun]:
     """Start every probe at once on a daemon thread; wait for each until its own deadline."""
     results: dict[str, ProbeRun] = {}
@@ -133,7 +128,7 @@ def judge(checks: Sequence[CheckSpec], probe_runs: Mapping[str, ProbeRun], polic
         probe_time = run.duration_s if run is not None else 0.0
         elapsed = probe_time + time.monotonic() - start
         for outcome in outcomes or [Outcome(status=Status.SKIP, reason="nothing to check")]:
-            result = Result.from_outcome(check.id, check.title, outcome, round(elapsed, 4))
+            result = Result(check.id, check.title, outcome, round(elapsed, 4))
             results.append(result)
             previous = by_id.get(check.id)
             if previous is None or result.status.rank > previous.status.rank:
@@ -145,29 +140,39 @@ def _blocker(check: CheckSpec, done: Mapping[str, Result]) -> Outcome | None:
     """When a required check did not pass, this one is moot: point at the root cause."""
     for required in check.requires:
         prior = done.get(required)
-        if prior is None or prior.status in (Status.PASS, Status.WARN):
-            continue
-        root = prior.caused_by or prior.id
-        if prior.status is Status.SKIP:
-            why = prior.reason or prior.title
-            # A chain of skips (a -> b -> c) says "not applicable" once, not once per link.
-            why = why if why.startswith("not applicable: ") else f"not applicable: {why}"
-            return Outcome(status=Status.SKIP, reason=why, caused_by=root)
-        return Outcome(
-            status=Status.UNKNOWN,
-            reason=f"could not check because {root} is {prior.status.value}",
-            caused_by=root,
-        )
+        blocked = blocked_by(prior) if prior is not None else None
+        if blocked is not None:
+            return blocked
     return None
 
 
-def make_context(policy: Policy, options: Mapping[str, Any] | None = None) -> Any:
+def _not_applicable(prior: Result) -> str:
+    why = prior.reason or prior.title
+    # A chain of skips (a -> b -> c) says "not applicable" once, not once per link.
+    return why if why.startswith("not applicable: ") else f"not applicable: {why}"
+
+
+def blocked_by(prior: Result, skip_reason: Callable[[Result], str] = _not_applicable) -> Outcome | None:
+    """The outcome of a result that needs ``prior``: None when prior passed or warned (go ahead); else it points
+    at the root cause, as a skip when prior was skipped (``skip_reason`` words it) and unknown otherwise.
+    The one rule for "blocked by an earlier result": the engine's ``requires``, and smoke's GPU steps."""
+    if prior.status in (Status.PASS, Status.WARN):
+        return None
+    root = prior.caused_by or prior.id
+    if prior.status is Status.SKIP:
+        return Outcome(status=Status.SKIP, reason=skip_reason(prior), caused_by=root)
+    return Outcome(status=Status.UNKNOWN, reason=f"could not check because {root} is {prior.status.value}",
+                   caused_by=root)
+
+
+def make_context(policy: Policy, options: ProbeOptions | None = None, fs: HostFS = HOST) -> ContextFactory:
+    """Contexts for this process's environment, one per probe deadline; ``fs`` is where host files are read."""
     env = dict(os.environ)
     home = os.path.expanduser("~")
 
     def ctx_for(timeout: float) -> ProbeContext:
-        return ProbeContext(env=env, home=home, timeout_s=timeout, run=runner.run, options=dict(options or {}),
-                            policy=policy)
+        return ProbeContext(env=env, home=home, timeout_s=timeout, run=runner.run, options=options or ProbeOptions(),
+                            policy=policy, fs=fs)
 
     return ctx_for
 
@@ -178,9 +183,9 @@ def run_checks(
     policy: Policy,
     *,
     command: str = "doctor",
-    options: Mapping[str, Any] | None = None,
+    options: ProbeOptions | None = None,
     strict: bool = False,
-    ctx_for: Any = None,
+    ctx_for: ContextFactory | None = None,
 ) -> Report:
     """The whole run: probes in parallel, then checks, into one Report."""
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping
 
 
 class Status(str, enum.Enum):
@@ -53,43 +53,54 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Result:
-    """One judged fact, as every report shows it.
+    """One judged fact, as every report shows it: a check's Outcome with the check's id, title and timing.
 
-    ``id`` is stable once released (``subject.kebab-name``); ``caused_by`` names the id of a root
-    cause elsewhere that makes this result moot.
+    ``id`` is stable once released (``subject.kebab-name``). The verdict's fields live on ``outcome`` only, so
+    a field added to Outcome needs no edit here (read it as ``result.outcome.field``); the properties below
+    read the established ones through, so renderers and tests say ``result.status``.
     """
 
     id: str
     title: str
-    status: Status
-    observed: str = ""
-    expected: str = ""
-    reason: str = ""
-    fix: str = ""
+    outcome: Outcome
     duration_s: float = 0.0
-    caused_by: str | None = None
-    item: str | None = None
-    evidence: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def subject(self) -> str:
         return self.id.split(".", 1)[0]
 
-    @classmethod
-    def from_outcome(cls, check_id: str, title: str, outcome: Outcome, duration_s: float) -> Result:
-        return cls(
-            id=check_id,
-            title=title,
-            status=outcome.status,
-            observed=outcome.observed,
-            expected=outcome.expected,
-            reason=outcome.reason,
-            fix=outcome.fix,
-            duration_s=duration_s,
-            caused_by=outcome.caused_by,
-            item=outcome.item,
-            evidence=dict(outcome.evidence),
-        )
+    @property
+    def status(self) -> Status:
+        return self.outcome.status
+
+    @property
+    def observed(self) -> str:
+        return self.outcome.observed
+
+    @property
+    def expected(self) -> str:
+        return self.outcome.expected
+
+    @property
+    def reason(self) -> str:
+        return self.outcome.reason
+
+    @property
+    def fix(self) -> str:
+        return self.outcome.fix
+
+    @property
+    def caused_by(self) -> str | None:
+        """The id of a root cause elsewhere that makes this result moot."""
+        return self.outcome.caused_by
+
+    @property
+    def item(self) -> str | None:
+        return self.outcome.item
+
+    @property
+    def evidence(self) -> Mapping[str, Any]:
+        return self.outcome.evidence
 
 
 # Exit codes: the table in README.md. Only cli.py calls sys.exit with them.
@@ -153,45 +164,3 @@ class UsageError(EnvcheckError):
     """Bad input from the user: nothing was done."""
 
     exit_code = EXIT_USAGE
-
-
-# --- the units the engine runs -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProbeContext:
-    """What a probe may read: the environment, the home folder, its time budget, and the options
-    the user passed (``options`` holds strings such as ``docker_host`` or ``python``).
-
-    ``run`` is the subprocess seam (``envcheck.runner.run`` or a remote runner with its signature).
-    """
-
-    env: Mapping[str, str]
-    home: str
-    timeout_s: float
-    run: Callable[..., Any]
-    options: Mapping[str, Any] = field(default_factory=dict)
-    # The run's Policy (None in hand-built contexts): for probes whose *scope* is policy data, such as
-    # host's list of basic tools to look up. Verdicts still belong to the checks.
-    policy: Any = None
-
-
-@dataclass(frozen=True)
-class ProbeSpec:
-    """A named fact-finder: ``collect(ctx)`` returns a frozen dataclass of facts, never a verdict."""
-
-    name: str
-    collect: Callable[[ProbeContext], Any]
-    timeout_s: float | None = None  # None: the policy's probe_timeout_s
-
-
-@dataclass(frozen=True)
-class CheckSpec:
-    """A named verdict: ``judge(facts, policy)`` is pure and returns one Outcome or several
-    (one per GPU, per env, ...). ``requires`` names checks whose failure makes this one moot."""
-
-    id: str
-    title: str
-    probe: str
-    judge: Callable[[Any, Any], Outcome | Sequence[Outcome]]
-    requires: tuple[str, ...] = ()

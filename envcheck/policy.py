@@ -4,6 +4,7 @@ a policy file (JSON or YAML) with the same keys replaces any of them, and checks
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, fields, replace
 from importlib import resources
@@ -76,6 +77,7 @@ def _coerce(name: str, type_name: Any, value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=1)  # a frozen value read from package data: every hand-built ProbeContext shares it
 def default_policy() -> Policy:
     text = resources.files("envcheck").joinpath("data/default-policy.json").read_text("utf-8")
     return Policy.from_mapping(json.loads(text))

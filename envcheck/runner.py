@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 
 @dataclass(frozen=True)
@@ -101,64 +102,36 @@ def _decode(data: bytes | None) -> str:
 
 
 class LineStream:
-    """A running child whose stdout is read line by line under deadlines (the smoke test's child, issue #4).
+    """A running child whose stdout is read line by line under deadlines (the smoke test's child).
 
     :func:`run` waits for the whole output; a long-running child that reports as it goes needs each line as
-    it comes, with a deadline per wait. Reader threads move stdout lines into a queue and keep the last
-    ``tail_bytes`` of stderr; :meth:`close` kills the whole process group when the child is still running.
+    it comes, with a deadline per wait. Its stdout is a :func:`envcheck.linereader.lines` feed and the last
+    ``tail_bytes`` of its stderr a :class:`envcheck.linereader.Tail`; :meth:`close` kills the whole process
+    group when the child is still running.
     """
 
     def __init__(self, argv: tuple[str, ...], proc: subprocess.Popen[bytes] | None, error: str = "",
                  tail_bytes: int = 16384) -> None:
-        import collections
-        import queue
-        import threading
+        from envcheck import linereader
 
         self.argv, self.proc, self.error = argv, proc, error
         self.missing = proc is None
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self._err: collections.deque[bytes] = collections.deque()
-        self._err_size, self._tail_bytes = 0, tail_bytes
-        self._err_lock = threading.Lock()
+        self._err = linereader.Tail(tail_bytes)
         self._threads: list[threading.Thread] = []
         if proc is None:
-            self._lines.put(None)
+            self._lines: linereader.Feed[str] = linereader.Feed((), "stream-missing")
             return
-        for target in (self._pump_out, self._pump_err):
-            thread = threading.Thread(target=target, daemon=True, name=f"stream-{target.__name__}")
-            thread.start()
-            self._threads.append(thread)
-
-    def _pump_out(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for raw in iter(self.proc.stdout.readline, b""):
-            self._lines.put(_decode(raw).rstrip("\r\n"))
-        self._lines.put(None)
-
-    def _pump_err(self) -> None:
-        assert self.proc is not None and self.proc.stderr is not None
-        fd = self.proc.stderr.fileno()
-        for chunk in iter(lambda: os.read(fd, 4096), b""):
-            with self._err_lock:
-                self._err.append(chunk)
-                self._err_size += len(chunk)
-                while self._err_size - len(self._err[0]) >= self._tail_bytes and len(self._err) > 1:
-                    self._err_size -= len(self._err.popleft())
+        assert proc.stdout is not None and proc.stderr is not None
+        self._lines = linereader.lines(_chunks(proc.stdout.fileno()), "stream-stdout")
+        self._threads.append(self._err.follow(_chunks(proc.stderr.fileno()), "stream-stderr"))
 
     def readline(self, timeout: float) -> str | None:
         """The next stdout line (without its newline), or None at end of output.
         Raises TimeoutError when no line came within ``timeout`` seconds."""
-        import queue
-
-        try:
-            return self._lines.get(timeout=max(0.0, timeout))
-        except queue.Empty:
-            raise TimeoutError(f"no output within {timeout:.1f} s") from None
+        return self._lines.get(timeout)
 
     def stderr_tail(self, limit: int = 4000) -> str:
-        with self._err_lock:
-            data = b"".join(self._err)
-        return _decode(data[-limit:])
+        return self._err.text(limit)
 
     def close(self, grace: float = 2.0, wait: float = 0.0) -> int | None:
         """Give the child ``wait`` seconds to exit on its own, then kill its process group if it still runs,
@@ -183,7 +156,13 @@ class LineStream:
             return None
         for thread in self._threads:  # drain what the pipes still hold, bounded
             thread.join(timeout=grace)
+        self._lines.join(timeout=grace)
         return self.proc.returncode
+
+
+def _chunks(fd: int) -> Iterator[bytes]:
+    """What a pipe delivers, as it comes, until its writers close it."""
+    return iter(lambda: os.read(fd, 65536), b"")
 
 
 def stream(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None) -> LineStream:

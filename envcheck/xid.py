@@ -1,6 +1,7 @@
 """NVIDIA Xid errors: read the kernel log, find ``NVRM: Xid`` lines, classify them by the table in data/xid.json.
 
-Past Xid errors live only in the kernel log (issue #3 item 8). envcheck reads ``/dev/kmsg`` itself
+Past Xid errors live only in the kernel log: the driver reports them there and nowhere else (NVIDIA's Xid
+catalog, https://docs.nvidia.com/deploy/xid-errors/index.html). envcheck reads ``/dev/kmsg`` itself
 (non-blocking: it never waits for new messages, and no ``dmesg`` process to start); with
 ``kernel.dmesg_restrict=1`` an unprivileged user may not open it, which is a fact ("needs root"),
 never a pass. Standard library only.

@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 
 from envcheck import dockerapi
-from envcheck.model import ProbeContext
 from envcheck.probes.docker import DockerFacts, collect
+from envcheck.units import ProbeContext, ProbeOptions
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SOCKET = "/var/run/docker.sock"
@@ -52,14 +52,14 @@ def needs_root(what: str) -> None:
         pytest.skip(f"{what} needs root")
 
 
-def probe(env: dict[str, str] | None = None, timeout: float = 5.0, transport: str = "http",
+def probe(env: dict[str, str] | None = None, timeout: float = 5.0, transport: dockerapi.Transport = "http",
           home: str = "/nonexistent-home") -> DockerFacts:
     """Run the real probe in this process; ``env`` replaces the environment (PATH is kept)."""
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     from envcheck import runner
 
     ctx = ProbeContext(env={**base, **(env or {})}, home=home, timeout_s=timeout, run=runner.run,
-                       options={"docker_client": transport})
+                       options=ProbeOptions(docker_client=transport))
     return collect(ctx)
 
 

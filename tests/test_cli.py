@@ -183,6 +183,31 @@ def test_junit_to_a_missing_folder_is_a_usage_error_before_anything_runs(tmp_pat
     assert written.read_text().startswith("<testsuite")
 
 
+@pytest.mark.parametrize("command", [["smoke", "--python", "/nonexistent/python3"], ["verify", "."]])
+def test_every_command_with_junit_checks_it_before_its_own_work(tmp_path: Path, command: list[str]) -> None:
+    # smoke would first find that the interpreter is missing, verify that "." is no scaffolded project: the
+    # --junit message instead shows the file was checked before either started.
+    done = envcheck(*command, "--junit", str(tmp_path / "no" / "report.xml"))
+    assert done.returncode == 2 and done.stdout == ""
+    assert f"--junit {tmp_path / 'no' / 'report.xml'}: folder {tmp_path / 'no'} does not exist" in done.stderr
+    both = envcheck(*command, "--json", "--share")
+    assert both.returncode == 2 and "--json and --share each print a whole report: choose one" in both.stderr
+
+
+def test_the_report_options_are_the_same_on_every_reporting_command() -> None:
+    from envcheck.cli import cli
+
+    def report_params(name: str) -> list[tuple[str | None, tuple[str, ...], str | None]]:
+        command = cli.commands[name]
+        wanted = {"as_json", "share", "junit", "verbose", "color"}
+        return sorted((p.name, tuple(p.opts + p.secondary_opts), getattr(p, "help", None))
+                      for p in command.params if p.name in wanted)
+
+    doctor = report_params("doctor")
+    assert [name for name, _, _ in doctor] == ["as_json", "color", "junit", "share", "verbose"]
+    assert report_params("smoke") == doctor and report_params("verify") == doctor
+
+
 def test_only_and_skip_that_leave_nothing_and_list_with_a_selection() -> None:
     done = envcheck("doctor", "--only", "git", "--skip", "git")
     assert done.returncode == 2 and "leaves no check to run" in done.stderr and done.stdout == ""
@@ -206,10 +231,10 @@ def _readme_table(heading: str) -> list[list[str]]:
 def test_readme_json_table_names_exactly_the_envelope_and_result_fields() -> None:
     import re
 
-    from envcheck.model import Report, Result, Status
+    from envcheck.model import Outcome, Report, Result, Status
     from envcheck.report.jsonreport import envelope
 
-    data = envelope(Report("doctor", "h", "t", 0.1, (Result("a.b", "t", Status.PASS),)))
+    data = envelope(Report("doctor", "h", "t", 0.1, (Result("a.b", "t", Outcome(status=Status.PASS)),)))
     rows = _readme_table("### The JSON report")
     assert [row[0].strip("`") for row in rows] == list(data)
     results_row = next(row for row in rows if row[0] == "`results`")

@@ -21,9 +21,10 @@ import pytest
 from envcheck import runner
 from envcheck.checks import conda as checks
 from envcheck.engine import run_checks
-from envcheck.model import ProbeContext, Status
+from envcheck.model import Status
 from envcheck.policy import default_policy
 from envcheck.probes.conda import SYSTEM_PREFIXES, collect, locate
+from envcheck.units import ProbeContext
 
 DATA = Path(__file__).parent / "data" / "conda"
 RECORDED_HOME = "/home/demo"

@@ -248,14 +248,15 @@ def test_docker_group_membership_warns_only_on_a_shared_server() -> None:
 
 
 def test_data_root_from_daemon_json_is_measured_when_the_daemon_cannot_be_asked(tmp_path) -> None:
+    from envcheck.hostfs import HostFS
     from envcheck.probes.docker_host import configured_data_root
 
     (tmp_path / "data" / "docker").mkdir(parents=True)
     (tmp_path / "etc" / "docker").mkdir(parents=True)
     (tmp_path / "etc" / "docker" / "daemon.json").write_text('{"data-root": "/data/docker", "log-driver": "json-file"}')
-    path, source = configured_data_root(str(tmp_path))
+    path, source = configured_data_root(HostFS(str(tmp_path)))
     assert path == str(tmp_path / "data" / "docker") and source == "/etc/docker/daemon.json data-root"
-    assert configured_data_root(str(tmp_path / "nothing")) == (None, "")
+    assert configured_data_root(HostFS(str(tmp_path / "nothing"))) == (None, "")
 
 
 def test_disk_without_any_data_root_is_skipped() -> None:

@@ -8,8 +8,9 @@ import time
 import pytest
 
 from envcheck.engine import run_checks, select
-from envcheck.model import CheckSpec, Outcome, ProbeSpec, Status, UsageError
+from envcheck.model import Outcome, Status, UsageError
 from envcheck.policy import default_policy
+from envcheck.units import CheckSpec, ProbeSpec
 
 
 def _fact(value: object):

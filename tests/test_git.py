@@ -23,7 +23,7 @@ def _ctx(home: Path, path: str | None = None):
     env = {"HOME": str(home), "PATH": path if path is not None else os.environ["PATH"],
            "GIT_CONFIG_NOSYSTEM": "1"}
     ctx = make_context(default_policy())(5.0)
-    return type(ctx)(env=env, home=str(home), timeout_s=5.0, run=ctx.run, options={})
+    return type(ctx)(env=env, home=str(home), timeout_s=5.0, run=ctx.run)
 
 
 def test_real_git_without_identity(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ def test_an_identity_outside_the_global_file_counts(tmp_path: Path) -> None:
     (tmp_path / ".gitconfig").unlink()
     ctx = _ctx(tmp_path)
     env = {**ctx.env, "GIT_AUTHOR_NAME": "Ada", "EMAIL": "ada@example.org"}
-    verdict = identity(collect(type(ctx)(env=env, home=ctx.home, timeout_s=5.0, run=ctx.run, options={})),
+    verdict = identity(collect(type(ctx)(env=env, home=ctx.home, timeout_s=5.0, run=ctx.run)),
                        default_policy())
     assert verdict.status is Status.PASS
     assert verdict.observed == "Ada <ada@example.org> (from $GIT_AUTHOR_NAME and $EMAIL)"
@@ -135,7 +135,7 @@ def test_an_unreadable_gitconfig_is_unknown_not_unset() -> None:
                               cwd="/")
 
         ctx = _ctx(home)
-        facts = collect(type(ctx)(env=ctx.env, home=ctx.home, timeout_s=5.0, run=as_nobody, options={}))
+        facts = collect(type(ctx)(env=ctx.env, home=ctx.home, timeout_s=5.0, run=as_nobody))
         assert facts.version is not None, facts
         verdict = identity(facts, default_policy())
         assert verdict.status is Status.UNKNOWN, verdict

@@ -10,11 +10,13 @@ from pathlib import Path
 
 from envcheck import runner
 from envcheck.checks import gpu, gpu_compat, gpu_devices
-from envcheck.model import ProbeContext, Status
+from envcheck.model import Status
 from envcheck.policy import Policy, default_policy
 from envcheck.probes.gpu import GpuFacts, TorchBuildFacts
 from envcheck.probes.gpu_device import GpuDevice, throttle_names
 from envcheck.probes.gpu_torch import TorchFacts, collect_torch
+from envcheck.probes.reboot import PendingReboot
+from envcheck.units import ProbeContext
 
 POLICY = default_policy()
 H100 = GpuDevice(index=0, uuid="GPU-b42dd28e", name="NVIDIA H100 80GB HBM3", pci_bus_id="00000000:18:00.0",
@@ -43,7 +45,7 @@ def test_pynvml_is_imported_only_by_the_child_script() -> None:
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             if any(n.split(".")[0] == "pynvml" for n in names):
                 importers.add(path.relative_to(package).as_posix())
-    assert importers == {"nvml_child.py"}
+    assert importers == {"probes/gpu_nvml_child.py"}
 
 
 def test_throttle_bits_decode() -> None:
@@ -126,8 +128,7 @@ def test_kernel_module_unreadable_but_nvml_up_is_a_match() -> None:
 
 def test_reboot_pending_gathers_everything() -> None:
     pending = replace(H100, remap_pending=True, mig_pending=True)
-    verdict = gpu.reboot_pending(facts(pending, reboot_required=True, reboot_required_pkgs=("linux-image-6.8",)),
-                                 POLICY)
+    verdict = gpu.reboot_pending(facts(pending, reboot=PendingReboot(True, ("linux-image-6.8",))), POLICY)
     assert verdict.status is Status.WARN
     assert verdict.evidence["pending"] == ["GPU 0 (GPU-b42dd28e): remapped rows pending (reset)",
                                            "GPU 0 (GPU-b42dd28e): MIG mode on pending (reset)",
@@ -223,7 +224,7 @@ def test_torch_build_verdicts() -> None:
 
 def test_real_torch_child_reports_this_cpu_build() -> None:
     # The real child in this interpreter: torch 2.13.0 CPU build is installed here (scripts/test).
-    ctx = ProbeContext(env=dict(os.environ), home=str(Path.home()), timeout_s=60, run=runner.run, options={})
+    ctx = ProbeContext(env=dict(os.environ), home=str(Path.home()), timeout_s=60, run=runner.run)
     seen = collect_torch(ctx, sys.executable, 60)
     assert seen.error == "" and seen.version is not None and seen.version.startswith("2.")
     assert seen.cuda is None and seen.available is False

@@ -30,13 +30,14 @@ import pytest
 
 pynvml = pytest.importorskip("pynvml")  # nvidia-ml-py, a dependency of envcheck
 
-from envcheck import nvml_child, runner  # noqa: E402  (after the importorskip above)
-from envcheck.model import ProbeContext  # noqa: E402
+from envcheck import runner  # noqa: E402  (after the importorskip above)
 from envcheck.probes import gpu as gpu_probe  # noqa: E402
+from envcheck.probes import gpu_nvml_child  # noqa: E402
+from envcheck.units import ProbeContext  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "nvml"
-CHILD = ROOT / "envcheck" / "nvml_child.py"
+CHILD = ROOT / "envcheck" / "probes" / "gpu_nvml_child.py"
 
 
 # --- 1. every name and call the child uses, against the installed module --------------------------------
@@ -63,14 +64,14 @@ def test_every_pynvml_name_the_child_uses_exists_with_a_signature_that_binds() -
     uses = _child_uses()
     assert len({name for name, _, _ in uses}) >= 25  # the walk found the child's calls, not nothing
     for name, nargs, line in uses:
-        assert hasattr(pynvml, name), f"nvml_child.py:{line}: pynvml has no {name}"
+        assert hasattr(pynvml, name), f"gpu_nvml_child.py:{line}: pynvml has no {name}"
         value = getattr(pynvml, name)
         if name.startswith("NVML_"):
-            assert isinstance(value, int), f"nvml_child.py:{line}: {name} is not an NVML constant"
+            assert isinstance(value, int), f"gpu_nvml_child.py:{line}: {name} is not an NVML constant"
             continue
         if name in ("NVMLError", "NVMLLibraryMismatchError"):
             continue
-        assert callable(value), f"nvml_child.py:{line}: {name} is not a function"
+        assert callable(value), f"gpu_nvml_child.py:{line}: {name} is not a function"
         # A function handed over uncalled (system.get("x", nv.f)) is called with no argument.
         inspect.signature(value).bind(*range(nargs or 0))
 
@@ -108,8 +109,7 @@ def test_pynvml_folder_never_shadows_the_stdlib(tmp_path: Path, monkeypatch: pyt
     (folder / "pynvml.py").symlink_to(pynvml.__file__)
     (folder / "string.py").write_text("raise ImportError('site-packages shadowed the stdlib')\n")
     monkeypatch.setattr(gpu_probe, "_pynvml_dir", lambda: str(folder))
-    ctx = ProbeContext(env=dict(os.environ), home=str(tmp_path), timeout_s=5.0, run=runner.run, options={})
-    facts = gpu_probe.gather(ctx, gpu_probe.HostPaths())
+    facts = gpu_probe.collect(ProbeContext(env=dict(os.environ), home=str(tmp_path), timeout_s=5.0, run=runner.run))
     assert facts.child == "ok", facts.child_error
     if not Path("/proc/driver/nvidia/version").exists():  # this machine: the real no-driver answer
         assert facts.init_error == "LibraryNotFound"
@@ -250,7 +250,7 @@ def test_real_pynvml_over_a_recorded_library_gives_what_the_stand_in_gives(
     expected = _comparable(json.loads(over_stand_in.stdout.strip().splitlines()[-1]))
 
     library = real_pynvml_over(record)
-    got = _comparable(nvml_child.collect())
+    got = _comparable(gpu_nvml_child.collect())
 
     assert got == expected
     if record.get("devices"):

@@ -1,12 +1,12 @@
-"""GPU states replayed through the real NVML child (issue #3 item 11).
+"""GPU states replayed through the real NVML child.
 
-This machine has no GPU and no NVIDIA driver (../shared/facts/machine.md). The no-driver path runs for
-real: envcheck/nvml_child.py imports the real pynvml, which cannot load libnvidia-ml.so.1. Every other
-state runs the SAME child script in a real child process, with tests/data/nvml/fake first on its
+The machine these tests are written on has no GPU and no NVIDIA driver. The no-driver path runs for real
+there: envcheck/probes/gpu_nvml_child.py imports the real pynvml, which cannot load libnvidia-ml.so.1. Every
+other state runs the SAME child script in a real child process, with tests/data/nvml/fake first on its
 PYTHONPATH: a stand-in ``pynvml`` that keeps the real module's constants and error classes and answers
 the nvml* calls from a recording (tests/data/nvml/*.json; README.md there says where each came from).
-Host files (/proc/driver/nvidia, /dev/nvidia*, the kernel log) come from the recording's "host" part,
-written to a temporary folder that HostPaths points at.
+Host files (/proc/driver/nvidia, /dev/nvidia*, /dev/kmsg, /var/run/reboot-required) come from the
+recording's "host" part, laid out under a temporary folder that the probe reads through ``HostFS(folder)``.
 """
 
 from __future__ import annotations
@@ -24,15 +24,18 @@ import pytest
 from envcheck import runner
 from envcheck.checks.gpu import CHECKS, NVML_ERRORS
 from envcheck.engine import ProbeRun, judge, run_checks
-from envcheck.model import ProbeContext, ProbeSpec, Result, Status
+from envcheck.hostfs import HostFS
+from envcheck.model import Result, Status
 from envcheck.policy import Policy, default_policy
-from envcheck.probes.gpu import GpuFacts, HostPaths, TorchBuildFacts, gather, gather_torch_build
+from envcheck.probes.gpu import GpuFacts, TorchBuildFacts, collect, collect_torch_build
+from envcheck.units import ProbeContext, ProbeOptions, ProbeSpec
 
 DATA = Path(__file__).parent / "data" / "nvml"
 
 
-def host_paths(root: Path, host: dict[str, Any]) -> HostPaths:
-    proc = root / "proc"
+def host_files(root: Path, host: dict[str, Any]) -> HostFS:
+    """The recorded machine's files, at their own paths under ``root``."""
+    proc = root / "proc" / "driver" / "nvidia"
     (proc / "gpus").mkdir(parents=True)
     if host.get("proc_version"):
         (proc / "version").write_text(host["proc_version"])
@@ -42,23 +45,25 @@ def host_paths(root: Path, host: dict[str, Any]) -> HostPaths:
     dev.mkdir()
     for node in host.get("dev", []):
         (dev / node).write_text("")
-    (root / "kmsg").write_text("".join(line + "\n" for line in host.get("kmsg", [])))
+    (dev / "kmsg").write_text("".join(line + "\n" for line in host.get("kmsg", [])))
     if host.get("reboot_required"):
-        (root / "reboot-required").write_text("*** System restart required ***\n")
-        (root / "reboot-required.pkgs").write_text("linux-image-6.8.0-49-generic\nnvidia-dkms-550\n")
-    return HostPaths(proc_version=str(proc / "version"), proc_gpus=str(proc / "gpus"), dev=str(dev),
-                     kmsg=str(root / "kmsg"), reboot_required=str(root / "reboot-required"),
-                     nvidia_modprobe=str(root / "no-nvidia-modprobe"))
+        run = root / "var" / "run"
+        run.mkdir(parents=True)
+        (run / "reboot-required").write_text("*** System restart required ***\n")
+        (run / "reboot-required.pkgs").write_text("linux-image-6.8.0-49-generic\nnvidia-dkms-550\n")
+    return HostFS(str(root))
 
 
-def replay_ctx(tmp_path: Path, recording: Path, timeout: float = 5.0, **options: object) -> ProbeContext:
+def replay_ctx(tmp_path: Path, recording: Path, fs: HostFS, timeout: float = 5.0,
+               options: ProbeOptions | None = None) -> ProbeContext:
     env = dict(os.environ, PYTHONPATH=str(DATA / "fake"), ENVCHECK_NVML_RECORDING=str(recording))
-    return ProbeContext(env=env, home=str(tmp_path), timeout_s=timeout, run=runner.run, options=options)
+    return ProbeContext(env=env, home=str(tmp_path), timeout_s=timeout, run=runner.run,
+                        options=options or ProbeOptions(), fs=fs)
 
 
 def replay(tmp_path: Path, recording: Path, timeout: float = 5.0) -> GpuFacts:
     host = json.loads(recording.read_text()).get("host", {})
-    return gather(replay_ctx(tmp_path, recording, timeout), host_paths(tmp_path, host))
+    return collect(replay_ctx(tmp_path, recording, host_files(tmp_path, host), timeout))
 
 
 def verdicts(facts: GpuFacts, policy: Policy | None = None) -> list[Result]:
@@ -82,8 +87,7 @@ def statuses(results: list[Result], check_id: str) -> list[str]:
 
 @pytest.mark.skipif(Path("/proc/driver/nvidia/version").exists(), reason="this machine has an NVIDIA driver")
 def test_real_child_without_a_driver_reports_library_not_found_and_every_check_skips() -> None:
-    ctx = ProbeContext(env=dict(os.environ), home=str(Path.home()), timeout_s=5.0, run=runner.run, options={})
-    facts = gather(ctx, HostPaths())
+    facts = collect(ProbeContext(env=dict(os.environ), home=str(Path.home()), timeout_s=5.0, run=runner.run))
     assert facts.child == "ok" and facts.init_error == "LibraryNotFound" and facts.init_error_code == 12
     assert not facts.driver_present and facts.xid is None and facts.devices == ()
     results = verdicts(facts)
@@ -254,13 +258,12 @@ def test_every_nvml_init_error_maps_to_cause_and_fix(tmp_path: Path, error: str)
 def test_doctor_finishes_within_the_deadline_when_nvml_hangs(tmp_path: Path) -> None:
     # The whole engine path: the probe's 1 s deadline, the child killed, every GPU check still reported.
     recording = DATA / "hang.json"
-    paths = host_paths(tmp_path, json.loads(recording.read_text())["host"])
-    env = dict(os.environ, PYTHONPATH=str(DATA / "fake"), ENVCHECK_NVML_RECORDING=str(recording))
+    fs = host_files(tmp_path, json.loads(recording.read_text())["host"])
 
     def ctx_for(timeout: float) -> ProbeContext:
-        return ProbeContext(env=env, home=str(tmp_path), timeout_s=timeout, run=runner.run, options={})
+        return replay_ctx(tmp_path, recording, fs, timeout)
 
-    probes = {"gpu": ProbeSpec("gpu", lambda ctx: gather(ctx, paths))}
+    probes = {"gpu": ProbeSpec("gpu", collect)}
     policy = Policy.from_mapping({"probe_timeout_s": 1.0}, base=default_policy())
     start = time.monotonic()
     report = run_checks(CHECKS, probes, policy, ctx_for=ctx_for)
@@ -286,9 +289,9 @@ def test_json_report_of_a_replayed_node_is_complete(tmp_path: Path) -> None:
 def test_torch_build_on_a_replayed_h100_with_the_real_cpu_torch(tmp_path: Path) -> None:
     # --torch: the gpu-torch probe runs the REAL torch child (this machine's CPU build) beside the replayed NVML.
     recording = DATA / "h100x8-healthy.json"
-    paths = host_paths(tmp_path, json.loads(recording.read_text())["host"])
-    assert gather_torch_build(replay_ctx(tmp_path, recording), paths).asked is False  # plain doctor: nothing runs
-    build = gather_torch_build(replay_ctx(tmp_path, recording, timeout=60.0, torch_check=True), paths)
+    fs = host_files(tmp_path, json.loads(recording.read_text())["host"])
+    assert collect_torch_build(replay_ctx(tmp_path, recording, fs)).asked is False  # plain doctor: nothing runs
+    build = collect_torch_build(replay_ctx(tmp_path, recording, fs, 60.0, ProbeOptions(torch_check=True)))
     assert build.gpu is not None and len(build.gpu.devices) == 8
     assert build.torch is not None and build.torch.cuda is None and build.torch.version is not None
     results = judge(CHECKS, {"gpu": ProbeRun("gpu", facts=build.gpu), "gpu-torch": ProbeRun("gpu-torch", facts=build)},

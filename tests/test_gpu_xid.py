@@ -1,4 +1,4 @@
-"""Xid errors from the kernel log (issue #3 item 8): parsing recorded lines, and the real unreadable-log case.
+"""Xid errors from the kernel log: parsing recorded lines, and the real unreadable-log case.
 
 The unreadable case is real: this machine has kernel.dmesg_restrict=1, so a user created with useradd
 cannot open /dev/kmsg; the test runs envcheck's own reader (xid.py, copied where that user can read it,
@@ -20,10 +20,12 @@ import pytest
 
 from envcheck import runner, xid
 from envcheck.checks.gpu import xid_errors
-from envcheck.model import ProbeContext, Status
+from envcheck.hostfs import HostFS
+from envcheck.model import Status
 from envcheck.policy import default_policy
-from envcheck.probes.gpu import GpuFacts, HostPaths, XidFacts, kernel_log
+from envcheck.probes.gpu import GpuFacts, XidFacts, kernel_log
 from envcheck.probes.gpu_device import GpuDevice
+from envcheck.units import ProbeContext
 
 DATA = Path(__file__).parent / "data" / "nvml"
 USER = "envcheck-xid"
@@ -134,9 +136,9 @@ def test_dmesg_fallback_where_there_is_no_kmsg(tmp_path: Path) -> None:
         pytest.skip("needs root, dmesg and setpriv")
     subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", USER],
                    capture_output=True, check=False)
-    paths = HostPaths(kmsg=str(tmp_path / "no-kmsg"))
-    as_root = ProbeContext(env=dict(os.environ), home=str(tmp_path), timeout_s=5.0, run=runner.run, options={})
-    log = kernel_log(as_root, paths)
+    no_kmsg = HostFS(str(tmp_path))  # nothing at <tmp_path>/dev/kmsg
+    as_root = ProbeContext(env=dict(os.environ), home=str(tmp_path), timeout_s=5.0, run=runner.run, fs=no_kmsg)
+    log = kernel_log(as_root)
     assert log.source == "dmesg" and log.error == "" and len(log.lines) > 0
     uid = pwd.getpwnam(USER).pw_uid
 
@@ -144,8 +146,8 @@ def test_dmesg_fallback_where_there_is_no_kmsg(tmp_path: Path) -> None:
         wrapped = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", *argv]
         return runner.run(wrapped, timeout, **kwargs)  # type: ignore[arg-type]  # env/cwd pass through
 
-    as_user = ProbeContext(env=dict(os.environ), home=str(tmp_path), timeout_s=5.0, run=run_as_user, options={})
-    log = kernel_log(as_user, paths)
+    as_user = ProbeContext(env=dict(os.environ), home=str(tmp_path), timeout_s=5.0, run=run_as_user, fs=no_kmsg)
+    log = kernel_log(as_user)
     if Path("/proc/sys/kernel/dmesg_restrict").read_text().strip() == "1":
         assert log.needs_root and "not permitted" in log.error.lower() and log.lines == ()
     else:

@@ -12,11 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from envcheck.checks import gpu as gpu_checks
 from envcheck.checks import host as checks
 from envcheck.engine import make_context
-from envcheck.model import ProbeContext, Status
+from envcheck.hostfs import HostFS
+from envcheck.model import Status
 from envcheck.policy import default_policy
+from envcheck.probes.gpu import GpuFacts
 from envcheck.probes.host import Disk, HostFacts, collect
+from envcheck.probes.reboot import PendingReboot
+from envcheck.units import ProbeContext
 
 GIB = 1024**3
 POLICY = default_policy()
@@ -119,10 +124,19 @@ def test_kernel_checks() -> None:
 def test_reboot_required_lists_packages_and_flags_kernel_and_driver() -> None:
     assert checks.reboot_required(facts(), POLICY).status is Status.PASS
     verdict = checks.reboot_required(
-        facts(reboot_required=True, reboot_packages=("linux-image-6.8.0-45-generic", "nvidia-dkms-550")), POLICY)
+        facts(reboot=PendingReboot(True, ("linux-image-6.8.0-45-generic", "nvidia-dkms-550"))), POLICY)
     assert verdict.status is Status.WARN and verdict.fix == "sudo reboot"
-    assert "linux-image-6.8.0-45-generic, nvidia-dkms-550" in verdict.observed
+    assert verdict.observed == "/var/run/reboot-required (linux-image-6.8.0-45-generic, nvidia-dkms-550)"
     assert "NVIDIA driver" in verdict.reason
+
+
+def test_host_and_gpu_say_a_pending_reboot_the_same_way() -> None:
+    many = PendingReboot(True, tuple(f"pkg{i}" for i in range(10)))
+    text = "/var/run/reboot-required (pkg0, pkg1, pkg2, pkg3, pkg4, pkg5, pkg6, pkg7 and 2 more)"
+    assert checks.reboot_required(facts(reboot=many), POLICY).observed == text
+    gpu_facts = GpuFacts(child="ok", reboot=many)
+    assert gpu_checks.reboot_pending(gpu_facts, POLICY).evidence["pending"] == [text]
+    assert checks.pending_reboot_text(PendingReboot(True)) == "/var/run/reboot-required"
 
 
 def test_container_and_wsl() -> None:
@@ -167,7 +181,7 @@ def test_apt_get_missing_off_debian_is_not_a_problem_and_fix_uses_dnf() -> None:
 
 def _ctx(root: Path, **env: str) -> ProbeContext:
     ctx: ProbeContext = make_context(POLICY)(5.0)
-    return dataclasses.replace(ctx, options={"root": str(root)}, env={**ctx.env, **env})
+    return dataclasses.replace(ctx, fs=HostFS(str(root)), env={**ctx.env, **env})
 
 
 def _write(root: Path, path: str, text: str) -> None:
@@ -192,7 +206,7 @@ def test_probe_sees_reboot_required_and_its_packages(tmp_path: Path) -> None:
     _write(tmp_path, "/var/run/reboot-required", "*** System restart required ***\n")
     _write(tmp_path, "/var/run/reboot-required.pkgs", "linux-base\nlinux-image-6.8.0-45-generic\nlinux-base\n")
     got = collect(_ctx(tmp_path))
-    assert got.reboot_required and got.reboot_packages == ("linux-base", "linux-image-6.8.0-45-generic")
+    assert got.reboot == PendingReboot(True, ("linux-base", "linux-image-6.8.0-45-generic"))
     assert checks.reboot_required(got, POLICY).status is Status.WARN
 
 

@@ -14,10 +14,12 @@ import pytest
 from envcheck.checks import CHECKS
 from envcheck.checks import host as checks
 from envcheck.engine import make_context, run_checks
-from envcheck.model import ProbeContext, Status
+from envcheck.hostfs import HostFS
+from envcheck.model import Status
 from envcheck.policy import default_policy
 from envcheck.probes import PROBES
 from envcheck.probes.host import collect, parse_os_release
+from envcheck.units import ProbeContext
 
 DATA = Path(__file__).parent / "data" / "os-release"
 DAY = date(2026, 11, 27)  # the day envcheck's compat data was read
@@ -25,7 +27,7 @@ DAY = date(2026, 11, 27)  # the day envcheck's compat data was read
 
 def _ctx(root: Path) -> ProbeContext:
     ctx: ProbeContext = make_context(default_policy())(5.0)
-    return dataclasses.replace(ctx, options={"root": str(root)})
+    return dataclasses.replace(ctx, fs=HostFS(str(root)))
 
 
 def _tree(tmp_path: Path, recording: str, where: str = "etc/os-release") -> Path:
@@ -109,7 +111,8 @@ def test_etc_wins_over_usr_lib(tmp_path: Path) -> None:
 
 def test_no_os_release_is_unknown_and_other_checks_still_run(tmp_path: Path) -> None:
     host_checks = [c for c in CHECKS if c.probe == "host"]
-    report = run_checks(host_checks, PROBES, default_policy(), options={"root": str(tmp_path)})
+    policy = default_policy()
+    report = run_checks(host_checks, PROBES, policy, ctx_for=make_context(policy, fs=HostFS(str(tmp_path))))
     by_id = {r.id: r for r in report.results}
     assert by_id["host.os-release"].status is Status.UNKNOWN
     assert by_id["host.ubuntu-support"].status is Status.UNKNOWN
@@ -122,7 +125,8 @@ def test_no_os_release_is_unknown_and_other_checks_still_run(tmp_path: Path) -> 
 def test_non_ubuntu_warns_but_every_host_check_runs(tmp_path: Path) -> None:
     _tree(tmp_path, "fedora-40")
     host_checks = [c for c in CHECKS if c.probe == "host"]
-    report = run_checks(host_checks, PROBES, default_policy(), options={"root": str(tmp_path)})
+    policy = default_policy()
+    report = run_checks(host_checks, PROBES, policy, ctx_for=make_context(policy, fs=HostFS(str(tmp_path))))
     by_id = {r.id: r for r in report.results}
     assert by_id["host.ubuntu-support"].status is Status.WARN
     assert len(by_id) == len(host_checks)

@@ -18,9 +18,10 @@ import pytest
 
 from envcheck import runner
 from envcheck.checks import jupyter as checks
-from envcheck.model import ProbeContext, Status
+from envcheck.model import Status
 from envcheck.policy import default_policy
 from envcheck.probes.jupyter import collect, read_shebang
+from envcheck.units import ProbeContext
 
 BIN = Path(sys.executable).parent
 JUPYTER = BIN / "jupyter"

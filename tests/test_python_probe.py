@@ -15,18 +15,19 @@ import pytest
 
 from envcheck.checks import python as checks
 from envcheck.engine import make_context
-from envcheck.model import ProbeContext, Status
+from envcheck.model import Status
 from envcheck.policy import default_policy
 from envcheck.probes.python import collect, pyenv_target, shebang
+from envcheck.units import ProbeContext, ProbeOptions
 
 POLICY = default_policy()
 SYSTEM_BIN = os.pathsep.join(p for p in ("/usr/local/bin", "/usr/bin", "/bin") if os.path.isdir(p))
 
 
-def _ctx(path: str, timeout: float = 10.0, **options: str) -> ProbeContext:
+def _ctx(path: str, timeout: float = 10.0, python: str | None = None) -> ProbeContext:
     ctx: ProbeContext = make_context(POLICY)(timeout)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYENV", "CONDA", "VIRTUAL_ENV"))}
-    return dataclasses.replace(ctx, env={**env, "PATH": path}, timeout_s=timeout, options=options)
+    return dataclasses.replace(ctx, env={**env, "PATH": path}, timeout_s=timeout, options=ProbeOptions(python=python))
 
 
 @pytest.fixture(scope="module")

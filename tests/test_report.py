@@ -6,7 +6,7 @@ import json
 from xml.etree import ElementTree as ET
 
 from envcheck import __version__
-from envcheck.model import Report, Result, Status
+from envcheck.model import Outcome, Report, Result, Status
 from envcheck.report.jsonreport import envelope, render_json
 from envcheck.report.junit import render_junit
 from envcheck.report.markdown import render_markdown
@@ -18,15 +18,17 @@ REPORT = Report(
     started_at="2026-11-27T12:00:00+00:00",
     duration_s=0.42,
     results=(
-        Result("git.installed", "git installed", Status.PASS, observed="git 2.39.5", duration_s=0.01),
-        Result("docker.daemon-reachable", "Docker daemon answers", Status.FAIL, observed="permission denied",
-               reason="user ada is not in group docker", fix="sudo usermod -aG docker $USER", duration_s=0.02),
-        Result("docker.runtime-nvidia", "nvidia runtime registered", Status.UNKNOWN,
-               reason="could not check because docker.daemon-reachable is fail",
-               caused_by="docker.daemon-reachable", duration_s=0.02),
-        Result("gpu.temperature", "GPU temperature", Status.WARN, observed="88 C", expected="< 83 C",
-               item="GPU 1", fix="check the airflow", duration_s=0.1, evidence={"temp_c": 88}),
-        Result("conda.installed", "conda found", Status.SKIP, reason="conda not found"),
+        Result("git.installed", "git installed", Outcome(status=Status.PASS, observed="git 2.39.5"), duration_s=0.01),
+        Result("docker.daemon-reachable", "Docker daemon answers",
+               Outcome(status=Status.FAIL, observed="permission denied", reason="user ada is not in group docker",
+                       fix="sudo usermod -aG docker $USER"), duration_s=0.02),
+        Result("docker.runtime-nvidia", "nvidia runtime registered",
+               Outcome(status=Status.UNKNOWN, reason="could not check because docker.daemon-reachable is fail",
+                       caused_by="docker.daemon-reachable"), duration_s=0.02),
+        Result("gpu.temperature", "GPU temperature",
+               Outcome(status=Status.WARN, observed="88 C", expected="< 83 C", item="GPU 1", fix="check the airflow",
+                       evidence={"temp_c": 88}), duration_s=0.1),
+        Result("conda.installed", "conda found", Outcome(status=Status.SKIP, reason="conda not found")),
     ),
 )
 
@@ -68,7 +70,8 @@ def test_whole_json_envelope() -> None:
 
 
 def test_json_masks_secret_values() -> None:
-    report = Report("doctor", "h", "t", 0.1, (Result("x.y", "t", Status.PASS, observed="token hf_secret12345"),))
+    passed = Outcome(status=Status.PASS, observed="token hf_secret12345")
+    report = Report("doctor", "h", "t", 0.1, (Result("x.y", "t", passed),))
     assert "hf_secret12345" not in render_json(report, secrets=("hf_secret12345",))
 
 
@@ -96,8 +99,9 @@ def test_terminal_colour_only_when_asked_and_verbose_shows_every_check() -> None
 
 def test_markdown_share_masks_home_and_secrets() -> None:
     report = Report("doctor", "h", "t", 0.1, (
-        Result("conda.channels", "channels", Status.WARN, observed="/home/ada/miniforge3 https://u:pw@x.org/c",
-               fix="conda config --remove channels defaults"),
+        Result("conda.channels", "channels",
+               Outcome(status=Status.WARN, observed="/home/ada/miniforge3 https://u:pw@x.org/c",
+                       fix="conda config --remove channels defaults")),
     ))
     text = render_markdown(report, home="/home/ada")
     assert "~/miniforge3" in text and "/home/ada" not in text
@@ -117,7 +121,7 @@ def test_junit_maps_outcomes() -> None:
 
 
 def test_envelope_strict_counts_warnings() -> None:
-    strict = Report("doctor", "h", "t", 0.1, (Result("a.b", "t", Status.WARN),), strict=True)
+    strict = Report("doctor", "h", "t", 0.1, (Result("a.b", "t", Outcome(status=Status.WARN)),), strict=True)
     assert envelope(strict)["exit_code"] == 1 and envelope(strict)["overall"] == "fail"
 
 
@@ -125,10 +129,11 @@ def test_markdown_fixes_stay_pasteable_multi_line_and_unescaped() -> None:
     # Inline code in a list would fold a two-line fix into one broken command and show `\|` literally.
     sed = "sed -i '\\|^/opt/conda/envs/a|b$|d' ~/.conda/environments.txt"
     report = Report("doctor", "h", "t", 0.1, (
-        Result("git.identity", "identity", Status.WARN, observed="not set",
-               fix='git config --global user.name "Your Name"\ngit config --global user.email "you@example.com"'),
-        Result("conda.envs", "env", Status.WARN, item="old", observed="gone", fix=sed),
-        Result("jupyter.kernelspecs", "kernel", Status.FAIL, item="dead", fix="echo `date`"),
+        Result("git.identity", "identity", Outcome(
+            status=Status.WARN, observed="not set",
+            fix='git config --global user.name "Your Name"\ngit config --global user.email "you@example.com"')),
+        Result("conda.envs", "env", Outcome(status=Status.WARN, item="old", observed="gone", fix=sed)),
+        Result("jupyter.kernelspecs", "kernel", Outcome(status=Status.FAIL, item="dead", fix="echo `date`")),
     ))
     text = render_markdown(report)
     assert '```sh\ngit config --global user.name "Your Name"\ngit config --global user.email' in text
@@ -140,9 +145,9 @@ def test_markdown_fixes_stay_pasteable_multi_line_and_unescaped() -> None:
 
 def test_subject_line_names_its_worst_problem_first() -> None:
     report = Report("doctor", "h", "t", 0.1, (
-        Result("jupyter.packages", "jupyter packages", Status.WARN, observed="no ipykernel"),
-        Result("jupyter.kernelspecs", "kernelspec interpreter exists", Status.FAIL, item="dead",
-               observed="/gone/python does not exist"),
+        Result("jupyter.packages", "jupyter packages", Outcome(status=Status.WARN, observed="no ipykernel")),
+        Result("jupyter.kernelspecs", "kernelspec interpreter exists",
+               Outcome(status=Status.FAIL, item="dead", observed="/gone/python does not exist")),
     ))
     line = render_terminal(report).splitlines()[2]
     assert line.startswith("[✗] jupyter  kernelspec interpreter exists (dead): /gone/python does not exist")
@@ -151,7 +156,7 @@ def test_subject_line_names_its_worst_problem_first() -> None:
 
 def test_markdown_cells_keep_angle_brackets_visible() -> None:
     report = Report("doctor", "h", "t", 0.1, (
-        Result("git.identity", "identity", Status.PASS, observed="Ada <ada@example.org>"),
+        Result("git.identity", "identity", Outcome(status=Status.PASS, observed="Ada <ada@example.org>")),
     ))
     assert "| Ada &lt;ada@example.org> |" in render_markdown(report)
 
@@ -159,11 +164,12 @@ def test_markdown_cells_keep_angle_brackets_visible() -> None:
 def test_a_troubled_subject_shows_where_it_ran_first() -> None:
     """smoke.target passes (the interpreter ran), import-torch fails: the person needs to know WHICH python
     lacks torch, so the passing target line is shown under a subject with a problem, and only then."""
-    target = Result("smoke.target", "The target environment runs the smoke child", Status.PASS,
-                    observed="python3 on PATH (/usr/bin/python3): Python 3.12.3")
-    broken = Result("smoke.import-torch", "PyTorch imports", Status.FAIL, observed="ModuleNotFoundError",
-                    fix="/usr/bin/python3 -m pip install torch")
-    fine = Result("smoke.import-torch", "PyTorch imports", Status.PASS, observed="torch 2.13.0+cpu")
+    target = Result("smoke.target", "The target environment runs the smoke child",
+                    Outcome(status=Status.PASS, observed="python3 on PATH (/usr/bin/python3): Python 3.12.3"))
+    broken = Result("smoke.import-torch", "PyTorch imports",
+                    Outcome(status=Status.FAIL, observed="ModuleNotFoundError",
+                            fix="/usr/bin/python3 -m pip install torch"))
+    fine = Result("smoke.import-torch", "PyTorch imports", Outcome(status=Status.PASS, observed="torch 2.13.0+cpu"))
     text = render_terminal(Report("smoke", "vm", "2026-11-27T12:00:00+00:00", 1.0, (target, broken)))
     lines = text.splitlines()
     assert lines.index("    [✓] smoke.target: The target environment runs the smoke child") < lines.index(

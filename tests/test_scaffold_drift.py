@@ -9,47 +9,54 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from scaffold_helpers import envcheck_main
 
 from envcheck.checks.project import drift
-from envcheck.engine import run_checks
-from envcheck.model import ProbeContext, Status
+from envcheck.engine import make_context, run_checks
+from envcheck.hostfs import HostFS
+from envcheck.model import Status
 from envcheck.policy import default_policy
-from envcheck.probes.project import GpuNow, ProjectFacts, collect, parse_driver_version, read_gpu_now
+from envcheck.probes.nvidia_proc import parse_driver_version
+from envcheck.probes.project import GpuNow, ProjectFacts, collect, read_gpu_now
+from envcheck.project_record import ProjectRecord, RecordedHost, read_record
 from envcheck.runner import run
+from envcheck.units import ProbeContext, ProbeOptions
 
 DATA = Path(__file__).parent / "data" / "scaffold"
-A100_535 = DATA / "proc-nvidia-535-a100"
-H100_570 = DATA / "proc-nvidia-open-570-h100"
+A100_535 = HostFS(str(DATA / "host-535-a100"))
+H100_570 = HostFS(str(DATA / "host-open-570-h100"))
 
 
 def test_proc_files_parse_for_both_kernel_modules() -> None:
-    assert read_gpu_now(str(A100_535)) == GpuNow(driver="535.104.05", gpu_names=("NVIDIA A100-SXM4-80GB",))
-    now = read_gpu_now(str(H100_570))
+    assert read_gpu_now(A100_535) == GpuNow(driver="535.104.05", gpu_names=("NVIDIA A100-SXM4-80GB",))
+    now = read_gpu_now(H100_570)
     assert now.driver == "570.86.15" and now.gpu_names == ("NVIDIA H100 80GB HBM3",) * 2
-    assert read_gpu_now(str(DATA / "absent")) == GpuNow()
+    assert read_gpu_now(HostFS(str(DATA / "absent"))) == GpuNow()
     assert parse_driver_version("garbage") is None
 
 
-def _record(**host: object) -> dict[str, object]:
-    return {"schema": "envcheck.project", "planned_driver": None, "cuda": "12.1", "variant": "cu121",
-            "host": {"driver": "535.104.05", "gpu_name": "NVIDIA A100-SXM4-80GB", **host}}
+def _record(driver: str = "535.104.05") -> ProjectRecord:
+    return ProjectRecord(envcheck_version="0.1.0", data_version="2026-11-27", created="2026-11-27T12:00:00+00:00",
+                         name="lab", package="lab", planned_for="this machine", planned_driver=None,
+                         host=RecordedHost(driver=driver, gpu_name="NVIDIA A100-SXM4-80GB", python="3.11"),
+                         torch="2.5.1", variant="cu121", cuda="12.1")
 
 
-def _facts(record: dict[str, object], now: GpuNow) -> ProjectFacts:
+def _facts(record: ProjectRecord, now: GpuNow) -> ProjectFacts:
     return ProjectFacts(record_path="/p/.envcheck/project.json", record=record, now=now)
 
 
 def test_same_machine_passes() -> None:
-    outcome = drift(_facts(_record(), read_gpu_now(str(A100_535))), default_policy())
+    outcome = drift(_facts(_record(), read_gpu_now(A100_535)), default_policy())
     assert outcome.status is Status.PASS
 
 
 def test_new_driver_and_other_gpu_warn_with_both_changes() -> None:
-    outcome = drift(_facts(_record(), read_gpu_now(str(H100_570))), default_policy())
+    outcome = drift(_facts(_record(), read_gpu_now(H100_570)), default_policy())
     assert outcome.status is Status.WARN
     assert "driver 535.104.05 -> 570.86.15" in outcome.reason
     assert "GPU NVIDIA A100-SXM4-80GB -> NVIDIA H100 80GB HBM3" in outcome.reason
@@ -57,8 +64,8 @@ def test_new_driver_and_other_gpu_warn_with_both_changes() -> None:
 
 
 def test_driver_too_old_for_the_projects_cuda_fails() -> None:
-    record = {**_record(driver="580.65.06"), "cuda": "13.0", "variant": "cu130"}
-    outcome = drift(_facts(record, read_gpu_now(str(A100_535))), default_policy())
+    record = replace(_record(driver="580.65.06"), cuda="13.0", variant="cu130")
+    outcome = drift(_facts(record, read_gpu_now(A100_535)), default_policy())
     assert outcome.status is Status.FAIL
     assert "needs driver >= 580" in outcome.reason
 
@@ -69,9 +76,9 @@ def test_outside_a_project_skips_and_a_broken_record_is_unknown(tmp_path: Path) 
     assert drift(broken, default_policy()).status is Status.UNKNOWN
 
 
-def _ctx(cwd: Path, proc: Path) -> ProbeContext:
+def _ctx(cwd: Path, host: HostFS) -> ProbeContext:
     return ProbeContext(env=dict(os.environ), home=str(cwd), timeout_s=5.0, run=run,
-                        options={"cwd": str(cwd), "proc_nvidia": str(proc)})
+                        options=ProbeOptions(cwd=str(cwd)), fs=host)
 
 
 def test_probe_finds_the_record_walking_up_from_a_subfolder(tmp_path: Path) -> None:
@@ -80,7 +87,7 @@ def test_probe_finds_the_record_walking_up_from_a_subfolder(tmp_path: Path) -> N
     assert ran.code == 0, ran.err
     facts = collect(_ctx(project / "src" / "lab", A100_535))
     assert facts.record_path == str(project / ".envcheck" / "project.json")
-    assert facts.record["name"] == "lab" and facts.record["data_version"]
+    assert facts.record is not None and facts.record.name == "lab" and facts.record.data_version
     # Planned on this GPU-less machine for the CPU; now a driver and an A100 appear.
     outcome = drift(facts, default_policy())
     assert outcome.status is Status.WARN and "planned for the CPU" in outcome.reason
@@ -92,12 +99,13 @@ def test_planned_with_driver_option_and_run_on_that_machine(tmp_path: Path) -> N
     from envcheck.checks.project import CHECKS
     from envcheck.probes.project import PROBES
 
-    report = run_checks(CHECKS, {p.name: p for p in PROBES}, default_policy(),
-                        options={"cwd": str(project), "proc_nvidia": str(A100_535)})
+    policy, options = default_policy(), ProbeOptions(cwd=str(project))
+    report = run_checks(CHECKS, {p.name: p for p in PROBES}, policy,
+                        ctx_for=make_context(policy, options, fs=A100_535))
     (result,) = report.results
     assert result.id == "project.drift" and result.status is Status.PASS, result
-    newer = run_checks(CHECKS, {p.name: p for p in PROBES}, default_policy(),
-                       options={"cwd": str(project), "proc_nvidia": str(H100_570)})
+    newer = run_checks(CHECKS, {p.name: p for p in PROBES}, policy,
+                       ctx_for=make_context(policy, options, fs=H100_570))
     assert newer.results[0].status is Status.WARN
 
 
@@ -133,8 +141,8 @@ def test_planned_with_minor_compat_is_not_a_failure_on_that_driver(tmp_path: Pat
     project = tmp_path / "target"
     ran = envcheck_main(["scaffold", str(project), "--driver", "535.104.05", "--minor-compat", "--no-git"])
     assert ran.code == 0, ran.err
-    record = json.loads((project / ".envcheck/project.json").read_text())
-    assert record["cuda"] == "12.6"
+    record = read_record(project / ".envcheck/project.json")
+    assert isinstance(record, ProjectRecord) and record.cuda == "12.6"
     facts = ProjectFacts(record_path=str(project / ".envcheck/project.json"), record=record,
                          now=GpuNow(driver="535.104.05", gpu_names=("NVIDIA A100-SXM4-80GB",)))
     assert drift(facts, default_policy()).status is Status.PASS

@@ -11,11 +11,13 @@ No GPU exists on the build machine or in CI, so the child's GPU paths cannot run
 
 from __future__ import annotations
 
+import argparse
 import ast
-import importlib.util
+import importlib
 import inspect
 import io
 import json
+import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -29,20 +31,26 @@ from envcheck.model import Status
 from envcheck.policy import default_policy
 from envcheck.smoke import steps
 from envcheck.smoke.driver import CHILD, drive
+from envcheck.smoke.judging import Judging
 from envcheck.smoke.targets import Target
 
 
-def load_child() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("envcheck_smoke_child", CHILD)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def child_module(name: str) -> ModuleType:
+    """One of the child's modules, imported by its plain name as the child's own modules import it."""
+    if CHILD not in sys.path:
+        sys.path.append(CHILD)  # last: nothing of this process's own can be shadowed by it
+    return importlib.import_module(name)
 
 
-child = load_child()
-TREE = ast.parse(Path(CHILD).read_text())
+protocol, cuda, training, bench, walk = (child_module(f"smoke_{name}") for name in
+                                         ("protocol", "cuda", "training", "bench", "walk"))
+SOURCES = sorted(Path(CHILD).glob("*.py"))
+TREES = [ast.parse(path.read_text()) for path in SOURCES]
 ROOTS = {"torch": torch, "nn": torch.nn, "dist": torch.distributed}  # the child's names for torch modules
+
+
+def child_nodes() -> list[ast.AST]:
+    return [node for tree in TREES for node in ast.walk(tree)]
 
 
 def chain(node: ast.AST) -> tuple[str, tuple[str, ...]] | None:
@@ -64,7 +72,7 @@ def resolve(root: str, parts: tuple[str, ...]) -> Any:
 
 
 def test_every_torch_name_the_child_uses_exists_in_torch_2_13() -> None:
-    used = {c for node in ast.walk(TREE) if (c := chain(node)) is not None}
+    used = {c for node in child_nodes() if (c := chain(node)) is not None}
     names = {f"{root}.{'.'.join(parts)}" for root, parts in used}
     # The GPU paths' API, named here so that a change of the walk above cannot quietly skip them.
     assert {"torch.cuda.get_arch_list", "torch.cuda.get_device_properties", "torch.cuda.mem_get_info",
@@ -82,7 +90,7 @@ def test_every_torch_name_the_child_uses_exists_in_torch_2_13() -> None:
 
 def test_every_call_of_a_python_level_torch_function_binds_to_its_signature() -> None:
     checked, wrong = set(), []
-    for node in ast.walk(TREE):
+    for node in child_nodes():
         if not isinstance(node, ast.Call) or (c := chain(node.func)) is None:
             continue
         if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
@@ -105,7 +113,7 @@ def test_every_call_of_a_python_level_torch_function_binds_to_its_signature() ->
 def test_torch_says_bf16_where_it_is_only_emulated_so_the_child_asks_the_capability() -> None:
     # torch.cuda.is_bf16_supported() counts emulation by default: on a V100 or T4 it would pick bf16 over fp16.
     assert inspect.signature(torch.cuda.is_bf16_supported).parameters["including_emulation"].default is True
-    calls = [c for node in ast.walk(TREE) if isinstance(node, ast.Call) and (c := chain(node.func)) is not None]
+    calls = [c for node in child_nodes() if isinstance(node, ast.Call) and (c := chain(node.func)) is not None]
     assert ("torch", ("cuda", "is_bf16_supported")) not in calls
 
 
@@ -114,10 +122,10 @@ def test_torch_says_bf16_where_it_is_only_emulated_so_the_child_asks_the_capabil
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 def test_mixed_precision_training_runs_and_learns_on_the_cpu(dtype: str) -> None:
     out = io.StringIO()
-    _, facts = child.train(torch, torch.device("cpu"), child.Emitter(out), "cpu", amp_dtype=getattr(torch, dtype))
+    _, facts = training.train(torch, torch.device("cpu"), protocol.Emitter(out), "cpu", amp_dtype=getattr(torch, dtype))
     assert facts["amp_dtype"] == facts["logits_dtype"] == dtype  # autocast really ran the layers in it
     assert facts["grad_scaler"] is False  # the GradScaler path ran, disabled without CUDA (fp16 only creates one)
-    outcome = steps.BY_NAME["amp"].judge(facts, judging())
+    outcome = steps.BY_NAME["amp"].judge(steps.BY_NAME["amp"].decode(facts), judging())
     assert outcome.status is Status.PASS, outcome
     progress = [json.loads(line) for line in out.getvalue().splitlines()]
     assert progress[-1]["step"] == "amp" and progress[-1]["done"] == progress[-1]["total"] == facts["steps"]
@@ -125,16 +133,16 @@ def test_mixed_precision_training_runs_and_learns_on_the_cpu(dtype: str) -> None
 
 def test_the_product_and_forward_checks_run_with_a_cpu_device() -> None:
     cpu = torch.device("cpu")
-    product = child.matmul(torch, cpu)
+    product = cuda.matmul(torch, cpu)
     assert product["tf32"] is False and 0 < product["max_rel_err"] < 1e-5
-    assert steps.BY_NAME["matmul"].judge(product, judging()).status is Status.PASS
-    forward = child.forward_consistency(torch, cpu)
+    assert steps.BY_NAME["matmul"].judge(steps.BY_NAME["matmul"].decode(product), judging()).status is Status.PASS
+    forward = training.forward_consistency(torch, cpu)
     assert forward == {"max_abs_diff": 0.0, "outputs": 900}
 
 
 def test_rates_are_work_over_wall_time() -> None:
     # One unit of work per 20 ms sleep: at most 50 units per second, and a loaded machine only lowers it.
-    rate = child.timed_rate(torch, lambda: time.sleep(0.02), 1.0, torch.device("cpu"), seconds=0.1)
+    rate = bench.timed_rate(torch, lambda: time.sleep(0.02), 1.0, torch.device("cpu"), seconds=0.1)
     assert 10 < rate["median"] <= rate["best"] <= 50.5
     assert rate["iters_per_batch"] >= 1
 
@@ -144,15 +152,15 @@ def test_rates_are_work_over_wall_time() -> None:
 TARGET = Target("python", "/usr/bin/python3", "--python /usr/bin/python3")
 
 
-def judging() -> steps.Judging:
-    return steps.Judging(default_policy(), TARGET, "570.133.20", (), python_version="3.11.7")
+def judging() -> Judging:
+    return Judging(default_policy(), TARGET, "570.133.20", (), python_version="3.11.7")
 
 
 def test_a_gpu_broken_at_its_first_step_gets_every_later_step_pinned_to_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.version, "cuda", "12.6")  # a CUDA build; the CPU work below is real torch
-    monkeypatch.setattr(child, "cuda_available", lambda t: {"available": True, "device_count": 2, "cuda_build": "12.6"})
+    monkeypatch.setattr(cuda, "cuda_available", lambda t: {"available": True, "device_count": 2, "cuda_build": "12.6"})
     uuids = ["GPU-aaaaaaaa-0000-0000-0000-000000000000", "GPU-bbbbbbbb-0000-0000-0000-000000000000"]
-    monkeypatch.setattr(child, "device_count", lambda t: {
+    monkeypatch.setattr(cuda, "device_count", lambda t: {
         "torch_devices": [{"index": i, "name": "NVIDIA GeForce RTX 5090", "uuid": u} for i, u in enumerate(uuids)],
         "nvml": {"error": None, "devices": [{"index": i, "uuid": u} for i, u in enumerate(uuids)]},
         "cuda_visible_devices": None})
@@ -160,15 +168,15 @@ def test_a_gpu_broken_at_its_first_step_gets_every_later_step_pinned_to_it(monke
     def no_kernels(t: Any, index: int) -> dict[str, Any]:
         raise RuntimeError("CUDA error: no kernel image is available for execution on the device")
 
-    monkeypatch.setattr(child, "arch_list", no_kernels)
+    monkeypatch.setattr(cuda, "arch_list", no_kernels)
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", torch.backends.cudnn.allow_tf32)  # walk() sets it
 
     def no_collective(*args: Any, **kwargs: Any) -> dict[str, Any]:
         raise AssertionError("the all-reduce ran on GPUs that failed an earlier step")
 
-    monkeypatch.setattr(child, "allreduce", no_collective)
+    monkeypatch.setattr(child_module("smoke_allreduce"), "allreduce", no_collective)
     out = io.StringIO()
-    child.walk(child.Emitter(out), child.argparse.Namespace(bench=False, collective="nccl", ranks=2))
+    walk.walk(protocol.Emitter(out), argparse.Namespace(bench=False, collective="nccl", ranks=2))
     out.write(json.dumps({"event": "done"}) + "\n")
     run = drive(Replay(json.dumps({"event": "hello", "version": "3.11.7"}) + "\n" + out.getvalue()), TARGET,
                 deadline_for=lambda s: 60.0, run_timeout=60.0)
@@ -184,3 +192,36 @@ def test_a_gpu_broken_at_its_first_step_gets_every_later_step_pinned_to_it(monke
     assert nccl.status is Status.UNKNOWN and nccl.caused_by == "smoke.arch-list"
     cpu = {r.id: r for r in results if r.item == "cpu"}
     assert cpu["smoke.train"].status is Status.PASS and cpu["smoke.save-load"].status is Status.PASS
+
+
+# --- what the child may import, and how it names NVML's errors ------------------------------------------------
+
+
+def test_the_child_imports_only_the_standard_library_torch_and_its_own_modules() -> None:
+    # It runs by path in the target interpreter, which may have neither envcheck nor its dependencies.
+    own = {path.stem for path in SOURCES}
+    imported: set[str] = set()
+    for node in child_nodes():
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            imported.add(node.module.split(".")[0])
+    assert {"smoke_walk", "smoke_cuda", "torch", "ctypes"} <= imported
+    assert imported - set(sys.stdlib_module_names) - own - {"torch"} == set()
+
+
+def test_the_child_names_nvml_errors_as_the_rest_of_envcheck_does() -> None:
+    # envcheck/nvml_child.py reports nvidia-ml-py's NVMLError_<name> without the prefix, and gpu_errors.py keys
+    # its causes on that name; the child, which reaches NVML through ctypes, keeps its own code -> name table.
+    import pynvml
+
+    from envcheck.checks.gpu_errors import NVML_ERRORS
+
+    table = child_module("smoke_host").NVML_ERRORS
+    codes = {getattr(pynvml, name) for name in dir(pynvml) if name.startswith("NVML_ERROR_")}
+    pynvml_names = {code: type(pynvml.NVMLError(code)).__name__.removeprefix("NVMLError_") for code in codes}
+    assert set(table) <= set(pynvml_names)  # no code nvidia-ml-py does not know (a typo)
+    assert {code: pynvml_names[code] for code in table} == table
+    assert set(NVML_ERRORS) <= set(table.values())  # every error gpu_errors.py judges is named by the child too
+    assert child_module("smoke_host").nvml_error(9) == "NVML error 9 (DriverNotLoaded)"
+    assert child_module("smoke_host").nvml_error(12345) == "NVML error 12345"

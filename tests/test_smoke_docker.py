@@ -1,7 +1,7 @@
-"""`envcheck smoke --docker IMAGE` against the real Docker engine (issue #4, item 8).
+"""`envcheck smoke --docker IMAGE` against the real Docker engine.
 
 No image can be pulled here, so both images are built locally: the base is Debian bookworm made with
-debootstrap (python3 3.11, no torch; ../shared/facts/machine.md), imported with `docker import`; the torch
+debootstrap (python3 3.11, no torch), imported with `docker import`; the torch
 image adds .venv's own torch 2.13.0 CPU build and its pure-Python dependencies (cp311 wheels, matching
 Debian's python3.11) under /usr/local/lib/python3.11/dist-packages. Both are cached by tag across runs.
 """
@@ -78,7 +78,7 @@ def torch_image(base_image: str) -> str:
             "COPY site/ /usr/local/lib/python3.11/dist-packages/\n"
             'LABEL envcheck.test="smoke torch image: .venv torch 2.13.0 CPU build on Debian bookworm python3.11"\n'
         )
-        legacy = {**os.environ, "DOCKER_BUILDKIT": "0"}  # CLI 28 here has no buildx (machine.md)
+        legacy = {**os.environ, "DOCKER_BUILDKIT": "0"}  # the build machine's docker CLI 28 has no buildx plugin
         built = _docker("build", "-t", TORCH_IMAGE, str(context), timeout=900, env=legacy)
         assert built.returncode == 0, built.stderr[-2000:]
     return TORCH_IMAGE
@@ -127,3 +127,28 @@ def test_missing_image_fails_at_the_target_with_the_fix(base_image: str) -> None
     assert target.status is Status.FAIL
     assert "is not on this host" in target.reason
     assert target.fix.startswith("docker pull envcheck-test/does-not-exist:1")
+
+
+def test_a_merged_container_stream_keeps_each_streams_order_and_the_exit_code(base_image: str) -> None:
+    """`envcheck verify` reads its smoke container this way: stdout and stderr as `docker logs` shows them.
+
+    The engine copies stdout and stderr on separate pipes, so lines of the two streams can arrive in either
+    order (seen here: "err" before "out" under load); within one stream the order is kept."""
+    from envcheck.smoke import container
+
+    code = ("import sys; print('out', flush=True); sys.stderr.write('err\\n'); sys.stderr.flush(); "
+            "print('x' * 70); sys.exit(3)")
+    spec = container.Launch(base_image, ["python3", "-c", code], try_by_hand="", labels={"envcheck": "test-merged"},
+                            merged=True)
+    stream = container.launch(spec, env=os.environ, home=os.path.expanduser("~"), timeout=30, gpus=False,
+                              run_timeout=60)
+    try:
+        lines = []
+        while (line := stream.readline(60.0)) is not None:
+            lines.append(line)
+        assert sorted(lines) == sorted(["out", "err", "x" * 70])
+        assert lines.index("out") < lines.index("x" * 70)
+        assert stream.close(wait=30.0) == 3 and stream.stream_failure is None
+    finally:
+        stream.remove()
+    assert _docker("ps", "-aq", "--filter", "label=envcheck=test-merged", timeout=30).stdout.split() == []

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from envcheck.smoke import targets
+from envcheck.probes import nvidia_proc
 
 # Installed: the console script beside this interpreter; on a GPU machine running from a checkout with
 # PYTHONPATH=. (scripts/device-capture) there is none, so the module.
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.gpu, pytest.mark.slow]
 
 
 def test_every_gpu_trains_and_the_bench_reaches_the_datasheet_goals() -> None:
-    gpus = targets.host_gpus()
+    gpus = nvidia_proc.read_gpus()
     if not gpus:
         pytest.skip("no NVIDIA GPU on this machine (/proc/driver/nvidia/gpus is empty or absent)")
     proc = subprocess.run([*ENVCHECK, "smoke", "--bench", "--json", "--python", sys.executable],

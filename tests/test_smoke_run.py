@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -23,8 +24,8 @@ from process_helpers import gone_within
 
 from envcheck.model import Report, Status
 from envcheck.smoke import run_smoke
+from envcheck.smoke.driver import CHILD
 
-REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable  # .venv's interpreter: torch 2.13.0+cpu is installed there
 ENVCHECK = str(Path(sys.executable).with_name("envcheck"))
 
@@ -228,8 +229,7 @@ def test_a_child_that_dies_mid_run_is_reported_with_its_stderr(tmp_path: Path) -
 
 def test_the_all_reduce_path_runs_for_real_on_cpu_ranks() -> None:
     # The NCCL step's spawn / rendezvous / queue code, with gloo on two CPU ranks instead of NCCL on GPUs.
-    child = REPO / "envcheck" / "smoke" / "child.py"
-    proc = subprocess.run([PYTHON, str(child), "--collective", "gloo", "--ranks", "2"], capture_output=True,
+    proc = subprocess.run([PYTHON, CHILD, "--collective", "gloo", "--ranks", "2"], capture_output=True,
                           text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-2000:]
     events = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -304,9 +304,9 @@ def test_a_terminal_gets_live_progress_with_the_loss(tmp_path: Path) -> None:
 
 def test_the_childs_own_folder_does_not_shadow_what_torch_imports(tmp_path: Path) -> None:
     # Run by path, the child's folder heads sys.path; a module there named like one torch imports must not win.
-    child = tmp_path / "child.py"
-    child.write_text((REPO / "envcheck" / "smoke" / "child.py").read_text())
-    (tmp_path / "typing_extensions.py").write_text("raise RuntimeError('shadowed: the wrong typing_extensions')\n")
+    child = tmp_path / "child"
+    shutil.copytree(CHILD, child, ignore=shutil.ignore_patterns("__pycache__"))
+    (child / "typing_extensions.py").write_text("raise RuntimeError('shadowed: the wrong typing_extensions')\n")
     proc = subprocess.run([PYTHON, str(child)], capture_output=True, text=True, timeout=240,
                           env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
     ends = [json.loads(line) for line in proc.stdout.splitlines() if '"end"' in line]

@@ -13,27 +13,37 @@ from typing import Any
 import pytest
 from smoke_helpers import Replay
 
-from envcheck.model import Result, Status
+from envcheck.model import Outcome, Result, Status
 from envcheck.policy import default_policy
+from envcheck.probes.nvidia_proc import HostGpu
 from envcheck.smoke import bench, steps
-from envcheck.smoke.driver import ChildRun, drive
-from envcheck.smoke.targets import HostGpu, Target
+from envcheck.smoke.driver import drive
+from envcheck.smoke.events import ChildRun, Ended, decode_end
+from envcheck.smoke.facts import BenchLibrariesFacts
+from envcheck.smoke.judging import Judging
+from envcheck.smoke.targets import Target
 
 DATA = Path(__file__).parent / "data" / "smoke"
 LOCAL = Target("python", "/opt/conda/envs/ml/bin/python", "--python /opt/conda/envs/ml/bin/python")
 DOCKER = Target("docker", "python3", "image ml:1 (python3 inside it)", image="ml:1")
 
 
-def judging(target: Target = LOCAL, driver: str | None = "570.133.20", gpus: int = 2) -> steps.Judging:
+def judging(target: Target = LOCAL, driver: str | None = "570.133.20", gpus: int = 2) -> Judging:
     host = tuple(HostGpu(f"0000:{i:02x}:00.0", "NVIDIA H100 80GB HBM3", f"GPU-{i}") for i in range(gpus))
-    return steps.Judging(default_policy(), target, driver, host, python_version="3.12.7")
+    return Judging(default_policy(), target, driver, host, python_version="3.12.7")
+
+
+def judge(step: str, facts: dict[str, Any], j: Judging) -> Outcome:
+    """A step's judge on facts built by hand, decoded by the step's facts type as the driver decodes them."""
+    spec = steps.BY_NAME[step]
+    return spec.judge(spec.decode(facts), j)
 
 
 def replayed(name: str, target: Target = LOCAL, **kw: Any) -> list[Result]:
     events: list[dict[str, Any]] = []
     run = drive(Replay(DATA / name), target, deadline_for=lambda s: 60.0, run_timeout=60.0,
                 on_event=events.append, bench=True)
-    assert run.ended == "done" and events[0]["event"] == "hello"
+    assert run.ended is Ended.DONE and events[0]["event"] == "hello"
     return steps.results(run, judging(target, **kw))
 
 
@@ -101,13 +111,13 @@ def cuda_facts(**over: Any) -> dict[str, Any]:
 
 
 def test_cpu_only_build_without_gpus_is_a_skip() -> None:
-    out = steps.BY_NAME["cuda-available"].judge(cuda_facts(cuda_build=None, proc_gpus=[], proc_driver_version=None),
-                                               judging(driver=None, gpus=0))
+    out = judge("cuda-available", cuda_facts(cuda_build=None, proc_gpus=[], proc_driver_version=None),
+                judging(driver=None, gpus=0))
     assert out.status is Status.SKIP and out.reason == "CPU-only build"
 
 
 def test_cpu_only_build_on_a_gpu_machine_fails_with_a_cuda_wheel_to_install() -> None:
-    out = steps.BY_NAME["cuda-available"].judge(cuda_facts(cuda_build=None), judging())
+    out = judge("cuda-available", cuda_facts(cuda_build=None), judging())
     assert out.status is Status.FAIL and "CPU-only build on a machine with 1 NVIDIA GPU" in out.observed
     assert out.fix.startswith("/opt/conda/envs/ml/bin/python -m pip install torch==")
     assert "--index-url https://download.pytorch.org/whl/cu" in out.fix
@@ -115,24 +125,24 @@ def test_cpu_only_build_on_a_gpu_machine_fails_with_a_cuda_wheel_to_install() ->
 
 @pytest.mark.parametrize("cvd", ["", "-1"])
 def test_cuda_visible_devices_hiding_everything_is_a_skip_that_says_so(cvd: str) -> None:
-    out = steps.BY_NAME["cuda-available"].judge(cuda_facts(cuda_visible_devices=cvd), judging())
+    out = judge("cuda-available", cuda_facts(cuda_visible_devices=cvd), judging())
     assert out.status is Status.SKIP and out.reason == f"CUDA_VISIBLE_DEVICES={cvd!r} hides every device"
 
 
 def test_no_driver_is_a_skip_on_a_machine_without_gpus() -> None:
     facts = cuda_facts(proc_driver_version=None, proc_gpus=[], libcuda_error="libcuda.so.1: cannot open shared object")
-    out = steps.BY_NAME["cuda-available"].judge(facts, judging(driver=None, gpus=0))
+    out = judge("cuda-available", facts, judging(driver=None, gpus=0))
     assert out.status is Status.SKIP and out.reason.startswith("no NVIDIA driver (libcuda.so.1")
 
 
 def test_no_driver_inside_a_container_on_a_gpu_host_fails_with_the_toolkit_fix() -> None:
     facts = cuda_facts(proc_driver_version=None, proc_gpus=[], libcuda_error="libcuda.so.1: cannot open shared object")
-    out = steps.BY_NAME["cuda-available"].judge(facts, judging(DOCKER))
+    out = judge("cuda-available", facts, judging(DOCKER))
     assert out.status is Status.FAIL and "NVIDIA Container Toolkit" in out.fix
 
 
 def test_missing_nvidia_uvm_is_named() -> None:
-    out = steps.BY_NAME["cuda-available"].judge(cuda_facts(dev_nvidia_uvm=False), judging())
+    out = judge("cuda-available", cuda_facts(dev_nvidia_uvm=False), judging())
     assert out.status is Status.FAIL and "/dev/nvidia-uvm is missing" in out.reason
     assert out.fix == "sudo nvidia-modprobe -u -c=0"
 
@@ -140,10 +150,10 @@ def test_missing_nvidia_uvm_is_named() -> None:
 def test_driver_too_old_for_the_build_says_what_to_install() -> None:
     warning = ("CUDA initialization: The NVIDIA driver on your system is too old (found version 11040). Please "
                "update your GPU driver")
-    out = steps.BY_NAME["cuda-available"].judge(cuda_facts(warnings=[warning]), judging(driver="470.256.02"))
+    out = judge("cuda-available", cuda_facts(warnings=[warning]), judging(driver="470.256.02"))
     assert out.status is Status.FAIL and "too old" in out.reason
     assert out.fix.startswith("Upgrade the NVIDIA driver to >= 560.28.03 (torch's CUDA 12.6 needs it)")
-    older = steps.BY_NAME["cuda-available"].judge(cuda_facts(warnings=[warning]), judging(driver="535.104.05"))
+    older = judge("cuda-available", cuda_facts(warnings=[warning]), judging(driver="535.104.05"))
     assert "or install a torch this driver runs:" in older.fix and "whl/cu1" in older.fix
 
 
@@ -157,25 +167,24 @@ def count_facts(torch_uuids: list[str], nvml_uuids: list[str], cvd: str | None =
 
 
 def test_a_gpu_torch_does_not_see_fails_unless_cuda_visible_devices_chose_it() -> None:
-    judge = steps.BY_NAME["device-count"].judge
-    missing = judge(count_facts(["GPU-a"], ["GPU-a", "GPU-b"]), judging())
+    missing = judge("device-count", count_facts(["GPU-a"], ["GPU-a", "GPU-b"]), judging())
     assert missing.status is Status.FAIL and "GPU-b" in missing.reason
-    chosen = judge(count_facts(["GPU-a"], ["GPU-a", "GPU-b"], cvd="0"), judging())
+    chosen = judge("device-count", count_facts(["GPU-a"], ["GPU-a", "GPU-b"], cvd="0"), judging())
     assert chosen.status is Status.PASS and chosen.observed.endswith("(CUDA_VISIBLE_DEVICES=0)")
 
 
 def test_a_container_with_fewer_gpus_than_the_host_fails() -> None:
-    out = steps.BY_NAME["device-count"].judge(count_facts(["GPU-0"], ["GPU-0"]), judging(DOCKER, gpus=4))
+    out = judge("device-count", count_facts(["GPU-0"], ["GPU-0"]), judging(DOCKER, gpus=4))
     assert out.status is Status.FAIL and "the host has 4" in out.observed
 
 
 def test_an_architecture_the_wheel_lacks_fails_with_a_wheel_that_has_it() -> None:
     facts = {"capability": [12, 0], "name": "NVIDIA GeForce RTX 5090",
              "arch_list": ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]}
-    out = steps.BY_NAME["arch-list"].judge(facts, judging(driver="575.57.08"))
+    out = judge("arch-list", facts, judging(driver="575.57.08"))
     assert out.status is Status.FAIL and "no kernel image" in out.reason
     assert "cu12" in out.fix or "cu13" in out.fix
-    ptx = steps.BY_NAME["arch-list"].judge({**facts, "arch_list": ["sm_90", "compute_90"]}, judging())
+    ptx = judge("arch-list", {**facts, "arch_list": ["sm_90", "compute_90"]}, judging())
     assert ptx.status is Status.PASS
 
 
@@ -186,7 +195,8 @@ def test_a_step_that_raised_no_kernel_image_gets_the_install_fix() -> None:
     event = {"event": "end", "step": "matmul", "item": GPU0, "state": "error", "duration_s": 0.1,
              "error": {"type": "RuntimeError", "message": "CUDA error: no kernel image is available for execution on "
                        "the device\nCUDA kernel errors might be asynchronously reported", "traceback": "..."}}
-    run = ChildRun(LOCAL, "done", hello={"version": "3.12.7", "python": LOCAL.python}, ends=(event,))
+    ends = (decode_end(event, steps.BY_NAME["matmul"].decode),)
+    run = ChildRun(LOCAL, Ended.DONE, hello={"version": "3.12.7", "python": LOCAL.python}, ends=ends)
     result = one(steps.results(run, judging()), "smoke.matmul", GPU0)
     assert result.status is Status.FAIL
     assert result.observed == "RuntimeError: CUDA error: no kernel image is available for execution on the device"
@@ -201,7 +211,7 @@ def test_describe_exit_names_signals() -> None:
 
 
 def test_an_interpreter_that_cannot_start_the_child_fails_the_target() -> None:
-    run = ChildRun(LOCAL, "exit", rc=1, stderr_tail="  File \"child.py\", line 20\nSyntaxError: invalid syntax\n")
+    run = ChildRun(LOCAL, Ended.EXIT, rc=1, stderr_tail="  File \"child.py\", line 20\nSyntaxError: invalid syntax\n")
     results = steps.results(run, judging())
     assert results[0].id == "smoke.target" and results[0].status is Status.FAIL
     assert "SyntaxError" in results[0].reason
@@ -251,7 +261,7 @@ def test_cuda_visible_devices_empty_on_a_cuda_build_is_the_skip_reason() -> None
                                                 (7605, "cuDNN 7.6.5")])
 def test_cudnn_versions_decode_both_encodings(encoded: int, shown: str) -> None:
     facts = {"torch_cuda": "12.6", "cudnn": encoded, "libraries": [{"name": "libcudart.so.12"}]}
-    assert f", {shown};" in bench.libraries(facts, judging()).observed
+    assert f", {shown};" in bench.libraries(BenchLibrariesFacts.decode(facts), judging()).observed
 
 
 def test_hang_and_crash_fixes_run_the_target_interpreter() -> None:
@@ -267,7 +277,7 @@ def test_install_fixes_follow_what_the_target_python_allows() -> None:
     from envcheck.smoke import fixes
 
     def fix(target: Target, **hello: Any) -> str:
-        return fixes.install(steps.Judging(default_policy(), target, None, (), "3.11.2", hello=hello), cuda=False)
+        return fixes.install(Judging(default_policy(), target, None, (), "3.11.2", hello=hello), cuda=False)
 
     system = Target("path", "/usr/bin/python3", "python3 on PATH")
     pep668 = fix(system, pip=True, externally_managed=True, os_like="ubuntu debian")
@@ -302,8 +312,44 @@ def test_a_child_quiet_between_steps_is_cut_off_and_said_so_not_called_a_crash(t
     first_end = next(i for i, line in enumerate(lines) if '"end"' in line)
     (tmp_path / "quiet.jsonl").write_text("\n".join(lines[:first_end + 1]))
     run = drive(GoesQuiet(tmp_path / "quiet.jsonl"), LOCAL, deadline_for=lambda s: 60.0, run_timeout=600.0)
-    assert run.ended == "step-deadline" and run.open_step is None and run.deadline_s == pytest.approx(30.0, abs=0.5)
+    assert run.ended is Ended.STEP_DEADLINE and run.open_step is None and run.deadline_s == pytest.approx(30.0, abs=0.5)
     target = steps.results(run, judging())[0]
     assert target.status is Status.FAIL
     assert target.reason.startswith("the child went quiet between steps and was cut off after 30 s")
     assert target.fix.startswith("envcheck smoke --step-timeout")
+
+
+# --- facts decoded once, by each step's facts type --------------------------------------------------------
+
+
+def end_event(step: str, facts: dict[str, Any], item: str | None = None) -> dict[str, Any]:
+    return {"event": "end", "step": step, "item": item, "state": "ok", "facts": facts, "duration_s": 0.1}
+
+
+def test_facts_a_judge_cannot_read_are_unknown_with_the_field_named_never_a_pass() -> None:
+    facts = {"cpu_max_rel_err": 1e-7, "max_rel_err": "tiny"}  # another child version's idea of a number
+    end = decode_end(end_event("matmul", facts, GPU0), steps.BY_NAME["matmul"].decode)
+    assert end.facts is None and end.raw_facts == facts
+    run = ChildRun(LOCAL, Ended.DONE, hello={"version": "3.12.7", "python": LOCAL.python}, ends=(end,))
+    result = one(steps.results(run, judging()), "smoke.matmul", GPU0)
+    assert result.status is Status.UNKNOWN
+    assert result.reason == ("could not judge the child's facts: "
+                             "FactsError: 'max_rel_err' should be a number, not 'tiny'")
+    assert result.evidence == facts
+    missing = decode_end(end_event("train", {"loss_start": 1.1}, "cpu"), steps.BY_NAME["train"].decode)
+    assert missing.facts_error == "FactsError: 'loss_end' is missing"
+
+
+def test_gpu_steps_after_a_failed_cuda_available_are_unknown_pointing_at_it() -> None:
+    # The engine's rule for a check whose required check failed: unknown, caused by it, not another failure.
+    cuda = cuda_facts(dev_nvidia_uvm=False)
+    skip = {"event": "end", "step": "device-count", "item": None, "state": "skip", "reason": "no usable GPU",
+            "gpu_skip": True, "duration_s": 0.0}
+    ends = (decode_end(end_event("cuda-available", cuda), steps.BY_NAME["cuda-available"].decode),
+            decode_end(skip, steps.BY_NAME["device-count"].decode))
+    run = ChildRun(LOCAL, Ended.DONE, hello={"version": "3.12.7", "python": LOCAL.python}, ends=ends)
+    results = steps.results(run, judging())
+    assert one(results, "smoke.cuda-available").status is Status.FAIL
+    count = one(results, "smoke.device-count")
+    assert (count.status, count.caused_by) == (Status.UNKNOWN, "smoke.cuda-available")
+    assert count.reason == "could not check because smoke.cuda-available is fail"

@@ -98,25 +98,6 @@ def test_options_that_contradict_are_usage_errors(tmp_path: Path) -> None:
         targets.resolve(conda_env="x", docker="img", env={}, home=str(tmp_path), run=runner.run)
 
 
-def test_host_driver_and_gpus_from_a_proc_tree(tmp_path: Path) -> None:
-    # Built by hand: the version line in the open kernel module's format (as in tests/data/nvml/), and the
-    # proprietary module's ("NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 ..."), each tried.
-    gpu = tmp_path / "driver" / "nvidia" / "gpus" / "0000:18:00.0"
-    gpu.mkdir(parents=True)
-    (tmp_path / "driver" / "nvidia" / "version").write_text(
-        "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.133.20  Release Build  (dvs-builder@U16)\n"
-        "GCC version:  gcc version 12.3.0\n")
-    (gpu / "information").write_text("Model: \t\t NVIDIA H100 80GB HBM3\nIRQ:   \t\t 16\n"
-                                     "GPU UUID: \t GPU-5c7e9a1f-2b3d-4c8e-9f01-a2b3c4d5e6f7\n")
-    assert targets.host_driver(str(tmp_path)) == "570.133.20"
-    (found,) = targets.host_gpus(str(tmp_path))
-    assert found.model == "NVIDIA H100 80GB HBM3" and found.uuid == "GPU-5c7e9a1f-2b3d-4c8e-9f01-a2b3c4d5e6f7"
-    (tmp_path / "driver" / "nvidia" / "version").write_text(
-        "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n")
-    assert targets.host_driver(str(tmp_path)) == "535.104.05"
-    assert targets.host_driver(str(tmp_path / "none")) is None and targets.host_gpus(str(tmp_path / "none")) == ()
-
-
 def test_a_relative_python_becomes_absolute_without_leaving_its_venv(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

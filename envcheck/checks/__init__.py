@@ -7,7 +7,7 @@ A check with id ``SUBJECT.name`` lives in ``envcheck/checks/SUBJECT.py``.
 from __future__ import annotations
 
 from envcheck.checks import conda, docker, git, gpu, host, jupyter, project, python
-from envcheck.model import CheckSpec
+from envcheck.units import CheckSpec
 
 CHECKS: tuple[CheckSpec, ...] = (
     *host.CHECKS,

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 import shlex
 
-from envcheck.model import CheckSpec, Outcome, Status
+from envcheck.model import Outcome, Status
 from envcheck.policy import Policy
 from envcheck.probes.conda import CondaEnv, CondaFacts
+from envcheck.units import CheckSpec
 
 MINIFORGE_INSTALL = (
     'curl -fsSLo /tmp/Miniforge3.sh "https://github.com/conda-forge/miniforge/releases/latest/download/'

@@ -1,32 +1,27 @@
-"""Verdicts about the Docker engine (issue #3, items 1-3): every way of not reaching it has its own
-cause and fix; when it answers, what it runs on and whether GPUs can get into its containers.
+"""Verdicts about the Docker engine: every way of not reaching it has its own cause and fix; when it answers,
+what it runs on and whether GPUs can get into its containers.
 
-Failure kinds and their fixes follow ../shared/facts/failure-modes.md (Docker SDK section).
+Failure kinds are ``dockerapi.classify``'s; the commands shared with other verdicts come from ``envcheck.fixes``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from envcheck import dockerapi
-from envcheck.model import CheckSpec, Outcome, Status
+from envcheck import dockerapi, fixes
+from envcheck.model import Outcome, Status
 from envcheck.policy import Policy
 from envcheck.probes.docker import DockerFacts
+from envcheck.units import CheckSpec
 
 _GIB = 1024**3
 _GPUS_MIN_API = (1, 40)  # `docker run --gpus` arrived with Docker 19.03, API 1.40
 _GOOD_STORAGE = ("overlay2", "overlayfs", "fuse-overlayfs", "btrfs", "zfs")
-_INSTALL_TOOLKIT = (
-    "# add NVIDIA's apt repository first: "
-    "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/install-guide.html\n"
-    "sudo apt-get install -y nvidia-container-toolkit"
-)
 
 
 def _service(facts: DockerFacts, action: str) -> str:
-    if facts.endpoint.source == "rootless socket" or (facts.engine is not None and facts.engine.rootless):
-        return f"systemctl --user {action} docker"
-    return f"sudo systemctl {action} docker" if facts.systemd else f"sudo service docker {action}"
+    rootless = facts.endpoint.source == "rootless socket" or (facts.engine is not None and facts.engine.rootless)
+    return fixes.docker_service(action, rootless=rootless, systemd=facts.systemd)
 
 
 def _back_to_default(facts: DockerFacts) -> str | None:
@@ -182,18 +177,18 @@ def _permission(facts: DockerFacts, evidence: dict[str, Any]) -> Outcome:
     if a.docker_gid is None:
         return Outcome(status=Status.FAIL, observed=observed, expected="a docker group that owns the socket",
                        reason="there is no group docker, so the daemon left its socket to root only",
-                       fix=f"sudo groupadd docker && sudo usermod -aG docker $USER && {_service(facts, 'restart')}\n"
+                       fix=f"sudo groupadd docker && {fixes.join_group('docker')} && {_service(facts, 'restart')}\n"
                            "newgrp docker  # group docker is root-equivalent; rootless Docker is the safe alternative",
                        evidence=evidence)
     if sock is not None and sock.gid == 0:
-        join = "" if a.docker_listed else "sudo usermod -aG docker $USER && "
+        join = "" if a.docker_listed else f"{fixes.join_group('docker')} && "
         return Outcome(status=Status.FAIL, observed=observed, expected="the socket owned by group docker",
                        reason="the socket belongs to group root: the daemon started before group docker existed",
                        fix=f"{join}{_service(facts, 'restart')}  # dockerd gives its socket to group docker at start\n"
                            "newgrp docker", evidence=evidence)
     return Outcome(status=Status.FAIL, observed=observed, expected=f"{a.user} in group {group}",
                    reason=f"{a.user} is not in group {group}, which owns the socket",
-                   fix=f"sudo usermod -aG {group} $USER && newgrp {group}  # root-equivalent: or use rootless Docker",
+                   fix=f"{fixes.join_group(group)} && newgrp {group}  # root-equivalent: or use rootless Docker",
                    evidence=evidence)
 
 
@@ -284,7 +279,7 @@ def runtime_nvidia(facts: DockerFacts, policy: Policy) -> Outcome:
                        evidence=evidence)
     return Outcome(status=Status.WARN, observed=observed, expected="runtime nvidia registered",
                    reason="`docker run --runtime=nvidia` fails with \"unknown or invalid runtime name: nvidia\"",
-                   fix=f"sudo nvidia-ctk runtime configure --runtime=docker && {_service(facts, 'restart')}",
+                   fix=fixes.toolkit_configure(_service(facts, "restart")),
                    evidence=evidence)
 
 
@@ -302,7 +297,7 @@ def cdi_specs(facts: DockerFacts, policy: Policy) -> Outcome:
         return Outcome(status=Status.SKIP, observed=observed, reason="no NVIDIA driver on this host", evidence=evidence)
     return Outcome(status=Status.WARN, observed=observed, expected="an nvidia.com/gpu CDI spec",
                    reason="`--device nvidia.com/gpu=all` (CDI) needs a generated spec",
-                   fix="sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml", evidence=evidence)
+                   fix=fixes.TOOLKIT_CDI, evidence=evidence)
 
 
 def nvidia_toolkit(facts: DockerFacts, policy: Policy) -> Outcome:
@@ -315,7 +310,7 @@ def nvidia_toolkit(facts: DockerFacts, policy: Policy) -> Outcome:
         return Outcome(status=Status.SKIP, observed=observed, reason="no NVIDIA driver on this host", evidence=evidence)
     return Outcome(status=Status.FAIL, observed=observed, expected="NVIDIA Container Toolkit installed",
                    reason="without it no container sees a GPU (`could not select device driver \"\" with "
-                          "capabilities: [[gpu]]`)", fix=_INSTALL_TOOLKIT, evidence=evidence)
+                          "capabilities: [[gpu]]`)", fix=fixes.TOOLKIT_INSTALL, evidence=evidence)
 
 
 def tcp_exposure(facts: DockerFacts, policy: Policy) -> Outcome:

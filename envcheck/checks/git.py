@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import shlex
 
-from envcheck.model import CheckSpec, Outcome, Status
+from envcheck.model import Outcome, Status
 from envcheck.policy import Policy
 from envcheck.probes.git import GitFacts
+from envcheck.units import CheckSpec
 
 # git 2.28 added init.defaultBranch; older gits are still usable, but it is a sign of an old distro.
 _GIT_WARN_BELOW = (2, 28)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from envcheck import xid
 from envcheck.checks import gpu_compat, gpu_devices
-from envcheck.checks.gpu_errors import INSTALL_FIX, NVML_ERRORS, REBOOT_FIX, nvml_error
-from envcheck.model import CheckSpec, Outcome, Status
+from envcheck.checks.gpu_errors import NVML_ERRORS, nvml_error
+from envcheck.checks.host import pending_reboot_text
+from envcheck.fixes import DRIVER_INSTALL, REBOOT_OR_RELOAD
+from envcheck.model import Outcome, Status
 from envcheck.policy import Policy
 from envcheck.probes.gpu import GpuFacts
+from envcheck.units import CheckSpec
 
 
 def driver(facts: GpuFacts, policy: Policy) -> Outcome:
@@ -27,13 +30,13 @@ def driver(facts: GpuFacts, policy: Policy) -> Outcome:
             status=Status.FAIL if policy.require_gpu else Status.SKIP, observed="no NVIDIA driver found",
             expected="an NVIDIA driver (the policy requires a GPU)" if policy.require_gpu else "",
             reason=f"no NVIDIA driver found: {library}, no /proc/driver/nvidia/version, no /dev/nvidiactl",
-            fix=INSTALL_FIX if policy.require_gpu else "", evidence=evidence,
+            fix=DRIVER_INSTALL if policy.require_gpu else "", evidence=evidence,
         )
     if facts.init_error == "LibraryNotFound":
         observed = f"kernel module {facts.module_version or '?'} loaded, no libnvidia-ml.so.1"
         return Outcome(status=Status.FAIL, observed=observed,
                        expected="the driver's user-space libraries", reason=NVML_ERRORS["LibraryNotFound"][1],
-                       fix=INSTALL_FIX + "  # in a container: docker run --gpus all (NVIDIA Container Toolkit)",
+                       fix=DRIVER_INSTALL + "  # in a container: docker run --gpus all (NVIDIA Container Toolkit)",
                        evidence=evidence)
     if facts.init_error == "DriverNotLoaded" or (facts.module_version is None and facts.device_nodes.get(
             "/dev/nvidiactl") == "missing" and facts.init_error is not None):
@@ -56,7 +59,7 @@ def kernel_module(facts: GpuFacts, policy: Policy) -> Outcome:
     if _mismatch(facts):
         observed = f"kernel module {facts.module_version or '?'} != NVML library {library or '?'}"
         return Outcome(status=Status.FAIL, observed=observed,
-                       expected="the same version", reason=NVML_ERRORS["LibRmVersionMismatch"][1], fix=REBOOT_FIX,
+                       expected="the same version", reason=NVML_ERRORS["LibRmVersionMismatch"][1], fix=REBOOT_OR_RELOAD,
                        evidence=evidence)
     if facts.module_version is None:
         if facts.child == "ok" and facts.init_error is None:  # init refuses a mismatch, so a working NVML means a match
@@ -175,15 +178,14 @@ def reboot_pending(facts: GpuFacts, policy: Policy) -> Outcome:
             waiting.append(f"{d.label}: ECC mode {'on' if d.ecc_pending else 'off'} pending (reset)")
         if d.mig_current is not None and d.mig_pending is not None and d.mig_current != d.mig_pending:
             waiting.append(f"{d.label}: MIG mode {'on' if d.mig_pending else 'off'} pending (reset)")
-    if facts.reboot_required:
-        pkgs = f" ({', '.join(facts.reboot_required_pkgs)})" if facts.reboot_required_pkgs else ""
-        waiting.append(f"/var/run/reboot-required{pkgs}")
+    if facts.reboot.required:
+        waiting.append(pending_reboot_text(facts.reboot))
     items = failing + waiting
     if not items:
         return Outcome(status=Status.PASS, observed="nothing waits for a reboot or a GPU reset")
     resets = [w for w in waiting if w.endswith("(reset)")]
     indices = dict.fromkeys(d.index for d in facts.devices for w in resets if w.startswith(d.label + ":"))
-    fix = REBOOT_FIX if failing or facts.reboot_required else \
+    fix = REBOOT_OR_RELOAD if failing or facts.reboot.required else \
         " && ".join(f"sudo nvidia-smi -r -i {i}" for i in indices) + "  # with no process on them; or: sudo reboot"
     return Outcome(status=Status.FAIL if failing else Status.WARN, observed="; ".join(items),
                    expected="nothing pending", reason=f"{len(items)} change(s) take effect only after a reboot"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date
 
 from envcheck import compat
+from envcheck.fixes import UBUNTU_DRIVERS_GPGPU
 from envcheck.model import Outcome, Status
 from envcheck.policy import Policy
 from envcheck.probes.gpu import GpuFacts, TorchBuildFacts
@@ -34,14 +35,14 @@ def cuda_compat(facts: GpuFacts, policy: Policy) -> Outcome:
     if full is None:
         return Outcome(status=Status.FAIL, observed=f"driver {driver}: too old for every CUDA 11+ toolkit{said}",
                        expected="a driver for CUDA 12 (>= 525.60.13)", reason="no CUDA toolkit envcheck knows runs "
-                       "fully on this driver", fix="sudo ubuntu-drivers install --gpgpu  # a current driver branch",
+                       "fully on this driver", fix=f"{UBUNTU_DRIVERS_GPGPU}  # a current driver branch",
                        evidence=evidence)
     observed = f"driver {driver} fully supports CUDA <= {full}{said}"
     family = compat.cuda_family_minimum(12)
     if int(full.split(".")[0]) < 12:
         return Outcome(status=Status.WARN, observed=observed, expected=f"CUDA 12 (driver >= {family})",
                        reason="current PyTorch wheels are built for CUDA 12.6 and later",
-                       fix="sudo ubuntu-drivers install --gpgpu  # a driver branch >= 560", evidence=evidence)
+                       fix=f"{UBUNTU_DRIVERS_GPGPU}  # a driver branch >= 560", evidence=evidence)
     return Outcome(status=Status.PASS, observed=observed, evidence=evidence)
 
 
@@ -57,7 +58,7 @@ def driver_branch(facts: GpuFacts, policy: Policy) -> Outcome:
         when = f" on {status.eol}" if status.eol else ""
         to = compat.recommended_branch(today)
         fix = (f"sudo apt-get install -y nvidia-driver-{to.branch}-server  # R{to.branch} LTS, supported until "
-               f"{to.eol:%B %Y}; then reboot" if to else "sudo ubuntu-drivers install --gpgpu  # then reboot")
+               f"{to.eol:%B %Y}; then reboot" if to else f"{UBUNTU_DRIVERS_GPGPU}  # then reboot")
         observed = (f"R{status.branch} ({status.kind}) reached end of life{when}" if status.kind
                     else f"R{status.branch} is no longer supported")
         return Outcome(status=Status.WARN, observed=observed, expected="a supported branch",
@@ -84,7 +85,7 @@ def torch_wheels(facts: GpuFacts, policy: Policy) -> Outcome:
     if not common:
         return Outcome(status=Status.FAIL, observed=f"no PyTorch CUDA wheel fits driver {driver} and {names}",
                        expected="at least one official wheel", reason="the driver is too old for every wheel's CUDA, "
-                       "or the GPU's architecture is in none of them", fix="sudo ubuntu-drivers install --gpgpu  "
+                       "or the GPU's architecture is in none of them", fix=f"{UBUNTU_DRIVERS_GPGPU}  "
                        "# a current driver; then: pip install torch", evidence=evidence)
     best = common[0]
     newest = compat.torch_releases()[-1]
@@ -143,7 +144,7 @@ def torch_build(build: TorchBuildFacts, policy: Policy) -> Outcome:
         return Outcome(status=Status.FAIL, observed=f"torch {torch.version} is built for CUDA {torch.cuda}",
                        expected=f"driver >= {compat.cuda_min_driver(torch.cuda)}",
                        reason=f"driver {driver} fully supports only CUDA {compat.cuda_full_support(driver)}",
-                       fix=torch_wheels(facts, policy).fix or "sudo ubuntu-drivers install --gpgpu", evidence=evidence)
+                       fix=torch_wheels(facts, policy).fix or UBUNTU_DRIVERS_GPGPU, evidence=evidence)
     uncovered = [c for c in _capabilities(facts) if not compat.arch_list_covers(torch.arch_list, c)]
     if uncovered and torch.arch_list:
         names = ", ".join(f"sm_{a}{b}" for a, b in uncovered)
@@ -165,6 +166,6 @@ def torch_build(build: TorchBuildFacts, policy: Policy) -> Outcome:
                        reason=f"driver {driver} fully supports only CUDA {compat.cuda_full_support(driver or '')}: "
                        "JIT of newer PTX and Triton kernels can fail "
                        "(CUDA Compatibility guide; pytorch/pytorch#130684)",
-                       fix=torch_wheels(facts, policy).fix or "sudo ubuntu-drivers install --gpgpu", evidence=evidence)
+                       fix=torch_wheels(facts, policy).fix or UBUNTU_DRIVERS_GPGPU, evidence=evidence)
     return Outcome(status=Status.PASS, observed=f"torch {torch.version} (CUDA {torch.cuda}) runs on driver {driver}",
                    evidence=evidence)

@@ -1,31 +1,27 @@
-"""NVML errors (../shared/facts/failure-modes.md) -> status, cause and a fix a person can paste."""
+"""NVML errors (the NVML_ERROR_* return codes of nvml.h, named as nvidia-ml-py's NVMLError_* classes) ->
+status, cause and a fix a person can paste."""
 
 from __future__ import annotations
 
+from envcheck.fixes import DRIVER_INSTALL, REBOOT_OR_RELOAD, TOOLKIT_DEV_SYMLINKS
 from envcheck.model import Status
 
-INSTALL_FIX = ("sudo ubuntu-drivers install --gpgpu  # Ubuntu; or NVIDIA's CUDA repository: "
-               "sudo apt-get install -y cuda-drivers")
-REBOOT_FIX = ("sudo reboot  # or, with no process using a GPU: "
-              "sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia")
-
-# Every NVML error of ../shared/facts/failure-modes.md: (status, cause, fix).
+# The NVML errors a probe can meet: (status, cause, fix).
 NVML_ERRORS: dict[str, tuple[Status, str, str]] = {
     "LibraryNotFound": (Status.FAIL, "libnvidia-ml.so.1 (the driver's user-space part) is not installed",
-                        INSTALL_FIX),
+                        DRIVER_INSTALL),
     "DriverNotLoaded": (Status.FAIL, "the driver is installed but the nvidia kernel module is not loaded",
                         "sudo modprobe nvidia  # if it fails: sudo dmesg | grep -iE 'nvrm|nvidia'; after a kernel "
                         "upgrade: sudo dkms autoinstall && sudo reboot; with Secure Boot: enroll the module key "
                         "(sudo mokutil --import /var/lib/dkms/mok.pub)"),
     "LibRmVersionMismatch": (Status.FAIL, "the driver was upgraded but the old kernel module is still loaded "
-                             "(driver/library version mismatch)", REBOOT_FIX),
+                             "(driver/library version mismatch)", REBOOT_OR_RELOAD),
     "NoPermission": (Status.FAIL, "this user may not open the GPU device nodes (/dev/nvidia*)",
                      "ls -l /dev/nvidia*  # on the host: add yourself to the group owning them; "
                      "in a container: docker run --gpus all ..."),
     "Unknown": (Status.FAIL, "NVML 'Unknown Error' (999): inside a container this is usually the GPU devices "
                 "detached after `systemctl daemon-reload` with systemd cgroups (NVIDIA/nvidia-container-toolkit#48)",
-                "restart the container; to prevent it on the host: sudo nvidia-ctk system create-dev-char-symlinks "
-                "--create-all"),
+                f"restart the container; to prevent it on the host: {TOOLKIT_DEV_SYMLINKS}"),
     "GpuIsLost": (Status.FAIL, "a GPU fell off the bus (hardware or PCIe fault; look for Xid 79 in the kernel log)",
                   "sudo reboot  # if it repeats: check that GPU's power, seating and cooling, then contact the vendor"),
     "ResetRequired": (Status.FAIL, "a GPU needs a reset before it can be used again",

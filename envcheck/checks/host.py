@@ -9,9 +9,11 @@ import calendar
 import shlex
 from datetime import date
 
-from envcheck.model import CheckSpec, Outcome, Status
+from envcheck.model import Outcome, Status
 from envcheck.policy import Policy
 from envcheck.probes.host import Disk, HostFacts
+from envcheck.probes.reboot import FLAG, PendingReboot
+from envcheck.units import CheckSpec
 
 GIB = 1024**3
 # MemTotal leaves out what firmware and the kernel reserve: a 16 GiB machine reports about 15.5 GiB.
@@ -272,15 +274,22 @@ def shm(facts: HostFacts, policy: Policy) -> Outcome:
     return Outcome(status=Status.PASS, observed=observed, evidence={"total_bytes": facts.shm.total_bytes})
 
 
+def pending_reboot_text(pending: PendingReboot) -> str:
+    """"/var/run/reboot-required (linux-image-..., nvidia-dkms-550)": how host.reboot-required and
+    gpu.reboot-pending both show a pending reboot (eight packages at most, then a count)."""
+    pkgs = pending.packages
+    shown = ", ".join(pkgs[:8]) + (f" and {len(pkgs) - 8} more" if len(pkgs) > 8 else "")
+    return FLAG + (f" ({shown})" if pkgs else "")
+
+
 def reboot_required(facts: HostFacts, policy: Policy) -> Outcome:
-    if not facts.reboot_required:
+    if not facts.reboot.required:
         return Outcome(status=Status.PASS, observed="no reboot pending")
-    pkgs = list(facts.reboot_packages)
+    pkgs = list(facts.reboot.packages)
     why = "updates wait for a reboot"
     if any(p.startswith(("linux-image", "linux-base", "nvidia", "libnvidia")) for p in pkgs):
         why = "a new kernel or NVIDIA driver waits for a reboot: until then the driver and its library can disagree"
-    shown = ", ".join(pkgs[:8]) + (f" and {len(pkgs) - 8} more" if len(pkgs) > 8 else "")
-    return Outcome(status=Status.WARN, observed="/var/run/reboot-required" + (f" ({shown})" if pkgs else ""),
+    return Outcome(status=Status.WARN, observed=pending_reboot_text(facts.reboot),
                    expected="no reboot pending", reason=why, fix="sudo reboot", evidence={"packages": pkgs})
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import shlex
 
-from envcheck.model import CheckSpec, Outcome, Status
+from envcheck.model import Outcome, Status
 from envcheck.policy import Policy
 from envcheck.probes.jupyter import JupyterFacts, Kernelspec
+from envcheck.units import CheckSpec
 
 INSTALL = "python3 -m pip install jupyterlab ipykernel  # inside the venv or conda env you work in"
 

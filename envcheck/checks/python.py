@@ -10,9 +10,10 @@ import os
 import shlex
 from typing import Any
 
-from envcheck.model import CheckSpec, Outcome, Status
+from envcheck.model import Outcome, Status
 from envcheck.policy import Policy
 from envcheck.probes.python import PythonFacts, Resolution
+from envcheck.units import CheckSpec
 
 _VENV_FIX = "python3 -m venv ~/.venvs/dl && . ~/.venvs/dl/bin/activate  # then pip install inside it"
 

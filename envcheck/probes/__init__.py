@@ -5,8 +5,8 @@ The registry is written out here, in one place; nothing is discovered by file na
 
 from __future__ import annotations
 
-from envcheck.model import ProbeSpec
 from envcheck.probes import conda, docker, git, gpu, host, jupyter, project, python
+from envcheck.units import ProbeSpec
 
 PROBES: dict[str, ProbeSpec] = {
     spec.name: spec

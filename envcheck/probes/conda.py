@@ -26,8 +26,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from envcheck.model import ProbeContext, ProbeSpec
+from envcheck.probes import nvidia_proc
 from envcheck.redact import redact
+from envcheck.units import ProbeContext, ProbeSpec
 
 HOME_PREFIXES = ("miniforge3", "mambaforge", "miniconda3", "anaconda3")
 SYSTEM_PREFIXES = ("/opt/conda", "/opt/miniconda3", "/opt/miniforge3")
@@ -248,7 +249,7 @@ def collect(ctx: ProbeContext) -> CondaFacts:
     exe, via, searched, stale_exe = locate(ctx.env, ctx.home)
     common: dict[str, Any] = dict(
         searched=searched, stale_conda_exe=stale_exe, cuda_override=ctx.env.get("CONDA_OVERRIDE_CUDA"),
-        nvidia_driver_loaded=os.path.exists("/proc/driver/nvidia/version"), environments_txt=txt_path,
+        nvidia_driver_loaded=ctx.fs.exists(nvidia_proc.VERSION), environments_txt=txt_path,
         environments_txt_entries=txt_entries, environments_txt_stale=txt_stale, environments_txt_error=txt_error,
         python_on_path=shutil.which("python", path=ctx.env.get("PATH", "")),
     )

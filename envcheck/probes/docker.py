@@ -15,10 +15,11 @@ import shutil
 import stat
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 from envcheck import dockerapi
-from envcheck.dockerapi import Endpoint
-from envcheck.model import ProbeContext, ProbeSpec
+from envcheck.dockerapi import Endpoint, Transport
+from envcheck.hostfs import HostFS
 from envcheck.probes.docker_host import (
     TcpFacts,
     configured_data_root,
@@ -26,7 +27,10 @@ from envcheck.probes.docker_host import (
     find_dockerd,
     find_tcp_exposure,
 )
+from envcheck.units import ProbeContext, ProbeSpec
 
+# Why the engine could not be reached: one of dockerapi's kinds, or an endpoint that could not even be parsed.
+ErrorKind = Literal["", "bad-endpoint", dockerapi.ErrorKind]
 # dockerd lives in sbin, which an unprivileged user's PATH often lacks.
 _EXTRA_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 TOOLKIT_BINARIES = ("nvidia-ctk", "nvidia-container-cli", "nvidia-container-runtime")
@@ -89,7 +93,7 @@ class DiskFacts:
 @dataclass(frozen=True)
 class DockerFacts:
     endpoint: Endpoint
-    transport: str  # "http" (envcheck's own client) or "sdk"
+    transport: Transport
     dockerd: str | None  # path of the dockerd binary, if any
     cli: str | None  # path of the docker CLI, if any
     dockerd_pids: tuple[int, ...]  # running dockerd processes seen in /proc
@@ -98,7 +102,7 @@ class DockerFacts:
     socket: SocketFacts | None  # for unix:// endpoints
     access: AccessFacts
     reachable: bool
-    error_kind: str = ""  # a dockerapi kind when not reachable
+    error_kind: ErrorKind = ""  # when not reachable
     error: str = ""
     elapsed_s: float = 0.0
     deadline_s: float = 0.0
@@ -115,13 +119,14 @@ def collect(ctx: ProbeContext) -> DockerFacts:
     start = time.monotonic()
     # Leave a margin inside the engine's deadline so the probe reports its own precise reason.
     deadline = start + max(0.1, ctx.timeout_s - 0.15)
-    endpoint = dockerapi.resolve_endpoint(ctx.env, ctx.home, ctx.options.get("docker_host"))
-    transport = str(ctx.options.get("docker_client") or "http")
+    endpoint = dockerapi.resolve_endpoint(ctx.env, ctx.home, ctx.options.docker_host)
+    transport = ctx.options.docker_client
     search = os.pathsep.join([ctx.env.get("PATH", ""), *_EXTRA_PATH])
     cli = shutil.which("docker", path=search)
     sock = _socket_facts(endpoint.socket_path) if endpoint.socket_path else None
     access = _access_facts(sock)
-    reachable, kind, error, engine = False, "", "", None
+    reachable, error, engine = False, "", None
+    kind: ErrorKind = ""
     if endpoint.error:
         kind, error = "bad-endpoint", endpoint.error
     else:
@@ -131,16 +136,16 @@ def collect(ctx: ProbeContext) -> DockerFacts:
         except Exception as exc:  # every transport failure is a fact to classify, never a crash
             kind, error = dockerapi.classify(exc)
     elapsed = time.monotonic() - start
-    dockerd = find_dockerd()
-    cdi_specs, cdi_errors = find_cdi_specs(engine.cdi_spec_dirs if engine else ())
+    dockerd = find_dockerd(ctx.fs)
+    cdi_specs, cdi_errors = find_cdi_specs(engine.cdi_spec_dirs if engine else (), ctx.fs)
     return DockerFacts(
         endpoint=endpoint,
         transport=transport,
         dockerd=shutil.which("dockerd", path=search),
         cli=cli,
         dockerd_pids=tuple(pid for pid, _ in dockerd),
-        snap=_snap_evidence(cli, endpoint, engine),
-        systemd=os.path.isdir("/run/systemd/system"),
+        snap=_snap_evidence(ctx.fs, cli, endpoint, engine),
+        systemd=ctx.fs.is_dir("/run/systemd/system"),
         socket=sock,
         access=access,
         reachable=reachable,
@@ -149,12 +154,12 @@ def collect(ctx: ProbeContext) -> DockerFacts:
         elapsed_s=round(elapsed, 4),
         deadline_s=ctx.timeout_s,
         engine=engine,
-        disk=_disk(endpoint, engine),
-        tcp=find_tcp_exposure(ctx.env, ctx.home, engine.warnings if engine else (), dockerd),
+        disk=_disk(ctx.fs, endpoint, engine),
+        tcp=find_tcp_exposure(ctx.env, ctx.home, engine.warnings if engine else (), dockerd, ctx.fs),
         cdi_specs=cdi_specs,
         cdi_errors=cdi_errors,
         toolkit=tuple((name, shutil.which(name, path=search)) for name in TOOLKIT_BINARIES),
-        nvidia_device=os.path.exists("/dev/nvidiactl"),
+        nvidia_device=ctx.fs.exists("/dev/nvidiactl"),
     )
 
 
@@ -236,11 +241,11 @@ def _engine_info(version: dict[str, object], info: dict[str, object]) -> EngineI
     )
 
 
-def _disk(endpoint: Endpoint, engine: EngineInfo | None) -> DiskFacts | None:
+def _disk(fs: HostFS, endpoint: Endpoint, engine: EngineInfo | None) -> DiskFacts | None:
     # The one place envcheck measures Docker's data root (host.* leaves it to this subject): the daemon's
     # own answer when it gives one, else what daemon.json or the default path says.
     if engine is None or engine.root_dir is None:
-        path, source = configured_data_root()
+        path, source = configured_data_root(fs)
         return _measure(path, source) if path is not None else None
     host = (endpoint.url.split("://", 1)[-1].split(":", 1)[0]).strip("/[]") if endpoint.scheme == "tcp" else ""
     if endpoint.scheme != "unix" and host not in ("localhost", "127.0.0.1", "::1"):
@@ -256,14 +261,14 @@ def _measure(path: str, source: str) -> DiskFacts:
     return DiskFacts(path, free_bytes=usage.free, total_bytes=usage.total, source=source)
 
 
-def _snap_evidence(cli: str | None, endpoint: Endpoint, engine: EngineInfo | None) -> tuple[str, ...]:
+def _snap_evidence(fs: HostFS, cli: str | None, endpoint: Endpoint, engine: EngineInfo | None) -> tuple[str, ...]:
     # NVIDIA/nvidia-docker#1642: the snap's confinement keeps the NVIDIA runtime hook out.
     found = []
-    if os.path.exists("/snap/bin/docker"):
+    if fs.exists("/snap/bin/docker"):
         found.append("/snap/bin/docker exists")
     if cli and os.path.realpath(cli).startswith("/snap/"):
         found.append(f"{cli} resolves into /snap")
-    if os.path.isdir("/var/snap/docker"):
+    if fs.is_dir("/var/snap/docker"):
         found.append("/var/snap/docker exists")
     if (endpoint.socket_path or "").startswith("/var/snap/"):
         found.append(f"the socket {endpoint.socket_path} belongs to the snap")

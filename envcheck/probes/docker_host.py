@@ -2,7 +2,9 @@
 
 Split from probes/docker.py to keep modules small: running dockerd processes (/proc), TCP
 exposure (DOCKER_HOST, daemon.json, dockerd's command line, /proc/net/tcp, the daemon's own
-warnings) and CDI specs. Everything here is a file read: no subprocess, no daemon call.
+warnings) and CDI specs. Everything here is a file read through a HostFS (this machine unless a test
+hands another root): no subprocess, no daemon call. The user's own ~/.config/docker/daemon.json is read
+where $HOME says, like every other file of the user's.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import os
 import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
+
+from envcheck.hostfs import HOST, HostFS
 
 PLAIN_PORT = 2375  # Docker's registered port for the API without TLS (2376 is the TLS one)
 CDI_DIRS = ("/etc/cdi", "/var/run/cdi")  # the CDI spec's default folders (cncf-tags/container-device-interface)
@@ -34,20 +38,18 @@ class TcpFacts:
         return (*self.env, *self.daemon_json, *self.cmdline, *self.listening, *self.daemon_warnings)
 
 
-def find_dockerd() -> list[tuple[int, list[str]]]:
+def find_dockerd(fs: HostFS = HOST) -> list[tuple[int, list[str]]]:
     """(pid, argv) of every running dockerd this user can see."""
     found = []
     try:
-        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+        pids = [name for name in fs.listdir("/proc") if name.isdigit()]
     except OSError:
         return []
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as handle:
-                if handle.read().strip() != "dockerd":
-                    continue
-            with open(f"/proc/{pid}/cmdline", "rb") as raw:
-                argv = [a.decode(errors="replace") for a in raw.read().split(b"\0") if a]
+            if fs.read_text(f"/proc/{pid}/comm").strip() != "dockerd":
+                continue
+            argv = [a for a in fs.read_text(f"/proc/{pid}/cmdline").split("\0") if a]  # NUL-separated
         except OSError:  # the process ended meanwhile, or hidepid hides it
             continue
         found.append((int(pid), argv))
@@ -92,14 +94,15 @@ def _listening(path: str, port: int) -> list[str]:
 
 
 def find_tcp_exposure(
-    env: Mapping[str, str], home: str, daemon_warnings: Iterable[str], dockerd: Iterable[tuple[int, list[str]]]
+    env: Mapping[str, str], home: str, daemon_warnings: Iterable[str], dockerd: Iterable[tuple[int, list[str]]],
+    fs: HostFS = HOST,
 ) -> TcpFacts:
     errors: list[str] = []
     host = env.get("DOCKER_HOST", "")
     env_hits = [f"DOCKER_HOST={host} without DOCKER_TLS_VERIFY"] if host.startswith("tcp://") and not env.get(
         "DOCKER_TLS_VERIFY") else []
     json_hits: list[str] = []
-    for path in ("/etc/docker/daemon.json", os.path.join(home, ".config", "docker", "daemon.json")):
+    for path in (fs.path("/etc/docker/daemon.json"), os.path.join(home, ".config", "docker", "daemon.json")):
         try:
             with open(path, encoding="utf-8") as handle:
                 config = json.load(handle)
@@ -119,7 +122,7 @@ def find_tcp_exposure(
     listen_hits: list[str] = []
     for path in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
-            listen_hits += _listening(path, PLAIN_PORT)
+            listen_hits += _listening(fs.path(path), PLAIN_PORT)
         except OSError as exc:
             errors.append(f"{path}: {exc.strerror or exc}")
     # dockerd itself warns "API is accessible on http://0.0.0.0:2375 without encryption" (daemon/info.go).
@@ -142,7 +145,9 @@ def _spec_kind(name: str, text: str) -> str:
     return match.group(1) if match else "?"
 
 
-def find_cdi_specs(extra_dirs: Iterable[str] = ()) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+def find_cdi_specs(
+    extra_dirs: Iterable[str] = (), fs: HostFS = HOST
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
     """((path, kind), ...) for every CDI spec file, and the folders/files that could not be read.
 
     The kind (``nvidia.com/gpu``) of a YAML spec comes from a line match: good enough to name it, and
@@ -151,7 +156,7 @@ def find_cdi_specs(extra_dirs: Iterable[str] = ()) -> tuple[tuple[tuple[str, str
     errors: list[str] = []
     for folder in dict.fromkeys((*CDI_DIRS, *extra_dirs)):
         try:
-            names = sorted(os.listdir(folder))
+            names = sorted(fs.listdir(folder))
         except FileNotFoundError:
             continue
         except OSError as exc:
@@ -162,8 +167,7 @@ def find_cdi_specs(extra_dirs: Iterable[str] = ()) -> tuple[tuple[tuple[str, str
                 continue
             path = os.path.join(folder, name)
             try:
-                with open(path, encoding="utf-8", errors="replace") as handle:
-                    text = handle.read(1 << 20)
+                text = fs.read_text(path)
             except OSError as exc:
                 errors.append(f"{path}: {exc.strerror or exc}")
                 continue
@@ -171,21 +175,18 @@ def find_cdi_specs(extra_dirs: Iterable[str] = ()) -> tuple[tuple[tuple[str, str
     return tuple(specs), tuple(errors)
 
 
-def configured_data_root(root: str = "/") -> tuple[str | None, str]:
+def configured_data_root(fs: HostFS = HOST) -> tuple[str | None, str]:
     """The Docker data root from /etc/docker/daemon.json ("data-root", or the old "graph"), else the
     default /var/lib/docker if it exists: what free space to measure when the daemon cannot be asked."""
-    path = os.path.join(root, "etc/docker/daemon.json")
     try:
-        with open(path, encoding="utf-8") as handle:
-            config = json.load(handle)
+        config = json.loads(fs.read_text("/etc/docker/daemon.json"))
     except (OSError, ValueError):
         config = {}
     if isinstance(config, dict):
         for key in ("data-root", "graph"):
             value = config.get(key)
             if isinstance(value, str) and value:
-                return os.path.join(root, value.lstrip("/")), f"/etc/docker/daemon.json {key}"
-    default = os.path.join(root, "var/lib/docker")
-    if os.path.isdir(default):
-        return default, "default (/var/lib/docker exists)"
+                return fs.path(value), f"/etc/docker/daemon.json {key}"
+    if fs.is_dir("/var/lib/docker"):
+        return fs.path("/var/lib/docker"), "default (/var/lib/docker exists)"
     return None, ""

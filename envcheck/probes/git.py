@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Mapping
 
-from envcheck.model import ProbeContext, ProbeSpec
+from envcheck.units import ProbeContext, ProbeSpec
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,14 @@
 """Facts about NVIDIA GPUs: NVML (in a child process), the kernel module, device nodes, Xid errors, pending resets.
 
-NVML is only ever called in ``envcheck/nvml_child.py``, run through the runner seam with a deadline
-(STYLE.md convention 7): a hung driver costs this probe its deadline, never the report. Everything else
-here reads files (``/proc/driver/nvidia``, ``/dev``, ``/dev/kmsg``, ``/var/run/reboot-required``), which is
-cheap and works even when NVML does not.
+NVML is only ever called in ``gpu_nvml_child.py`` beside this module, run by path through the runner seam with
+a deadline: in-process NVML calls cannot be interrupted (NVIDIA/open-gpu-kernel-modules#971), so a hung driver
+costs this probe its deadline, never the report. Everything else here reads files through ``ctx.fs``
+(``/proc/driver/nvidia``, ``/dev``, ``/dev/kmsg``, ``/var/run/reboot-required``), which is cheap and works even
+when NVML does not; a test replays a machine by laying those files out under a folder.
 
-A second probe, ``gpu-torch``, runs only with ``options["torch_check"]`` (``doctor --torch``): a child that
-imports torch in the checked interpreter (about 2 s; issue #3 item 9), beside its own NVML child. It is a
-probe of its own so that it has its own, longer deadline and a plain doctor never waits on torch.
+A second probe, ``gpu-torch``, runs only with ``ctx.options.torch_check`` (``doctor --torch``): a child that
+imports torch in the checked interpreter (about 2 s), beside its own NVML child. It is a probe of its own so
+that it has its own, longer deadline and a plain doctor never waits on torch.
 """
 
 from __future__ import annotations
@@ -22,34 +23,26 @@ import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 from envcheck import xid
-from envcheck.model import ProbeContext, ProbeSpec
+from envcheck.hostfs import HostFS
+from envcheck.probes import nvidia_proc
 from envcheck.probes.gpu_device import GpuDevice, device_from_child, throttle_names
 from envcheck.probes.gpu_torch import TorchFacts, collect_torch
+from envcheck.probes.reboot import PendingReboot, read_pending_reboot
+from envcheck.units import ProbeContext, ProbeSpec
 
-__all__ = ["GpuDevice", "GpuFacts", "HostPaths", "TorchBuildFacts", "TorchFacts", "XidFacts", "collect",
-           "collect_torch_build", "gather", "gather_torch_build", "kernel_log", "throttle_names"]
+__all__ = ["ChildState", "GpuDevice", "GpuFacts", "NodeState", "TorchBuildFacts", "TorchFacts", "XidFacts",
+           "collect", "collect_torch_build", "kernel_log", "throttle_names"]
 
-CHILD = Path(__file__).resolve().parent.parent / "nvml_child.py"
-# "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 ..." or
-# "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  550.54.15  Release Build ..."
-_MODULE_VERSION = re.compile(r"Kernel Module(?: for \S+)?\s+(\d+\.\d+(?:\.\d+)?)")
-
-
-@dataclass(frozen=True)
-class HostPaths:
-    """Where the host facts are read; tests point these at files they wrote, the code path is the same."""
-
-    proc_version: str = "/proc/driver/nvidia/version"
-    proc_gpus: str = "/proc/driver/nvidia/gpus"
-    dev: str = "/dev"
-    kmsg: str = "/dev/kmsg"
-    reboot_required: str = "/var/run/reboot-required"
-    nvidia_modprobe: str = "/usr/bin/nvidia-modprobe"
-    child: str = str(CHILD)
-    python: str = sys.executable
+CHILD = Path(__file__).resolve().parent / "gpu_nvml_child.py"
+KMSG = "/dev/kmsg"
+NVIDIA_MODPROBE = "/usr/bin/nvidia-modprobe"
+# How the NVML child ended: "ok" (it printed its JSON; NVML itself may still have failed: init_error),
+# "timeout" (killed at the deadline), "crashed", "no-pynvml" (nvidia-ml-py missing) or "bad-output".
+ChildState = Literal["ok", "timeout", "crashed", "no-pynvml", "bad-output"]
+NodeState = Literal["ok", "missing", "no access"]
 
 
 @dataclass(frozen=True)
@@ -64,8 +57,7 @@ class XidFacts:
 
 @dataclass(frozen=True)
 class GpuFacts:
-    # The NVML child: "ok", "timeout", "crashed", "no-pynvml" (nvidia-ml-py missing) or "bad-output"
-    child: str
+    child: ChildState
     child_error: str = ""
     child_seconds: float = 0.0
     init_error: str | None = None  # NVML error name: "LibraryNotFound", "DriverNotLoaded", ...
@@ -80,11 +72,10 @@ class GpuFacts:
     module_version: str | None = None  # from /proc/driver/nvidia/version; None when no module is loaded
     module_error: str = ""
     proc_gpus: tuple[str, ...] = ()  # PCI addresses the kernel module knows
-    device_nodes: Mapping[str, str] = field(default_factory=dict)  # path -> "ok" / "missing" / "no access"
+    device_nodes: Mapping[str, NodeState] = field(default_factory=dict)  # "/dev/nvidiactl" -> "ok"
     nvidia_modprobe: bool = False
     xid: XidFacts | None = None  # None: not read (no driver)
-    reboot_required: bool = False
-    reboot_required_pkgs: tuple[str, ...] = ()
+    reboot: PendingReboot = PendingReboot()
     today: str = ""  # ISO date, for end-of-life verdicts
 
     @property
@@ -105,16 +96,12 @@ class GpuFacts:
 
 
 def collect(ctx: ProbeContext) -> GpuFacts:
-    return gather(ctx, HostPaths())
-
-
-def gather(ctx: ProbeContext, paths: HostPaths) -> GpuFacts:
-    child = _run_child(ctx, paths)
-    module_version, module_error = _module_version(paths.proc_version)
-    proc_gpus = _proc_gpus(paths.proc_gpus)
+    child = _run_child(ctx)
+    module = nvidia_proc.read_module(ctx.fs)
+    proc_gpus = tuple(sorted(bus.lower() for bus in nvidia_proc.bus_ids(ctx.fs)))
     count = child.get("device_count")
     expected = count if isinstance(count, int) else len(proc_gpus)
-    nodes = _device_nodes(paths.dev, expected)
+    nodes = _device_nodes(ctx.fs, expected)
     facts = GpuFacts(
         child=child["state"],
         child_error=child.get("error", ""),
@@ -128,17 +115,16 @@ def gather(ctx: ProbeContext, paths: HostPaths) -> GpuFacts:
         devices=tuple(child.get("devices", ())),
         system_errors=child.get("system_errors", {}),
         fallbacks=tuple(child.get("fallbacks", ())),
-        module_version=module_version,
-        module_error=module_error,
+        module_version=module.version,
+        module_error=module.error,
         proc_gpus=proc_gpus,
         device_nodes=nodes,
-        nvidia_modprobe=os.path.exists(paths.nvidia_modprobe),
-        reboot_required=os.path.exists(paths.reboot_required),
-        reboot_required_pkgs=_lines(paths.reboot_required + ".pkgs"),
+        nvidia_modprobe=ctx.fs.exists(NVIDIA_MODPROBE),
+        reboot=read_pending_reboot(ctx.fs),
         today=datetime.now(timezone.utc).date().isoformat(),
     )
     if facts.driver_present:
-        log = kernel_log(ctx, paths)
+        log = kernel_log(ctx)
         facts = replace(facts, xid=XidFacts(
             source=log.source, readable=not log.error, error=log.error, needs_root=log.needs_root,
             wrapped=log.wrapped, events=tuple(xid.parse(log.lines)),
@@ -157,33 +143,29 @@ TORCH_TIMEOUT_S = 30.0  # import torch (~2 s here) plus CUDA initialisation on a
 
 
 def collect_torch_build(ctx: ProbeContext) -> TorchBuildFacts:
-    return gather_torch_build(ctx, HostPaths())
-
-
-def gather_torch_build(ctx: ProbeContext, paths: HostPaths) -> TorchBuildFacts:
-    if not ctx.options.get("torch_check"):
+    if not ctx.options.torch_check:
         return TorchBuildFacts(asked=False)
-    if not (os.path.exists(paths.proc_version) or os.path.exists(os.path.join(paths.dev, "nvidiactl"))):
+    if not (ctx.fs.exists(nvidia_proc.VERSION) or ctx.fs.exists("/dev/nvidiactl")):
         # No driver: no ~2 s torch import for nothing.
-        return TorchBuildFacts(asked=True, gpu=gather(replace(ctx, timeout_s=min(ctx.timeout_s, 5.0)), paths))
-    python = str(ctx.options.get("python") or paths.python)
+        return TorchBuildFacts(asked=True, gpu=collect(replace(ctx, timeout_s=min(ctx.timeout_s, 5.0))))
+    python = ctx.options.python or sys.executable
     box: list[TorchFacts] = []
     thread = threading.Thread(target=lambda: box.append(collect_torch(ctx, python, max(0.5, ctx.timeout_s - 0.3))),
                               daemon=True)
     thread.start()  # in parallel with this probe's own NVML child
     # NVML keeps the run's usual deadline: only the torch child gets the long one.
-    nvml_timeout = min(ctx.timeout_s, float(getattr(ctx.policy, "probe_timeout_s", 5.0)))
-    facts = gather(replace(ctx, timeout_s=nvml_timeout), paths)
+    nvml_timeout = min(ctx.timeout_s, ctx.policy.probe_timeout_s)
+    facts = collect(replace(ctx, timeout_s=nvml_timeout))
     thread.join(max(0.0, ctx.timeout_s - 0.2))
     torch = box[0] if box else TorchFacts(python=python, error="the torch child did not report in time")
     return TorchBuildFacts(asked=True, gpu=facts, torch=torch)
 
 
-def kernel_log(ctx: ProbeContext, paths: HostPaths) -> xid.KernelLog:
+def kernel_log(ctx: ProbeContext) -> xid.KernelLog:
     """/dev/kmsg first (no process to start); where it does not exist (many containers) `dmesg`, which can
     still read the buffer through syslog(2) when kernel.dmesg_restrict is 0."""
-    log = xid.read_kernel_log(paths.kmsg, timeout_s=max(0.2, ctx.timeout_s / 4))
-    if not log.error or log.needs_root or os.path.exists(paths.kmsg):
+    log = xid.read_kernel_log(ctx.fs.path(KMSG), timeout_s=max(0.2, ctx.timeout_s / 4))
+    if not log.error or log.needs_root or ctx.fs.exists(KMSG):
         return log
     result = ctx.run(["dmesg"], timeout=max(0.5, ctx.timeout_s / 4), env=ctx.env)
     if result.ok:
@@ -192,7 +174,7 @@ def kernel_log(ctx: ProbeContext, paths: HostPaths) -> xid.KernelLog:
     return xid.KernelLog(source="dmesg", error=f"{log.error}; {result.describe()}", needs_root=denied)
 
 
-def _run_child(ctx: ProbeContext, paths: HostPaths) -> dict[str, Any]:
+def _run_child(ctx: ProbeContext) -> dict[str, Any]:
     """Run the NVML child and turn its JSON into plain values; every way it can go wrong is a state."""
     # A little under the probe's deadline, so this probe reports "timeout" itself before the engine gives up on it.
     timeout = max(0.5, ctx.timeout_s - 0.3)
@@ -205,7 +187,7 @@ def _run_child(ctx: ProbeContext, paths: HostPaths) -> dict[str, Any]:
     where = _pynvml_dir()
     if where:
         env["ENVCHECK_PYNVML_DIR"] = where
-    result = ctx.run([paths.python, "-S", paths.child], timeout=timeout, env=env)
+    result = ctx.run([sys.executable, "-S", str(CHILD)], timeout=timeout, env=env)
     seconds = round(result.duration_s, 4)
     if result.timed_out:
         return {"state": "timeout", "seconds": seconds,
@@ -253,50 +235,24 @@ def _str(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def _module_version(path: str) -> tuple[str | None, str]:
-    try:
-        text = Path(path).read_text("utf-8", errors="replace")
-    except FileNotFoundError:
-        return None, ""
-    except OSError as exc:
-        return None, f"{path}: {exc.strerror or exc}"
-    match = _MODULE_VERSION.search(text)
-    return (match.group(1), "") if match else (None, f"no version in {path}: {text[:120]!r}")
-
-
-def _proc_gpus(path: str) -> tuple[str, ...]:
-    try:
-        return tuple(sorted(entry.name.lower() for entry in os.scandir(path)))
-    except OSError:
-        return ()
-
-
-def _device_nodes(dev: str, expected: int) -> dict[str, str]:
+def _device_nodes(fs: HostFS, expected: int) -> dict[str, NodeState]:
     """/dev/nvidiactl, /dev/nvidia-uvm and one /dev/nvidiaN per GPU (N is the minor number, not the NVML index)."""
-    def state(path: str) -> str:
-        if not os.path.exists(path):
+    def state(path: str) -> NodeState:
+        if not fs.exists(path):
             return "missing"
-        return "ok" if os.access(path, os.R_OK | os.W_OK) else "no access"
+        return "ok" if fs.access(path, os.R_OK | os.W_OK) else "no access"
 
-    nodes = {f"/dev/{name}": state(os.path.join(dev, name)) for name in ("nvidiactl", "nvidia-uvm")}
+    nodes = {path: state(path) for path in ("/dev/nvidiactl", "/dev/nvidia-uvm")}
     try:
-        numbered = sorted((e.name for e in os.scandir(dev) if re.fullmatch(r"nvidia\d+", e.name)),
+        numbered = sorted((name for name in fs.listdir("/dev") if re.fullmatch(r"nvidia\d+", name)),
                           key=lambda n: int(n[6:]))
     except OSError:
         numbered = []
     for name in numbered:
-        nodes[f"/dev/{name}"] = state(os.path.join(dev, name))
+        nodes[f"/dev/{name}"] = state(f"/dev/{name}")
     for missing in range(len(numbered), expected):  # fewer nodes than GPUs: name the gap
         nodes[f"/dev/nvidia? (GPU {missing})"] = "missing"
     return nodes
-
-
-def _lines(path: str) -> tuple[str, ...]:
-    try:
-        text = Path(path).read_text("utf-8", errors="replace")
-        return tuple(line.strip() for line in text.splitlines() if line.strip())
-    except OSError:
-        return ()
 
 
 PROBES = (ProbeSpec("gpu", collect), ProbeSpec("gpu-torch", collect_torch_build, timeout_s=TORCH_TIMEOUT_S))

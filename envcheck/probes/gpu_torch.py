@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from envcheck.model import ProbeContext
+from envcheck.units import ProbeContext
 
 # get_arch_list() is [] when CUDA is unavailable, so read the build's arch flags directly where they exist.
 TORCH_CODE = r"""

@@ -1,10 +1,9 @@
 """Facts about the host: distribution, kernel, CPU, memory, disks, reboot flag, container, basic tools.
 
 Everything is read from files (os-release, /proc) or measured with
-``os.statvfs``; no subprocess runs, so this probe costs a few milliseconds. ``ctx.options["root"]``
-relocates every *file* the probe reads (tests point it at a tree of recorded os-release files; it can
-also inspect a mounted image); live measurements (uname, statvfs of home and temp, PATH) are always
-of this machine.
+``os.statvfs``; no subprocess runs, so this probe costs a few milliseconds. Every *file* the probe reads
+goes through ``ctx.fs`` (tests hand it a tree of recorded os-release files; it can also inspect a mounted
+image); live measurements (uname, statvfs of home and temp, PATH) are always of this machine.
 """
 
 from __future__ import annotations
@@ -14,14 +13,19 @@ import shlex
 import shutil
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Mapping
+from typing import Literal, Mapping
 
-from envcheck.model import ProbeContext, ProbeSpec
+from envcheck.hostfs import MAX_READ, HostFS
+from envcheck.probes.reboot import PendingReboot, read_pending_reboot
+from envcheck.units import ProbeContext, ProbeSpec
+
+# Which folder a Disk measures; Docker's data root is measured by the docker subject (docker.disk).
+DiskRole = Literal["home", "tmp", "shm"]
 
 
 @dataclass(frozen=True)
 class Disk:
-    role: str  # "home" or "tmp" (Docker's data root is measured by the docker subject: docker.disk)
+    role: DiskRole
     path: str
     free_bytes: int | None = None
     total_bytes: int | None = None
@@ -51,8 +55,7 @@ class HostFacts:
     mem_error: str = ""
     disks: tuple[Disk, ...] = ()
     shm: Disk | None = None  # /dev/shm: PyTorch DataLoader workers pass tensors through it
-    reboot_required: bool = False
-    reboot_packages: tuple[str, ...] = ()
+    reboot: PendingReboot = PendingReboot()
     container: str | None = None  # "docker", "podman", "kubernetes", "lxc", ... when evidence says so
     container_evidence: tuple[str, ...] = ()
     root_fs_type: str | None = None  # from mountinfo: "overlay" is the usual container root
@@ -60,18 +63,9 @@ class HostFacts:
     tools: Mapping[str, str | None] = field(default_factory=dict)  # tool -> path, None when missing
 
 
-# Used only when a hand-built context carries no policy; the real list is policy.basic_tools.
-_DEFAULT_TOOLS = ("ls", "cp", "mv", "cat", "grep", "ps", "kill", "tar", "unzip", "curl", "apt-get", "gcc", "make")
-
-
-def _path(root: str, path: str) -> str:
-    return os.path.join(root, path.lstrip("/"))
-
-
-def _read(root: str, path: str, limit: int = 1 << 20) -> str | None:
+def _read(fs: HostFS, path: str, limit: int = MAX_READ) -> str | None:
     try:
-        with open(_path(root, path), encoding="utf-8", errors="replace") as fh:
-            return fh.read(limit)
+        return fs.read_text(path, limit)
     except OSError:
         return None
 
@@ -93,17 +87,17 @@ def parse_os_release(text: str) -> dict[str, str]:
     return values
 
 
-def _os_release(root: str) -> tuple[dict[str, str], str | None, str]:
+def _os_release(fs: HostFS) -> tuple[dict[str, str], str | None, str]:
     # os-release(5): /etc/os-release takes precedence; /usr/lib/os-release is the fallback.
     for candidate in ("/etc/os-release", "/usr/lib/os-release"):
-        text = _read(root, candidate)
+        text = _read(fs, candidate)
         if text is not None:
             return parse_os_release(text), candidate, ""
     return {}, None, "neither /etc/os-release nor /usr/lib/os-release could be read"
 
 
-def _cpu(root: str) -> tuple[str | None, int | None]:
-    text = _read(root, "/proc/cpuinfo", limit=4 << 20)
+def _cpu(fs: HostFS) -> tuple[str | None, int | None]:
+    text = _read(fs, "/proc/cpuinfo", limit=4 << 20)
     if text is None:
         return None, None
     model = None
@@ -122,8 +116,8 @@ def _cpu(root: str) -> tuple[str | None, int | None]:
     return model, len(cores) or None
 
 
-def _meminfo(root: str) -> dict[str, int]:
-    text = _read(root, "/proc/meminfo")
+def _meminfo(fs: HostFS) -> dict[str, int]:
+    text = _read(fs, "/proc/meminfo")
     values: dict[str, int] = {}
     for line in (text or "").splitlines():
         key, _, rest = line.partition(":")
@@ -133,17 +127,17 @@ def _meminfo(root: str) -> dict[str, int]:
     return values
 
 
-def _cgroup_memory_limit(root: str) -> int | None:
+def _cgroup_memory_limit(fs: HostFS) -> int | None:
     # cgroup v2 then v1; "max" or a huge number means no limit.
     for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        text = _read(root, path)
+        text = _read(fs, path)
         if text is not None and text.strip().isdigit():
             value = int(text.strip())
             return value if value < 1 << 60 else None
     return None
 
 
-def _disk(role: str, path: str, source: str) -> Disk:
+def _disk(role: DiskRole, path: str, source: str) -> Disk:
     try:
         st = os.statvfs(path)
         dev = os.stat(path).st_dev
@@ -153,17 +147,17 @@ def _disk(role: str, path: str, source: str) -> Disk:
                 device=dev, source=source)
 
 
-def _container(root: str, env: Mapping[str, str]) -> tuple[str | None, list[str], str | None]:
+def _container(fs: HostFS, env: Mapping[str, str]) -> tuple[str | None, list[str], str | None]:
     """What says we run in a container, and the root filesystem type (overlay is the usual container root)."""
     evidence: list[str] = []
     kind: str | None = None
-    if os.path.exists(_path(root, "/run/.containerenv")):
+    if fs.exists("/run/.containerenv"):
         evidence.append("/run/.containerenv exists")
         kind = "podman"
-    if os.path.exists(_path(root, "/.dockerenv")):
+    if fs.exists("/.dockerenv"):
         evidence.append("/.dockerenv exists")
         kind = kind or "docker"
-    cgroup = _read(root, "/proc/1/cgroup") or ""
+    cgroup = _read(fs, "/proc/1/cgroup") or ""
     for needle, name in (("kubepods", "kubernetes"), ("docker", "docker"), ("containerd", "containerd"),
                          ("libpod", "podman"), ("lxc", "lxc")):
         if needle in cgroup:
@@ -171,7 +165,7 @@ def _container(root: str, env: Mapping[str, str]) -> tuple[str | None, list[str]
             kind = kind or name
             break
     root_fs = None
-    for line in (_read(root, "/proc/self/mountinfo", limit=4 << 20) or "").splitlines():
+    for line in (_read(fs, "/proc/self/mountinfo", limit=4 << 20) or "").splitlines():
         fields = line.split()
         if len(fields) > 4 and fields[4] == "/" and " - " in line:
             root_fs = line.split(" - ", 1)[1].split()[0]
@@ -186,38 +180,28 @@ def _container(root: str, env: Mapping[str, str]) -> tuple[str | None, list[str]
     return kind, evidence, root_fs
 
 
-def _wsl(root: str, env: Mapping[str, str]) -> str | None:
-    version = (_read(root, "/proc/version") or "").lower()
+def _wsl(fs: HostFS, env: Mapping[str, str]) -> str | None:
+    version = (_read(fs, "/proc/version") or "").lower()
     if "microsoft" not in version and not env.get("WSL_DISTRO_NAME"):
         return None
     # WSL2 kernels are named "...-microsoft-standard-WSL2"; WSL1 reports "Microsoft" with no WSL2 tag.
     return "WSL2" if "wsl2" in version or "microsoft-standard" in version else "WSL1"
 
 
-def _reboot(root: str) -> tuple[bool, tuple[str, ...]]:
-    if not os.path.exists(_path(root, "/var/run/reboot-required")):
-        return False, ()
-    pkgs = _read(root, "/var/run/reboot-required.pkgs") or ""
-    return True, tuple(dict.fromkeys(p.strip() for p in pkgs.splitlines() if p.strip()))
-
-
 def collect(ctx: ProbeContext) -> HostFacts:
-    root = str(ctx.options.get("root") or "/")
-    os_release, os_release_path, os_release_error = _os_release(root)
+    fs = ctx.fs
+    os_release, os_release_path, os_release_error = _os_release(fs)
     uname = os.uname()
-    modules = os.path.join(_path(root, "/lib/modules"), uname.release)
-    cpu_model, cpu_physical = _cpu(root)
-    mem = _meminfo(root)
-    limit = _cgroup_memory_limit(root)
+    cpu_model, cpu_physical = _cpu(fs)
+    mem = _meminfo(fs)
+    limit = _cgroup_memory_limit(fs)
     mem_total = mem.get("MemTotal")
     tmp = ctx.env.get("TMPDIR") or "/tmp"
     disks = [_disk("home", ctx.home, "$HOME"), _disk("tmp", tmp, "$TMPDIR" if ctx.env.get("TMPDIR") else "/tmp")]
-    shm = _disk("shm", _path(root, "/dev/shm"), "/dev/shm") if os.path.isdir(_path(root, "/dev/shm")) else None
-    reboot, reboot_pkgs = _reboot(root)
-    container, evidence, root_fs = _container(root, ctx.env)
+    shm = _disk("shm", fs.path("/dev/shm"), "/dev/shm") if fs.is_dir("/dev/shm") else None
+    container, evidence, root_fs = _container(fs, ctx.env)
     path = ctx.env.get("PATH", os.defpath)
-    wanted = ctx.policy.basic_tools if ctx.policy is not None else _DEFAULT_TOOLS
-    tools = {tool: shutil.which(tool, path=path) for tool in wanted}
+    tools = {tool: shutil.which(tool, path=path) for tool in ctx.policy.basic_tools}
     try:
         usable: int | None = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -225,11 +209,11 @@ def collect(ctx: ProbeContext) -> HostFacts:
     return HostFacts(
         today=date.today(),
         os_release=os_release,
-        os_release_path=_path(root, os_release_path) if os_release_path else None,
+        os_release_path=fs.path(os_release_path) if os_release_path else None,
         os_release_error=os_release_error,
         kernel=uname.release,
         arch=uname.machine,
-        kernel_modules_dir=os.path.isdir(modules) if os.path.isdir(_path(root, "/lib/modules")) else None,
+        kernel_modules_dir=fs.is_dir(f"/lib/modules/{uname.release}") if fs.is_dir("/lib/modules") else None,
         cpu_model=cpu_model,
         cpu_logical=os.cpu_count(),
         cpu_usable=usable,
@@ -242,12 +226,11 @@ def collect(ctx: ProbeContext) -> HostFacts:
         mem_error="" if mem_total is not None else "/proc/meminfo could not be read",
         disks=tuple(disks),
         shm=shm,
-        reboot_required=reboot,
-        reboot_packages=reboot_pkgs,
+        reboot=read_pending_reboot(fs),
         container=container,
         container_evidence=tuple(evidence),
         root_fs_type=root_fs,
-        wsl=_wsl(root, ctx.env),
+        wsl=_wsl(fs, ctx.env),
         tools=tools,
     )
 

@@ -17,7 +17,7 @@ import re
 import shutil
 from dataclasses import dataclass
 
-from envcheck.model import ProbeContext, ProbeSpec
+from envcheck.units import ProbeContext, ProbeSpec
 
 PACKAGES = ("jupyter_core", "jupyter_client", "notebook", "jupyterlab", "ipykernel")
 SYSTEM_DATA_DIRS = ("/usr/local/share/jupyter", "/usr/share/jupyter")

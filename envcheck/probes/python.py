@@ -1,4 +1,4 @@
-"""Facts about the user's Python: the `python3` on PATH (or ``ctx.options["python"]``), and where `python`,
+"""Facts about the user's Python: the `python3` on PATH (or ``ctx.options.python``), and where `python`,
 `python3`, `pip` and `jupyter` really resolve.
 
 The interpreter runs once, with a tiny script that prints a Python literal (no json, no importlib.metadata:
@@ -13,9 +13,9 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
-from envcheck.model import ProbeContext, ProbeSpec
+from envcheck.units import ProbeContext, ProbeSpec
 
 # Runs inside the user's interpreter: standard library only, works on Python 3.6+.
 # pip's version comes from pip/__init__.py's __version__ line, which pip has kept since 1.x.
@@ -50,6 +50,10 @@ print(repr({"version": list(sys.version_info[:3]), "executable": sys.executable,
 NAMES = ("python", "python3", "pip", "jupyter")
 
 
+# What PATH found: a compiled program, a script (the interpreter is its shebang's), or a pyenv shim.
+ResolutionKind = Literal["", "binary", "script", "pyenv shim"]
+
+
 @dataclass(frozen=True)
 class Resolution:
     """Where one command name on PATH leads."""
@@ -57,7 +61,7 @@ class Resolution:
     name: str
     path: str | None  # what PATH finds first; None: not on PATH
     realpath: str | None = None
-    kind: str = ""  # "binary", "script", "pyenv shim"
+    kind: ResolutionKind = ""  # "": not on PATH
     target: str | None = None  # for a pyenv shim: the program it runs
     interpreter: str | None = None  # for a script (or a shim's script): the interpreter from its shebang
     broken: tuple[str, ...] = ()  # earlier PATH entries with this name that are dangling symlinks
@@ -190,10 +194,10 @@ def collect(ctx: ProbeContext) -> PythonFacts:
     except OSError:  # the working directory was deleted under us; pyenv would fail the same way
         cwd = "/"
     resolutions = tuple(resolve(name, ctx.env, cwd) for name in NAMES)
-    option = ctx.options.get("python")
+    option = ctx.options.python
     via = ""
     if option:
-        requested = str(option)
+        requested = option
         interpreter = shutil.which(requested, path=ctx.env.get("PATH")) or (requested if os.path.exists(requested)
                                                                             else None)
     else:

@@ -1,23 +1,23 @@
 """What `envcheck scaffold` and `envcheck generate ...` do, step by step; cli.py passes the options and a
 ``say`` function (the only printing), so this module never prints or exits itself.
 
-Order matters for safety (issue #5, item 6): validate every input, probe, plan (no disk), refuse or list what
-would be replaced, and only then write, atomically.
+Order matters for safety: validate every input, probe, plan (no disk), refuse or list what would be replaced,
+and only then write, atomically, so a bad option or an occupied folder leaves the disk as it was.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from envcheck.model import UsageError
+from envcheck.model import Report, UsageError
+from envcheck.project_record import RECORD_PATH, ProjectRecord, read_record
 from envcheck.scaffold import validate
 from envcheck.scaffold.decide import Request
 from envcheck.scaffold.facts import HostFacts, probe_host
-from envcheck.scaffold.plan import RECORD_PATH, Plan, plan_project
+from envcheck.scaffold.plan import Plan, plan_project
 from envcheck.scaffold.write import replaced_files, write_tree
 
 Say = Callable[[str], None]
@@ -42,12 +42,15 @@ class Options:
 
 
 def _recorded_name(target: Path) -> str | None:
-    try:
-        data = json.loads((target / RECORD_PATH).read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    name = data.get("name") if isinstance(data, dict) else None
-    return name if isinstance(name, str) else None
+    """The name scaffold gave the project, so `generate` keeps it; None without a usable record."""
+    record = read_record(target / RECORD_PATH)
+    return record.name if isinstance(record, ProjectRecord) else None
+
+
+@dataclass(frozen=True)
+class ScaffoldResult:
+    summary: dict[str, Any]  # the plan and what was written, as `--json` prints it
+    verified: Report | None = None  # `scaffold --verify`: the images built and smoke-tested
 
 
 def build_request(opts: Options, *, existing_project: bool = False) -> tuple[Path, Request]:
@@ -120,3 +123,13 @@ def run(opts: Options, say: Say, *, part: str = "project", facts: HostFacts | No
         if "git" in summary:
             say(summary["git"]["message"])
     return summary
+
+
+def scaffold(opts: Options, say: Say, *, part: str = "project", then_verify: bool = False) -> ScaffoldResult:
+    """`envcheck scaffold` (or `generate PART`), then, with ``then_verify``, `envcheck verify` on what it wrote."""
+    summary = run(opts, say, part=part)
+    if not then_verify or opts.dry_run:
+        return ScaffoldResult(summary)
+    from envcheck.scaffold.verify import verify
+
+    return ScaffoldResult(summary, verify(Path(summary["target"])))  # verify's own default deadline

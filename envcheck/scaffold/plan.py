@@ -1,8 +1,9 @@
-"""Plan a project: decisions plus every file's text, ``{relative path: text}``, touching no disk (STYLE.md #11).
+"""Plan a project: decisions plus every file's text, ``{relative path: text}``, touching no disk, so a dry run
+and a refusal to overwrite can show the whole plan before envcheck.scaffold.write puts anything in place.
 
 The templates are envcheck's own (``templates/`` and ``dockerfiles/``); the user's values reach them only as
 data. Dockerfile and Dockerfile.cpu come from one template rendered twice, so by construction they differ
-only in the base image and the torch install line (issue #5, item 3).
+only in the base image and the torch install line.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from envcheck import __version__, compat
+from envcheck.project_record import RECORD_PATH, ProjectRecord, RecordedDecision, RecordedHost
 from envcheck.scaffold import render
 from envcheck.scaffold.decide import Decisions, Request, decide
 from envcheck.scaffold.facts import HostFacts
 
 PARTS = ("project", "environment", "dockerfile")
-RECORD_PATH = ".envcheck/project.json"
 NOTEBOOK_PATH = "notebooks/01-hello-pytorch.ipynb"
 UID = 10001  # the image user's uid: not root, and clear of Ubuntu 24.04's uid-1000 `ubuntu` user
 
@@ -138,25 +139,22 @@ def notebook(source: str) -> str:
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 
 
-def record(req: Request, facts: HostFacts, d: Decisions, created: str) -> str:
-    """`.envcheck/project.json`: the facts, decisions and data version `project.drift` compares with later."""
-    data = {
-        "schema": "envcheck.project",
-        "schema_version": 1,
-        "envcheck_version": __version__,
-        "data_version": compat.DATA_VERSION,
-        "created": created,
-        "name": req.name,
-        "package": req.package,
-        "planned_for": d.planned_for,
-        "planned_driver": req.driver,
-        "host": facts.to_json(),
-        "torch": d.choice.release.latest_patch,
-        "variant": d.choice.variant.name,
-        "cuda": d.cuda,
-        "decisions": [{"key": x.key, "value": x.value, "reason": x.reason} for x in d.items],
-    }
-    return json.dumps(data, indent=2) + "\n"
+def record(req: Request, facts: HostFacts, d: Decisions, created: str) -> ProjectRecord:
+    """The project record: the facts, decisions and data version `project.drift` compares with later."""
+    return ProjectRecord(
+        envcheck_version=__version__,
+        data_version=compat.DATA_VERSION,
+        created=created,
+        name=req.name,
+        package=req.package,
+        planned_for=d.planned_for,
+        planned_driver=req.driver,
+        host=RecordedHost.from_json(facts.to_json()),
+        torch=d.choice.release.latest_patch,
+        variant=d.choice.variant.name,
+        cuda=d.cuda,
+        decisions=tuple(RecordedDecision(x.key, x.value, x.reason) for x in d.items),
+    )
 
 
 def _project_files(ctx: Mapping[str, Any], req: Request) -> dict[str, str]:
@@ -179,7 +177,7 @@ def plan_project(target: str, req: Request, facts: HostFacts, *, part: str = "pr
         files.update(_project_files(ctx, req))
         if req.jupyter:
             files[NOTEBOOK_PATH] = notebook(render.render("templates", "notebook/01-hello-pytorch.py.j2", ctx))
-        files[RECORD_PATH] = record(req, facts, d, created)
+        files[RECORD_PATH] = record(req, facts, d, created).to_text()
     if part in ("project", "environment"):
         files["environment.yml"] = render.render("templates", "environment.yml.j2", ctx)
     if part == "dockerfile" or (part == "project" and req.docker):

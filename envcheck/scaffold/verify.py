@@ -1,5 +1,9 @@
 """`envcheck verify PATH`: build a scaffolded project's images with the local Docker engine and run the smoke
-test inside them (issue #5, item 8). The result is an ordinary Report, so every renderer and exit code applies.
+test inside them. The result is an ordinary Report, so every renderer and exit code applies.
+
+The build goes through ``dockerapi.build_image`` and the smoke container through ``smoke.container.launch``,
+the code that runs ``envcheck smoke --docker``: the adapter's one way to run a container, and the one bounded
+reader of what it says.
 
 Without registry access the build stops at the first step that needs the network (pulling the base image,
 apt-get, pip): the result names that step and says so, instead of a raw build log.
@@ -7,18 +11,19 @@ apt-get, pip): the result names that step and says so, instead of a raw build lo
 
 from __future__ import annotations
 
-import queue
 import re
 import socket
-import threading
 import time
+from collections import deque
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
+from envcheck import dockerapi, fixes, linereader
 from envcheck.model import Outcome, Report, Result, Status, UsageError
-from envcheck.probes.project import read_gpu_now, read_record
+from envcheck.probes.project import read_gpu_now
+from envcheck.project_record import RECORD_PATH, UnreadableRecord, read_record
 
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 # Phrases the engine, apt and pip print when the network is what failed.
@@ -39,60 +44,44 @@ class BuildLog:
     image_id: str = ""
 
 
-_END = object()
-
-
-def _bounded(chunks: Iterable[dict[str, Any]], deadline: float) -> Iterator[dict[str, Any] | None]:
-    """The chunks as they come, read on a daemon thread so the deadline holds while a step prints nothing
-    (`RUN pip install -q ...`, `RUN sleep`): None means the deadline passed with the stream still open. An
-    error while reading is raised here, in the caller's thread. The engine cancels the build when envcheck
-    exits and the connection closes."""
-    box: queue.Queue[Any] = queue.Queue()
-
-    def pump() -> None:
-        try:
-            for chunk in chunks:
-                box.put(chunk)
-        except BaseException as exc:  # handed to the caller, which classifies it
-            box.put(exc)
-        box.put(_END)
-
-    threading.Thread(target=pump, name="envcheck-build-log", daemon=True).start()
-    while True:
-        try:
-            item = box.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            yield None
-            return
-        if item is _END:
-            return
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+_LOG_LINES = 40  # of a build: what the result shows of it
+_SMOKE_LOG_LINES = 200  # of the smoke test: its whole log, unless it floods
 
 
 def read_build_stream(chunks: Iterable[dict[str, Any]], *, deadline: float) -> BuildLog:
-    """Follow the engine's build stream; the last "Step N/M" seen is the step that failed, if one did."""
-    step, lines, image_id = "", list[str](), ""
-    for chunk in _bounded(chunks, deadline):
-        if chunk is None:
+    """Follow the engine's build stream; the last "Step N/M" seen is the step that failed, if one did.
+
+    The chunks are read on a ``linereader.Feed``, so the deadline holds while a step prints nothing
+    (`RUN pip install -q ...`, `RUN sleep`); an error while reading is raised here. The engine cancels the build
+    when envcheck exits and the connection closes."""
+    step, image_id = "", ""
+    lines: deque[str] = deque(maxlen=_LOG_LINES)
+    feed = linereader.Feed(chunks, "envcheck-build-log")
+    while True:
+        try:
+            chunk = feed.get(deadline - time.monotonic())
+        except TimeoutError:
             return BuildLog(False, step, "the build did not finish before the deadline (the step printed nothing "
-                            "for the rest of it)", tuple(lines[-40:]), image_id)
+                            "for the rest of it)", tuple(lines), image_id)
+        if chunk is None:
+            if feed.error is not None:
+                raise feed.error
+            break
         text = str(chunk.get("stream") or "")
         for line in text.splitlines():
             if _STEP.match(line.strip()):
                 step = line.strip()
             if line.strip():
-                lines.append(line.rstrip())
+                lines.append(line.rstrip()[:linereader.MAX_LINE])
         if "aux" in chunk and isinstance(chunk["aux"], dict):
             image_id = str(chunk["aux"].get("ID", image_id))
         if "error" in chunk:
             detail = chunk.get("errorDetail") or {}
             message = str(detail.get("message") or chunk["error"]).strip()
-            return BuildLog(False, step, message, tuple(lines[-40:]), image_id)
+            return BuildLog(False, step, message, tuple(lines), image_id)
         if time.monotonic() > deadline:
-            return BuildLog(False, step, "the build did not finish before the deadline", tuple(lines[-40:]), image_id)
-    return BuildLog(True, step, "", tuple(lines[-40:]), image_id)
+            return BuildLog(False, step, "the build did not finish before the deadline", tuple(lines), image_id)
+    return BuildLog(True, step, "", tuple(lines), image_id)
 
 
 def judge_build(dockerfile: str, log: BuildLog) -> Outcome:
@@ -125,48 +114,61 @@ def _client(timeout_s: float) -> Any:
     """The SDK client for the engine the docker CLI would use (contexts included), through envcheck's adapter."""
     import os
 
-    from envcheck import dockerapi
-
     endpoint = dockerapi.resolve_endpoint(os.environ, os.path.expanduser("~"))
     if endpoint.error:
         raise UsageError(f"no Docker endpoint: {endpoint.error}")
     return dockerapi.sdk_client(endpoint, timeout_s)
 
 
-def _smoke(client: Any, image: str, package: str, gpu: bool, timeout_s: float,
-           disable_require: bool = False) -> Outcome:
-    import docker
+def _smoke(image: str, package: str, gpu: bool, timeout_s: float, disable_require: bool = False) -> Outcome:
+    """The project's smoke module in ``image``, started and read the way `envcheck smoke --docker` starts and reads
+    its child (``smoke.container.launch``); raises what stopped it from running."""
+    import os
+
+    from envcheck.smoke import container
 
     command = ["python3", "-m", f"{package}.smoke"] + (["--require-gpu"] if gpu else [])
-    requests = [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])] if gpu else None
+    by_hand = fixes.docker_run(image, " ".join(command), gpus=gpu)
     # Planned with minor-version compatibility: the image's NVIDIA_REQUIRE_CUDA asks more than the driver fully
     # supports, so the run disables that check, as the project's README does.
     environment = {"NVIDIA_DISABLE_REQUIRE": "1"} if gpu and disable_require else None
-    # The smoke test needs no network; without one it cannot reach out, and a missing bridge cannot stop it.
-    container = client.containers.run(image, command, detach=True, device_requests=requests, network_mode="none",
-                                      environment=environment)
+    # The image's own entrypoint and environment, as `docker run IMAGE COMMAND`; stdout and stderr in the order the
+    # engine logged them, as `docker logs` shows them.
+    spec = container.Launch(image, command, try_by_hand=by_hand, environment=environment, merged=True)
+    deadline = time.monotonic() + timeout_s
+    stream = container.launch(spec, env=os.environ, home=os.path.expanduser("~"), timeout=min(timeout_s, 300),
+                              gpus=gpu, run_timeout=timeout_s)
+    kept: deque[str] = deque(maxlen=_SMOKE_LOG_LINES)
     try:
-        status = container.wait(timeout=timeout_s)
-        logs = container.logs().decode("utf-8", errors="replace").strip()
+        try:
+            while (line := stream.readline(deadline - time.monotonic())) is not None:
+                kept.append(line)
+        except TimeoutError:
+            raise TimeoutError(f"the smoke test did not finish within {timeout_s:.0f} s") from None
+        if stream.stream_failure is not None:  # the engine went away: what it raised says why
+            raise stream.stream_failure
+        code = stream.close(wait=max(deadline - time.monotonic(), 1.0))  # its output ended: it exits now
     finally:
-        container.remove(force=True)
-    code = int(status.get("StatusCode", 1))
+        stream.remove()
+    if code is None:
+        raise RuntimeError("the engine gave no exit code for the smoke container")
+    logs = "\n".join(kept).strip()
     if code == 0:
         return Outcome(status=Status.PASS, observed=logs.splitlines()[-1] if logs else "exit 0", evidence={"log": logs})
     return Outcome(status=Status.FAIL, observed=f"exit {code}", reason=logs[-500:], evidence={"log": logs},
-                   fix=f"docker run --rm {'--gpus all ' if gpu else ''}{image} {' '.join(command)}")
+                   fix=by_hand)
 
 
 def verify(project: Path, *, timeout_s: float = 1800.0) -> Report:
     """Build every Dockerfile the project has, then run its smoke test in each image that built."""
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = time.monotonic()
-    record_path = project / ".envcheck" / "project.json"
-    record, error = read_record(record_path) if record_path.is_file() else ({}, f"{record_path} not found")
-    if error:
-        raise UsageError(f"{project} is not a project made by `envcheck scaffold`: {error}")
-    package = str(record.get("package"))
-    name = re.sub(r"[-_.]+", "-", str(record.get("name", project.name))).lower()  # as README's image tag
+    record_path = project / RECORD_PATH
+    record = read_record(record_path) if record_path.is_file() else UnreadableRecord(f"{record_path} not found")
+    if isinstance(record, UnreadableRecord):
+        raise UsageError(f"{project} is not a project made by `envcheck scaffold`: {record.reason}")
+    package = record.package
+    name = re.sub(r"[-_.]+", "-", record.name).lower()  # as README's image tag
     dockerfiles = [f for f in ("Dockerfile", "Dockerfile.cpu") if (project / f).is_file()]
     if not dockerfiles:
         raise UsageError(f"{project} has no Dockerfile: `envcheck generate dockerfile {project}` writes them")
@@ -174,37 +176,30 @@ def verify(project: Path, *, timeout_s: float = 1800.0) -> Report:
     try:
         client = _client(min(timeout_s, 300))
         client.ping()
-    except Exception as exc:  # the SDK raises DockerException or requests errors: failure-modes.md
-        from envcheck.dockerapi import classify
-
-        kind, detail = classify(exc)
+    except Exception as exc:  # the SDK raises DockerException or requests errors: dockerapi.classify names them
+        kind, detail = dockerapi.classify(exc)
         outcome = Outcome(status=Status.FAIL, observed=detail, reason=f"no Docker engine answers ({kind})",
-                          fix="Start the Docker engine (`envcheck doctor --only docker` says why it does not answer)")
+                          fix=f"Start the Docker engine (`{fixes.DOCKER_DIAGNOSE}` says why it does not answer)")
         took = round(time.monotonic() - start, 3)
-        results.append(Result.from_outcome("verify.engine", "Docker engine reachable", outcome, took))
+        results.append(Result("verify.engine", "Docker engine reachable", outcome, took))
         client = None
     has_gpu = read_gpu_now().driver is not None
-    decisions = record.get("decisions")
-    minor_compat_used = any(isinstance(d, dict) and d.get("key") == "minor_compat" and d.get("value") == "used"
-                            for d in (decisions if isinstance(decisions, list) else []))
+    minor_compat = record.decided("minor_compat")
+    minor_compat_used = minor_compat is not None and minor_compat.value == "used"
     for dockerfile in dockerfiles if client is not None else []:
         flavor = "cuda" if dockerfile == "Dockerfile" else "cpu"
         tag = f"{name}:{flavor}"
         t0 = time.monotonic()
         try:
-            # build() sends timeout=None unless told: a step that prints nothing would block the read forever.
             # read_build_stream holds the deadline; the socket's own timeout only backs it up.
-            stream = client.api.build(path=str(project), dockerfile=dockerfile, tag=tag, rm=True, forcerm=True,
-                                      decode=True, pull=False,
-                                      timeout=max(timeout_s - (time.monotonic() - start), 1.0) + 30)
+            stream = dockerapi.build_image(client, str(project), dockerfile, tag,
+                                 max(timeout_s - (time.monotonic() - start), 1.0) + 30)
             log = read_build_stream(stream, deadline=start + timeout_s)
         except Exception as exc:  # the engine went away or a read timed out mid-build: a result, not a traceback
-            from envcheck.dockerapi import classify
-
-            kind, detail = classify(exc)
+            kind, detail = dockerapi.classify(exc)
             log = BuildLog(False, "", f"the Docker engine stopped answering ({kind}): {detail}")
-        results.append(Result.from_outcome("verify.build", f"{dockerfile} builds", judge_build(dockerfile, log),
-                                           round(time.monotonic() - t0, 3)))
+        results.append(Result("verify.build", f"{dockerfile} builds", judge_build(dockerfile, log),
+                              round(time.monotonic() - t0, 3)))
         t0 = time.monotonic()
         if not log.ok:
             smoke = Outcome(status=Status.SKIP, item=dockerfile, reason=f"{dockerfile} did not build",
@@ -214,18 +209,15 @@ def verify(project: Path, *, timeout_s: float = 1800.0) -> Report:
                             reason="no NVIDIA GPU on this machine to run the CUDA image")
         else:
             try:
-                smoke = _smoke(client, tag, package, flavor == "cuda",
+                smoke = _smoke(tag, package, flavor == "cuda",
                                max(timeout_s - (time.monotonic() - start), 30), disable_require=minor_compat_used)
             except Exception as exc:  # container start/wait failed (no GPU runtime, a timeout): say which
-                from envcheck.dockerapi import classify
-
-                kind, detail = classify(exc)
+                kind, detail = dockerapi.classify(exc)
                 smoke = Outcome(status=Status.FAIL, observed=detail,
                                 reason=f"the smoke container could not run ({kind})",
-                                fix=f"docker run --rm {'--gpus all ' if flavor == 'cuda' else ''}{tag} "
-                                    f"python3 -m {package}.smoke")
+                                fix=fixes.docker_run(tag, f"python3 -m {package}.smoke", gpus=flavor == "cuda"))
             smoke = replace(smoke, item=dockerfile)
-        results.append(Result.from_outcome("verify.smoke", f"smoke test inside {dockerfile}", smoke,
-                                           round(time.monotonic() - t0, 3)))
+        results.append(Result("verify.smoke", f"smoke test inside {dockerfile}", smoke,
+                              round(time.monotonic() - t0, 3)))
     return Report(command="verify", host=socket.gethostname(), started_at=started,
                   duration_s=round(time.monotonic() - start, 3), results=tuple(results))

@@ -1,7 +1,8 @@
 """`envcheck smoke`: prove that PyTorch trains in the named environment, and name the first broken step.
 
-The parent side lives here (targets, driver, steps, bench, fixes, container, progress); ``child.py`` is the
-one script that runs in the target interpreter, by path, with the standard library and torch only.
+The parent side lives here (targets, driver, events, facts, steps, judges, bench, fixes, container, progress);
+the ``child/`` folder is the one program that runs in the target interpreter, by path, with the standard
+library and torch only.
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ def run_smoke(
     strict: bool = False,
 ) -> Report:
     """The whole smoke run as a Report (command "smoke"); a named target that is not there is a UsageError."""
+    from envcheck.probes import nvidia_proc
     from envcheck.smoke import steps, targets
-    from envcheck.smoke.driver import ChildRun, LineSource, child_args, drive, start_local
+    from envcheck.smoke.driver import LineSource, child_args, drive, start_local
+    from envcheck.smoke.events import ChildRun, Ended
+    from envcheck.smoke.judging import Judging
 
     policy = policy or default_policy()
     env = dict(os.environ) if env is None else dict(env)
@@ -40,7 +44,7 @@ def run_smoke(
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = time.monotonic()
     target = targets.resolve(python=python, conda_env=conda_env, docker=docker, env=env, home=home, run=runner.run)
-    host_gpus = targets.host_gpus()
+    host_gpus = nvidia_proc.read_gpus()
 
     def deadline_for(step: str) -> float:
         spec = steps.BY_NAME.get(step)
@@ -50,7 +54,7 @@ def run_smoke(
         return drive(source, target, deadline_for=deadline_for, run_timeout=run_timeout, on_event=on_event, bench=bench)
 
     if target.error:
-        run = ChildRun(target, "not-started", error=target.error, bench=bench)
+        run = ChildRun(target, Ended.NOT_STARTED, error=target.error, bench=bench)
     elif target.kind == "docker":
         from envcheck.smoke import container
 
@@ -58,7 +62,7 @@ def run_smoke(
             stream = container.start(target.image or "", target.python, child_args(bench), env=env, home=home,
                                      timeout=min(30.0, run_timeout), gpus=bool(host_gpus), run_timeout=run_timeout)
         except container.ContainerError as exc:
-            run = ChildRun(target, "not-started", error=str(exc), error_fix=exc.fix, bench=bench)
+            run = ChildRun(target, Ended.NOT_STARTED, error=str(exc), error_fix=exc.fix, bench=bench)
         else:
             try:
                 run = driven(stream)
@@ -71,8 +75,8 @@ def run_smoke(
         except BaseException:  # Ctrl-C (or a bug): the child runs in its own session and would outlive us
             local.close(grace=2.0)
             raise
-    judging = steps.Judging(policy, target, targets.host_driver(), host_gpus,
-                            python_version=str((run.hello or {}).get("version") or "") or None, hello=run.hello or {})
+    judging = Judging(policy, target, nvidia_proc.driver_version(), host_gpus,
+                      python_version=str((run.hello or {}).get("version") or "") or None, hello=run.hello or {})
     return Report(
         command="smoke", host=socket.gethostname(), started_at=started_at,
         duration_s=round(time.monotonic() - start, 4), results=tuple(steps.results(run, judging)), strict=strict,

@@ -1,4 +1,4 @@
-"""--bench judges: measured throughput beside the datasheet peak, as a percentage (issue #4, item 6).
+"""--bench judges: measured throughput beside the datasheet peak, as a percentage.
 
 Peaks come from envcheck.compat.gpu_peak (data/compat.json, every row with its source). Dense tensor figures
 are compared (the Hopper and L4 datasheets print with-sparsity numbers; the data holds dense ones). The
@@ -9,12 +9,17 @@ A GPU not in the data is measured and shown with "peak n/a", never failed.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any
 
 from envcheck.model import Outcome, Status
-
-if TYPE_CHECKING:
-    from envcheck.smoke.steps import Judging
+from envcheck.smoke.facts import (
+    MATMUL_DTYPES,
+    BenchLibrariesFacts,
+    BenchMatmulFacts,
+    BenchMemoryFacts,
+    BenchTransferFacts,
+)
+from envcheck.smoke.judging import Judging
 
 # PCIe generation by transfer rate (GT/s) -> payload efficiency of its line code (8b/10b, then 128b/130b).
 _PCIE = {2.5: (1, 0.8), 5.0: (2, 0.8), 8.0: (3, 128 / 130), 16.0: (4, 128 / 130), 32.0: (5, 128 / 130),
@@ -33,42 +38,41 @@ def _peak(name: str | None) -> Any:
     return gpu_peak(name) if name else None
 
 
-def libraries(facts: Mapping[str, Any], j: Judging) -> Outcome:
-    libs = facts.get("libraries") or []
-    names = sorted({lib["name"] for lib in libs})
-    versions = [f"CUDA {facts.get('torch_cuda')}"]
-    if facts.get("cudnn"):
+def libraries(facts: BenchLibrariesFacts, j: Judging) -> Outcome:
+    names = sorted(set(facts.library_names))
+    versions = [f"CUDA {facts.torch_cuda}"]
+    if facts.cudnn:
         # torch.backends.cudnn.version() is CUDNN_VERSION: major*10000 + minor*100 + patch from cuDNN 9
         # (92000 = 9.20.0), major*1000 + minor*100 + patch before (8902 = 8.9.2) (cudnn_version.h).
-        cudnn = int(facts["cudnn"])
+        cudnn = facts.cudnn
         major = cudnn // 10000 if cudnn >= 90000 else cudnn // 1000
         rest = cudnn - major * (10000 if cudnn >= 90000 else 1000)
         versions.append(f"cuDNN {major}.{rest // 100}.{rest % 100}")
-    if facts.get("nccl"):
-        versions.append(f"NCCL {facts['nccl']}")
-    if facts.get("driver"):
-        versions.append(f"driver {facts['driver']}")
+    if facts.nccl:
+        versions.append(f"NCCL {facts.nccl}")
+    if facts.driver:
+        versions.append(f"driver {facts.driver}")
     observed = ", ".join(versions) + "; loaded: " + (", ".join(names) if names else "none")
     if not any(n.startswith("libcudart") or n.startswith("libcuda.so") for n in names):
         return Outcome(status=Status.WARN, observed=observed, expected="libcudart and libcuda mapped into the process",
-                       reason="no CUDA library is loaded: torch did not reach the GPU", evidence=facts)
-    return Outcome(status=Status.PASS, observed=observed, evidence=facts)
+                       reason="no CUDA library is loaded: torch did not reach the GPU", evidence=facts.raw)
+    return Outcome(status=Status.PASS, observed=observed, evidence=facts.raw)
 
 
-def matmul(facts: Mapping[str, Any], j: Judging) -> Outcome:
-    if "name" not in facts:  # the CPU: no datasheet figure to compare with
-        observed = (f"CPU fp32 {facts['fp32_tflops'] * 1000:.1f} GFLOP/s ({facts['n']}-cube, "
-                    f"{facts['threads']} threads; peak n/a)")
-        return Outcome(status=Status.PASS, observed=observed, evidence=facts)
-    peak = _peak(facts.get("name"))
-    parts = [f"{label} {_pct(facts.get(f'{label}_tflops'), getattr(peak, f'{label}_tflops', None))}"
-             for label in ("fp32", "tf32", "bf16", "fp16")]
-    observed = "TFLOP/s: " + ", ".join(parts) + (f" [{peak.name}]" if peak else f" [{facts['name']}: not in the data]")
-    evidence = {**facts, "peak": peak.__dict__ if peak else None}
+def matmul(facts: BenchMatmulFacts, j: Judging) -> Outcome:
+    if facts.on_cpu:  # no datasheet figure to compare with
+        observed = (f"CPU fp32 {(facts.tflops['fp32'] or 0.0) * 1000:.1f} GFLOP/s ({facts.n}-cube, "
+                    f"{facts.threads} threads; peak n/a)")
+        return Outcome(status=Status.PASS, observed=observed, evidence=facts.raw)
+    peak = _peak(facts.name)
+    parts = [f"{label} {_pct(facts.tflops.get(label), getattr(peak, f'{label}_tflops', None))}"
+             for label in MATMUL_DTYPES]
+    observed = "TFLOP/s: " + ", ".join(parts) + (f" [{peak.name}]" if peak else f" [{facts.name}: not in the data]")
+    evidence = {**facts.raw, "peak": peak.__dict__ if peak else None}
     if peak is None:
         return Outcome(status=Status.PASS, observed=observed, evidence=evidence)
-    label = "bf16" if facts.get("bf16_tflops") and peak.bf16_tflops else "fp16"
-    value, top = facts.get(f"{label}_tflops"), getattr(peak, f"{label}_tflops", None)
+    label = "bf16" if facts.tflops.get("bf16") and peak.bf16_tflops else "fp16"
+    value, top = facts.tflops.get(label), getattr(peak, f"{label}_tflops", None)
     floor = j.policy.smoke_matmul_peak_min_pct
     expected = f"{label} >= {floor:g}% of the dense datasheet peak"
     if value and top and 100 * value / top < floor:
@@ -79,13 +83,13 @@ def matmul(facts: Mapping[str, Any], j: Judging) -> Outcome:
     return Outcome(status=Status.PASS, observed=observed, expected=expected, evidence=evidence)
 
 
-def memory(facts: Mapping[str, Any], j: Judging) -> Outcome:
-    peak = _peak(facts.get("name"))
+def memory(facts: BenchMemoryFacts, j: Judging) -> Outcome:
+    peak = _peak(facts.name)
     top = peak.mem_bw_gbs if peak else None
-    observed = f"device copy {_pct(facts['gbs'], top)} GB/s"
+    observed = f"device copy {_pct(facts.gbs, top)} GB/s"
     floor = j.policy.smoke_memory_peak_min_pct
-    evidence = {**facts, "peak_gbs": top}
-    if top and 100 * facts["gbs"] / top < floor:
+    evidence = {**facts.raw, "peak_gbs": top}
+    if top and 100 * facts.gbs / top < floor:
         return Outcome(status=Status.WARN, observed=observed, expected=f">= {floor:g}% of {top:g} GB/s",
                        reason="memory bandwidth below the datasheet's: clocks held down or the GPU is shared",
                        fix="nvidia-smi -q -d PERFORMANCE,CLOCK  # throttle reasons", evidence=evidence)
@@ -105,15 +109,15 @@ def link_gbs(speed: str | None, width: str | None) -> tuple[float, str] | None:
     return round(rate * lanes * efficiency / 8, 1), label
 
 
-def transfer(facts: Mapping[str, Any], j: Judging) -> Outcome:
-    link = link_gbs(facts.get("current_link_speed"), facts.get("current_link_width"))
-    best = link_gbs(facts.get("max_link_speed"), facts.get("max_link_width"))
+def transfer(facts: BenchTransferFacts, j: Judging) -> Outcome:
+    link = link_gbs(facts.current_link_speed, facts.current_link_width)
+    best = link_gbs(facts.max_link_speed, facts.max_link_width)
     top = link[0] if link else None
-    observed = f"pinned H2D {_pct(facts['h2d_gbs'], top)} GB/s, D2H {_pct(facts['d2h_gbs'], top)} GB/s"
+    observed = f"pinned H2D {_pct(facts.h2d_gbs, top)} GB/s, D2H {_pct(facts.d2h_gbs, top)} GB/s"
     observed += f" [{link[1]}]" if link else " [PCIe link n/a]"
-    evidence = {**facts, "link_gbs": top, "link": link[1] if link else None}
+    evidence = {**facts.raw, "link_gbs": top, "link": link[1] if link else None}
     # An idle GPU may drop its link speed to save power; the width does not change that way.
-    if link and best and best[0] > link[0] and facts.get("current_link_width") != facts.get("max_link_width"):
+    if link and best and best[0] > link[0] and facts.current_link_width != facts.max_link_width:
         return Outcome(status=Status.WARN, observed=observed, expected=f"the link at its maximum, {best[1]}",
                        reason=f"the link trained at {link[1]}: a riser, slot or BIOS setting halves the bandwidth",
                        fix="sudo lspci -vv | grep -E 'LnkCap|LnkSta'  # then reseat the card or check the slot",

@@ -1,22 +1,21 @@
-"""--docker IMAGE: the child in a container, through the docker SDK (issue #4, item 2).
+"""A child in a container, read like a local one: ``envcheck smoke --docker IMAGE`` and ``envcheck verify``.
 
-The child script is bind-mounted read-only and run by path with the image's interpreter; GPUs are requested
-(``--gpus all``: a DeviceRequest with count -1) when the host has any; the container has no network. Its
-stdout is followed as a log stream on a reader thread, so the driver reads it like a local child's, with
-the same deadlines. Every client call carries a timeout. The SDK is imported inside functions only.
+The smoke child script is bind-mounted read-only and run by path with the image's interpreter; GPUs are
+requested (``--gpus all``) when the host has any; the container has no network (``dockerapi.run_container``).
+Its stdout is followed as a log stream through ``envcheck.linereader``, so the driver reads it like a local
+child's, with the same deadlines. Every client call carries a timeout. The SDK is imported by the adapter only.
 """
 
 from __future__ import annotations
 
 import os
-import queue
-import threading
-from dataclasses import dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
 
+from envcheck import fixes, linereader
 from envcheck.smoke.driver import CHILD
 
-CHILD_IN_IMAGE = "/opt/envcheck-smoke/child.py"
+CHILD_IN_IMAGE = f"/opt/envcheck-smoke/{os.path.basename(CHILD)}"  # the script, or the folder run as one
 
 
 class ContainerError(Exception):
@@ -29,42 +28,40 @@ class ContainerError(Exception):
 
 @dataclass
 class ContainerStream:
-    """A started container read like :class:`envcheck.runner.LineStream`."""
+    """A started container read like :class:`envcheck.runner.LineStream`. ``merged``: its stderr comes in the
+    lines too, in the order the engine logged them (as ``docker logs`` shows both), instead of in the tail."""
 
     container: Any  # followed for the log stream: its client waits as long as the whole run
     timeout: float
     missing: bool = False
     error: str = ""
     control: Any = None  # the same container through the setup client (short timeout): inspect, kill, remove
+    merged: bool = False
+    _lines: linereader.Feed[str] = field(init=False, repr=False)
 
     @property
     def _short(self) -> Any:
         return self.control if self.control is not None else self.container
 
     def __post_init__(self) -> None:
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._pump, daemon=True, name="smoke-container-logs")
-        self._thread.start()
+        self._lines = linereader.lines(self._chunks(), "smoke-container-logs")
 
-    def _pump(self) -> None:
-        pending = b""
-        try:
-            for chunk in self.container.logs(stdout=True, stderr=False, stream=True, follow=True):
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    self._lines.put(line.decode("utf-8", errors="replace").rstrip("\r"))
-        except Exception as exc:  # the engine went away or the stream broke: end of output, say why on stderr
-            self.error = f"log stream ended: {type(exc).__name__}: {exc}"
-        if pending:
-            self._lines.put(pending.decode("utf-8", errors="replace"))
-        self._lines.put(None)
+    def _chunks(self) -> Iterator[bytes]:
+        # Called on the feed's thread: a failure to open the stream ends the output like one while following it.
+        yield from self.container.logs(stdout=True, stderr=self.merged, stream=True, follow=True)
 
     def readline(self, timeout: float) -> str | None:
-        try:
-            return self._lines.get(timeout=max(0.0, timeout))
-        except queue.Empty:
-            raise TimeoutError(f"no output within {timeout:.1f} s") from None
+        return self._lines.get(timeout)
+
+    @property
+    def stream_failure(self) -> Exception | None:
+        """What ended the log stream early (the engine went away, the stream broke), if anything did."""
+        return self._lines.error
+
+    @property
+    def stream_error(self) -> str:
+        exc = self.stream_failure
+        return f"log stream ended: {type(exc).__name__}: {exc}" if exc is not None else ""
 
     def stderr_tail(self, limit: int = 4000) -> str:
         try:
@@ -72,7 +69,7 @@ class ContainerStream:
         except Exception as exc:  # the container is gone: say so instead of a tail
             return f"(stderr unavailable: {type(exc).__name__}: {exc})"
         text: str = data.decode("utf-8", errors="replace")
-        return text[-limit:] + (f"\n{self.error}" if self.error else "")
+        return text[-limit:] + (f"\n{self.stream_error}" if self.stream_error else "")
 
     def close(self, grace: float = 2.0, wait: float = 0.0) -> int | None:
         rc: int | None = None
@@ -88,7 +85,7 @@ class ContainerStream:
             rc = int(self._short.wait(timeout=max(grace, 5.0)).get("StatusCode"))
         except Exception:  # noqa: S110 - a container that cannot be waited for has no exit code to report
             rc = None
-        self._thread.join(timeout=grace)
+        self._lines.join(timeout=grace)
         return rc
 
     def remove(self) -> None:
@@ -98,10 +95,40 @@ class ContainerStream:
             pass
 
 
+@dataclass(frozen=True)
+class Launch:
+    """What to run in an image, beyond what every run has (no network, ``--gpus all`` when asked, a timeout on
+    every call), and the command to try by hand when the engine will not start it."""
+
+    image: str
+    command: list[str]
+    try_by_hand: str
+    entrypoint: list[str] | None = None
+    environment: dict[str, str] | None = None
+    volumes: dict[str, dict[str, str]] | None = None
+    shm_size: str | None = None
+    labels: dict[str, str] | None = None
+    merged: bool = False  # read stderr in the lines (ContainerStream.merged)
+
+
 def start(image: str, python: str, args: list[str], *, env: Mapping[str, str], home: str, timeout: float,
           gpus: bool, run_timeout: float) -> ContainerStream:
-    """Start the child in ``image``; raises ContainerError with the fix when the engine or image says no.
-    Setup calls get ``timeout``; the log stream gets the run's deadline (the child may be quiet for minutes)."""
+    """Start the smoke child in ``image``: by path, unbuffered, bind-mounted read-only."""
+    return launch(Launch(
+        image, [CHILD_IN_IMAGE, *args], entrypoint=[python, "-u"],
+        try_by_hand=f"docker run --rm --entrypoint {python} {image} -V  # try it by hand",
+        volumes={os.path.realpath(CHILD): {"bind": CHILD_IN_IMAGE, "mode": "ro"}},
+        environment={"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
+                     "NVIDIA_DRIVER_CAPABILITIES": "compute,utility"},
+        shm_size="1g", labels={"envcheck": "smoke"},
+    ), env=env, home=home, timeout=timeout, gpus=gpus, run_timeout=run_timeout)
+
+
+def launch(spec: Launch, *, env: Mapping[str, str], home: str, timeout: float, gpus: bool,
+           run_timeout: float) -> ContainerStream:
+    """Start ``spec`` on the engine the docker CLI would use; raises ContainerError with the fix when the engine
+    or image says no. Setup calls get ``timeout``; the log stream gets the run's (the child may be quiet for
+    minutes)."""
     from envcheck import dockerapi
 
     endpoint = dockerapi.resolve_endpoint(env, home)
@@ -110,36 +137,26 @@ def start(image: str, python: str, args: list[str], *, env: Mapping[str, str], h
     except Exception as exc:
         kind, detail = dockerapi.classify(exc)
         raise ContainerError(f"the Docker engine at {endpoint.url or '(none)'} did not answer: {detail}", kind,
-                             "envcheck doctor --only docker  # says why and how to fix it") from exc
-    import docker.errors
-    from docker.types import DeviceRequest
-
+                             f"{fixes.DOCKER_DIAGNOSE}  # says why and how to fix it") from exc
+    image = spec.image
     try:
-        client.images.get(image)
-    except docker.errors.ImageNotFound as exc:
+        dockerapi.require_image(client, image)
+    except dockerapi.ImageMissing as exc:
         raise ContainerError(f"image {image} is not on this host", "no-image",
                              f"docker pull {image}  # or docker build -t {image} .") from exc
     except Exception as exc:
         raise ContainerError(f"could not inspect {image}: {exc}", "engine", "docker info") from exc
-    requests = [DeviceRequest(count=-1, capabilities=[["gpu"]])] if gpus else []
     try:
-        container = client.containers.run(
-            image, [CHILD_IN_IMAGE, *args], entrypoint=[python, "-u"], detach=True,
-            volumes={os.path.realpath(CHILD): {"bind": CHILD_IN_IMAGE, "mode": "ro"}},
-            environment={"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
-                         "NVIDIA_DRIVER_CAPABILITIES": "compute,utility"},
-            device_requests=requests, network_mode="none", shm_size="1g", labels={"envcheck": "smoke"},
-        )
-    except docker.errors.APIError as exc:
-        text = str(exc)
-        if "could not select device driver" in text or "unknown or invalid runtime" in text:
-            raise ContainerError(f"the engine cannot give GPUs to containers: {text}", "no-toolkit",
-                                 "Install the NVIDIA Container Toolkit, then: sudo nvidia-ctk runtime configure "
-                                 "--runtime=docker && sudo systemctl restart docker") from exc
-        raise ContainerError(f"the container did not start: {text}", "engine",
-                             f"docker run --rm --entrypoint {python} {image} -V  # try it by hand") from exc
+        container = dockerapi.run_container(
+            client, image, spec.command, gpus=gpus, entrypoint=spec.entrypoint, environment=spec.environment,
+            volumes=spec.volumes, shm_size=spec.shm_size, labels=spec.labels)
+    except dockerapi.ContainerRefused as exc:
+        if exc.no_gpu_runtime:
+            raise ContainerError(f"the engine cannot give GPUs to containers: {exc}", "no-toolkit",
+                                 fixes.TOOLKIT_THEN_CONFIGURE) from exc
+        raise ContainerError(f"the container did not start: {exc}", "engine", spec.try_by_hand) from exc
     try:
         follower = dockerapi.sdk_client(endpoint, run_timeout + 30).containers.get(container.id)
     except Exception:  # the short client still works; a quiet child may then end the stream early
         follower = container
-    return ContainerStream(follower, timeout, control=container)
+    return ContainerStream(follower, timeout, control=container, merged=spec.merged)

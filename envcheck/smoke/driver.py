@@ -3,7 +3,8 @@ what happened as facts (a :class:`ChildRun`). No verdicts here; ``steps.py`` jud
 
 Every step announces itself before it starts, so when output stops the parent knows the step that is
 running: a hang is cut off at that step's deadline (or the run's) and pinned to it, and a child that dies
-is pinned to its last open step with the stderr tail (issue #4, item 2).
+is pinned to its last open step with the stderr tail. Each step's facts are decoded here, once, by the
+step's own facts type (``steps.STEPS``), so the judges read typed records.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Protocol
 
 from envcheck import runner
+from envcheck.smoke.events import ChildRun, Ended, StepEnd, decode_end
+from envcheck.smoke.steps import BY_NAME
 from envcheck.smoke.targets import Target
 
-CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
+# The child: a folder with a __main__.py, run by path (`python .../child`), its modules beside it.
+CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child")
 STARTUP_S = 30.0  # from launch to the child's hello: interpreter start (a container's too)
 GAP_S = 30.0  # between one step's end and the next one's start
 
@@ -33,31 +36,6 @@ class LineSource(Protocol):
     def stderr_tail(self, limit: int = 4000) -> str: ...
 
     def close(self, grace: float = 2.0, wait: float = 0.0) -> int | None: ...
-
-
-@dataclass(frozen=True)
-class ChildRun:
-    """Everything the child said, and how its run ended.
-
-    ``ended``: "done" (it finished the walk), "exit" (output ended without "done": it died or exited),
-    "step-deadline" (a step overran its deadline), "run-deadline" (the whole run's), "not-started".
-    ``open_step`` is the (step, item) that had started and not ended when the run stopped.
-    """
-
-    target: Target
-    ended: str
-    hello: Mapping[str, Any] | None = None
-    ends: tuple[Mapping[str, Any], ...] = ()
-    open_step: tuple[str, str | None] | None = None
-    open_for_s: float = 0.0
-    deadline_s: float = 0.0  # the deadline that ran out, for the two deadline endings
-    rc: int | None = None
-    stderr_tail: str = ""
-    noise: tuple[str, ...] = ()  # stdout lines that were not protocol JSON
-    error: str = ""  # why the child could not start
-    error_fix: str = ""  # and what to do about it, when the starter knew
-    duration_s: float = 0.0
-    bench: bool = False
 
 
 def child_args(bench: bool) -> list[str]:
@@ -84,21 +62,21 @@ def drive(
     start = time.monotonic()
     run_deadline = start + run_timeout
     hello: Mapping[str, Any] | None = None
-    ends: list[Mapping[str, Any]] = []
+    ends: list[StepEnd] = []
     noise: list[str] = []
     open_step: tuple[str, str | None] | None = None
     opened = start
     step_deadline = start + min(STARTUP_S, run_timeout)
-    ended = "exit"
+    ended = Ended.EXIT
     if source.missing:
-        return ChildRun(target, "not-started", error=source.error, bench=bench)
+        return ChildRun(target, Ended.NOT_STARTED, error=source.error, bench=bench)
     while True:
         now = time.monotonic()
         limit = min(step_deadline, run_deadline)
         try:
             line = source.readline(limit - now)
         except TimeoutError:
-            ended = "run-deadline" if run_deadline <= step_deadline else "step-deadline"
+            ended = Ended.RUN_DEADLINE if run_deadline <= step_deadline else Ended.STEP_DEADLINE
             break
         if line is None:
             break
@@ -118,20 +96,20 @@ def drive(
             open_step, opened = (str(event.get("step")), event.get("item")), now
             step_deadline = now + deadline_for(str(event.get("step")))
         elif kind == "end":
-            ends.append(event)
+            spec = BY_NAME.get(str(event.get("step")))
+            ends.append(decode_end(event, spec.decode if spec is not None else None))
             open_step = None
             step_deadline, opened = now + GAP_S, now
         elif kind == "done":
-            ended = "done"
+            ended = Ended.DONE
             step_deadline = now + GAP_S  # it should exit right away; the close below makes sure
         if on_event is not None:
             on_event(event)
-        if ended == "done":
+        if ended is Ended.DONE:
             break
     now = time.monotonic()
-    cut = ended in ("step-deadline", "run-deadline")
-    deadline = (run_timeout if ended == "run-deadline" else step_deadline - opened) if cut else 0.0
-    rc = source.close(wait=5.0 if ended == "done" else 0.0)  # a finished child exits by itself
+    deadline = (run_timeout if ended is Ended.RUN_DEADLINE else step_deadline - opened) if ended.cut_off else 0.0
+    rc = source.close(wait=5.0 if ended is Ended.DONE else 0.0)  # a finished child exits by itself
     return ChildRun(
         target=target, ended=ended, hello=hello, ends=tuple(ends), open_step=open_step,
         open_for_s=round(now - opened, 3) if open_step else 0.0, deadline_s=round(deadline, 3), rc=rc,

@@ -1,4 +1,4 @@
-"""The fix for each way a smoke step breaks: a command a person can paste (issue #4).
+"""The fix for each way a smoke step breaks: a command a person can paste.
 
 The torch install line comes from the compatibility data (envcheck.compat): the newest torch whose
 variant this host's driver fully supports and whose wheels cover the GPU, or the CPU wheel without a driver.
@@ -7,18 +7,14 @@ variant this host's driver fully supports and whose wheels cover the GPU, or the
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # only for annotations: steps imports this module
-    from envcheck.smoke.driver import ChildRun
-    from envcheck.smoke.steps import Judging
-    from envcheck.smoke.targets import Target
+from envcheck.fixes import DRIVER_INSTALL_THEN_REBOOT, TOOLKIT_FOR_CONTAINER_DRIVER, UBUNTU_DRIVERS
+from envcheck.smoke.events import ChildRun
+from envcheck.smoke.judging import Judging
+from envcheck.smoke.targets import Target
 
-NO_DRIVER = "Install the NVIDIA driver (Ubuntu: `sudo ubuntu-drivers install`), then reboot; `nvidia-smi` must answer"
-NO_DRIVER_IN_CONTAINER = (
-    "Give the container the driver: install the NVIDIA Container Toolkit on the host, then\n"
-    "sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker"
-)
+NO_DRIVER = DRIVER_INSTALL_THEN_REBOOT
+NO_DRIVER_IN_CONTAINER = TOOLKIT_FOR_CONTAINER_DRIVER
 CONTAINER_GPUS = "docker run --gpus all ...  # and check NVIDIA_VISIBLE_DEVICES in the image is unset or 'all'"
 CUDA_INIT = (
     "nvidia-smi  # must list every GPU; then look for Xid errors: sudo dmesg | grep -i xid\n"
@@ -76,8 +72,7 @@ def driver_too_old(j: Judging, cuda_build: str) -> str:
     from envcheck import compat
 
     need = compat.cuda_min_driver(cuda_build)
-    upgrade = (f"Upgrade the NVIDIA driver to >= {need} (torch's CUDA {cuda_build} needs it): "
-               "sudo ubuntu-drivers install")
+    upgrade = f"Upgrade the NVIDIA driver to >= {need} (torch's CUDA {cuda_build} needs it): {UBUNTU_DRIVERS}"
     if j.driver and compat.torch_choices(j.driver, None, python=j.python_version):
         return upgrade + "\nor install a torch this driver runs:\n" + install(j, cuda=True)
     return upgrade

@@ -1,4 +1,4 @@
-"""Live progress on a terminal while the child walks its steps (issue #4, item 7).
+"""Live progress on a terminal while the child walks its steps.
 
 A spinner per running step, a bar with the latest loss while the MLP trains, and one line per finished
 step. cli.py creates it only when stdout is a terminal and never with --json; it writes to the rich Console

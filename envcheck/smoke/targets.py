@@ -1,45 +1,37 @@
-"""Where the smoke test runs: the interpreter (or image) the user names, not envcheck's own (issue #4, item 2).
+"""Where the smoke test runs: the interpreter (or image) the user names, not envcheck's own.
 
 Resolution order for the default: the active conda env (``CONDA_PREFIX``), then the active venv
 (``VIRTUAL_ENV``), then ``python3`` on PATH; the report says which it took. ``--conda-env NAME`` asks conda
 itself (``$CONDA_EXE info --json``: after ``conda init``, ``conda`` is a shell function a subprocess cannot
 see) and falls back to ``~/.conda/environments.txt`` and ``<root>/envs/NAME`` for the usual roots.
-
-Also here: what the host shows of its NVIDIA driver and GPUs, read from /proc (files, so it cannot hang),
-used for the install fix and, with ``--docker``, to say how many GPUs the container should see.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 from envcheck.model import UsageError
 
 CONDA_ROOTS = ("miniforge3", "miniconda3", "anaconda3", "mambaforge", "micromamba", ".conda")
 SYSTEM_CONDA_ROOTS = ("/opt/conda", "/opt/miniforge3", "/opt/miniconda3", "/opt/anaconda3")
+# How the target was chosen: the active conda env or venv, python3 on PATH (the defaults, in that order),
+# or named by --python, --conda-env or --docker.
+TargetKind = Literal["active-conda", "active-venv", "path", "python", "conda", "docker"]
 
 
 @dataclass(frozen=True)
 class Target:
-    """The interpreter the child runs in. ``kind``: active-conda, active-venv, path, python, conda, docker."""
+    """The interpreter the child runs in, and how it was chosen."""
 
-    kind: str
+    kind: TargetKind
     python: str  # a path on this host, or the command inside the image for docker
     description: str  # for the report: "the active venv /home/a/.venvs/ml"
     image: str | None = None
     error: str = ""  # why no interpreter could be found (the default target only)
-
-
-@dataclass(frozen=True)
-class HostGpu:
-    bus: str
-    model: str | None
-    uuid: str | None
 
 
 def _executable(path: str) -> bool:
@@ -130,38 +122,3 @@ def conda_prefix(name: str, *, env: Mapping[str, str], home: str, run: Callable[
         + (f" (found: {', '.join(known)})" if known else " (no conda env found at all)")
     )
 
-
-# --- the host's driver and GPUs, from /proc ------------------------------------------------------------
-
-_DRIVER = re.compile(r"Kernel Module(?: for [a-z0-9_]+)?\s+(\d+\.\d+(?:\.\d+)?)")
-
-
-def host_driver(proc: str = "/proc") -> str | None:
-    """"535.104.05" from /proc/driver/nvidia/version, None without the kernel module."""
-    try:
-        with open(os.path.join(proc, "driver/nvidia/version"), encoding="utf-8", errors="replace") as handle:
-            match = _DRIVER.search(handle.read())
-    except OSError:
-        return None
-    return match.group(1) if match else None
-
-
-def host_gpus(proc: str = "/proc") -> tuple[HostGpu, ...]:
-    """Every GPU the kernel driver lists, with its model and UUID (/proc/driver/nvidia/gpus/*/information)."""
-    base = os.path.join(proc, "driver/nvidia/gpus")
-    try:
-        buses = sorted(os.listdir(base))
-    except OSError:
-        return ()
-    gpus = []
-    for bus in buses:
-        fields: dict[str, str] = {}
-        try:
-            with open(os.path.join(base, bus, "information"), encoding="utf-8", errors="replace") as handle:
-                for line in handle:
-                    key, _, value = line.partition(":")
-                    fields[key.strip()] = value.strip()
-        except OSError:
-            pass
-        gpus.append(HostGpu(bus, fields.get("Model"), fields.get("GPU UUID")))
-    return tuple(gpus)

@@ -1,7 +1,7 @@
 """A stand-in for the ``pynvml`` module (nvidia-ml-py), fed by a JSON recording; for envcheck's tests only.
 
 The test puts this folder first on the NVML child's PYTHONPATH and names a recording in
-ENVCHECK_NVML_RECORDING, so envcheck/nvml_child.py runs unchanged, in a real child process, exactly as
+ENVCHECK_NVML_RECORDING, so envcheck/probes/gpu_nvml_child.py runs unchanged, in a real child process, exactly as
 on a GPU machine. Constants, error classes and structures are the REAL pynvml's (loaded from the next
 entry on sys.path under another name); only the nvml* calls answer from the recording:
 

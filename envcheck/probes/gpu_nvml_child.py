@@ -1,6 +1,6 @@
 """The NVML child: the one place that imports ``pynvml`` (nvidia-ml-py). It prints one JSON document.
 
-Run by path in a child process (``python .../envcheck/nvml_child.py``) under a hard deadline: in-process
+Run by path in a child process (``python -S .../envcheck/probes/gpu_nvml_child.py``) under a hard deadline: in-process
 NVML calls cannot be interrupted and can hang for good on a wedged driver (NVIDIA/open-gpu-kernel-modules#971),
 so the parent (envcheck/probes/gpu.py) only ever reads this script's stdout. It imports nothing from
 envcheck, so it starts in a few tens of milliseconds.
@@ -149,7 +149,7 @@ def collect() -> dict[str, Any]:
 
 
 def main() -> int:
-    # Run by path, sys.path[0] is envcheck/ itself: drop it so no envcheck module can shadow a stdlib one.
+    # Run by path, sys.path[0] is envcheck/probes/ itself: drop it so no probe module can shadow a stdlib one.
     here = os.path.dirname(os.path.abspath(__file__))
     if sys.path and os.path.abspath(sys.path[0] or ".") == here:
         sys.path.pop(0)
