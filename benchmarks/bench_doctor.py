@@ -26,7 +26,7 @@ def timed(argv: list[str]) -> tuple[float, str, int]:
     return time.perf_counter() - start, done.stdout, done.returncode
 
 
-def collect_env_facts(text: str) -> list[str]:
+def facts_in_collect_env(text: str) -> list[str]:
     """collect_env's facts that it actually found: "key: value" lines and "[pip3] pkg==x" lines, leaving
     out values it could not collect ("Could not collect", "N/A") and the raw lscpu dump under "CPU:",
     which is one fact (the CPU) spread over dozens of lines."""
@@ -68,10 +68,10 @@ def main() -> int:
     collect_times: list[float] = []
     doctor_out = collect_out = ""
     for _ in range(args.runs):
-        seconds, doctor_out, _rc = timed(doctor_argv)
-        doctor_times.append(seconds)
-        seconds, collect_out, collect_rc = timed(collect_argv)
-        collect_times.append(seconds)
+        elapsed_s, doctor_out, _rc = timed(doctor_argv)
+        doctor_times.append(elapsed_s)
+        elapsed_s, collect_out, collect_rc = timed(collect_argv)
+        collect_times.append(elapsed_s)
         if collect_rc != 0:
             print(f"collect_env failed (exit {collect_rc}); is torch installed in {args.python}?", file=sys.stderr)
             return 1
@@ -79,7 +79,7 @@ def main() -> int:
     report = json.loads(doctor_out)
     results = report["results"]
     with_fix = sum(1 for r in results if r["fix"] or r["status"] in ("pass", "skip"))
-    facts = collect_env_facts(collect_out)
+    facts = facts_in_collect_env(collect_out)
     d_med, c_med = statistics.median(doctor_times), statistics.median(collect_times)
 
     print(f"runs: {args.runs} each, alternating; machine: {subprocess.getoutput('nproc')} cores")

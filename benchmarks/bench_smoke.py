@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 
-def run_once(argv: list[str]) -> tuple[float, dict[str, Any]]:
+def time_once(argv: list[str]) -> tuple[float, dict[str, Any]]:
     start = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=900)
-    elapsed = time.perf_counter() - start
+    elapsed_s = time.perf_counter() - start
     try:
-        return elapsed, json.loads(done.stdout)
+        return elapsed_s, json.loads(done.stdout)
     except ValueError as exc:
         tail = f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
         raise SystemExit(f"not a JSON report (exit {done.returncode}):\n{tail}") from exc
@@ -47,10 +47,10 @@ def main() -> int:
     times: list[float] = []
     reports: list[dict[str, Any]] = []
     for index in range(args.runs):
-        elapsed, report = run_once(argv)
-        times.append(elapsed)
+        elapsed_s, report = time_once(argv)
+        times.append(elapsed_s)
         reports.append(report)
-        print(f"run {index + 1}: {elapsed:.2f} s  overall={report['overall']}  counts={report['counts']}")
+        print(f"run {index + 1}: {elapsed_s:.2f} s  overall={report['overall']}  counts={report['counts']}")
     median = statistics.median(times)
     middle = reports[times.index(sorted(times)[len(times) // 2])]
     slowest = sorted(middle["results"], key=lambda r: r["duration_s"], reverse=True)[:5]

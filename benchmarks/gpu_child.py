@@ -27,14 +27,14 @@ from envcheck.units import ProbeContext  # noqa: E402
 DATA = ROOT / "tests" / "data" / "nvml"
 
 
-def child_seconds(env: dict[str, str], runs: int, no_site: bool) -> list[float]:
+def time_child(env: dict[str, str], runs: int, no_site: bool) -> list[float]:
     """As the probe runs it (`-S`, pynvml's folder in ENVCHECK_PYNVML_DIR) or plainly (`python gpu_nvml_child.py`)."""
     argv = [sys.executable, "-S", str(CHILD)] if no_site else [sys.executable, str(CHILD)]
     if no_site:
         env = dict(env, ENVCHECK_PYNVML_DIR=_pynvml_dir() or "")
     times = []
     for _ in range(runs):
-        result = runner.run(argv, timeout=30, env=env)
+        result = runner.run(argv, timeout_s=30, env=env)
         assert result.ok and '"schema": 1' in result.out, result.describe()
         times.append(result.duration_s)
     return times
@@ -50,7 +50,7 @@ def main() -> None:
                                        ENVCHECK_NVML_RECORDING=str(DATA / f"{name}.json"))
     for label, env in cases.items():
         for no_site in (True, False):
-            times = child_seconds(env, args.runs, no_site)
+            times = time_child(env, args.runs, no_site)
             how = "python -S (as the probe runs it)" if no_site else "plain python"
             print(f"nvml child, {label}, {how}: median {statistics.median(times) * 1000:.0f} ms "
                   f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}, {args.runs} runs)")

@@ -3,9 +3,10 @@ container is built and run. It is the only module that imports the docker SDK.
 
 Four parts, used by ``probes/docker.py``, ``smoke/container.py``, ``scaffold/verify.py``:
 
-- :func:`resolve_endpoint` finds the endpoint the way the docker CLI does (``DOCKER_HOST``, then
-  ``DOCKER_CONTEXT`` / ``currentContext`` from the CLI's config, then the default socket), plus the
-  rootless socket the CLI would not find on its own. The SDK ignores contexts (docker/docker-py#3146).
+- :func:`resolve_endpoint` (from ``envcheck.dockerendpoint``) finds the endpoint the way the docker CLI does
+  (``DOCKER_HOST``, then ``DOCKER_CONTEXT`` / ``currentContext`` from the CLI's config, then the default
+  socket), plus the rootless socket the CLI would not find on its own. The SDK ignores contexts
+  (docker/docker-py#3146). A malformed endpoint is an ``Endpoint.error`` there, never an exception here.
 - :func:`fetch_engine` asks the daemon for ``/version`` and ``/info`` within a deadline, through a
   minimal HTTP client over the socket (``transport="http"``, the default) or through the docker SDK
   (``transport="sdk"``). Why both: ``import docker`` (requests, urllib3) costs about 0.16 s on the
@@ -16,7 +17,7 @@ Four parts, used by ``probes/docker.py``, ``smoke/container.py``, ``scaffold/ver
 - :func:`classify` turns whatever either transport raised into one of a few kinds by walking the
   exception chain (``__cause__``, ``__context__`` and exception arguments: urllib3 hides the OSError in
   ``ProtocolError.args``, and requests wraps that in its own ConnectionError, itself an OSError).
-- :func:`run_container` starts a container the one way envcheck does (no network, ``--gpus all`` on request)
+- :func:`start_container` starts a container the one way envcheck does (no network, ``--gpus all`` on request)
   and :func:`build_image` streams a build; both turn the SDK's errors into this module's exceptions.
 
 The docker SDK is imported inside functions only: ``envcheck --help`` must not pay for it.
@@ -29,114 +30,18 @@ import json
 import os
 import socket
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Final, Iterator, Literal, Mapping
+from typing import Any, Callable, Final, Iterator, Literal
 from urllib.parse import urlsplit
 
-DEFAULT_SOCKET = "/var/run/docker.sock"
+# Where the engine is: resolved in its own module (stdlib only), and named here too, beside the rest of the adapter.
+from envcheck.dockerendpoint import DEFAULT_SOCKET as DEFAULT_SOCKET
+from envcheck.dockerendpoint import Endpoint as Endpoint
+from envcheck.dockerendpoint import config_dir as config_dir
+from envcheck.dockerendpoint import resolve_endpoint as resolve_endpoint
+from envcheck.dockerendpoint import rootless_socket as rootless_socket
+
 # envcheck's own HTTP client over the socket, or the docker SDK (see the module docstring).
 Transport = Literal["http", "sdk"]
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where the daemon is expected, which rule chose it, and why."""
-
-    url: str  # unix:///var/run/docker.sock, tcp://host:2375, ssh://user@host; "" when none could be named
-    source: str  # "option", "DOCKER_HOST", "context", "default socket", "rootless socket"
-    why: str  # one sentence for the report
-    context: str | None = None  # the docker context named, when one was
-    tls_verify: bool = False
-    cert_dir: str | None = None  # holds ca.pem, cert.pem, key.pem when TLS is used
-    error: str = ""  # why no endpoint could be named (a context that does not exist, a broken config)
-
-    @property
-    def scheme(self) -> str:
-        return urlsplit(self.url).scheme if self.url else ""
-
-    @property
-    def socket_path(self) -> str | None:
-        if self.scheme != "unix":
-            return None
-        parts = urlsplit(self.url)
-        return (parts.netloc + parts.path) or None
-
-
-def config_dir(env: Mapping[str, str], home: str) -> str:
-    """The docker CLI's config folder: ``$DOCKER_CONFIG`` or ``~/.docker``."""
-    return env.get("DOCKER_CONFIG") or os.path.join(home, ".docker")
-
-
-def rootless_socket(env: Mapping[str, str]) -> str:
-    runtime_dir = env.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
-    return os.path.join(runtime_dir, "docker.sock")
-
-
-def resolve_endpoint(
-    env: Mapping[str, str], home: str, option: str | None = None, default_socket: str = DEFAULT_SOCKET
-) -> Endpoint:
-    """Name the endpoint as `docker` would (docker/cli cli/command/cli.go resolveContextName):
-    an explicit option, then DOCKER_HOST, then DOCKER_CONTEXT, then config.json currentContext;
-    the "default" context means the default socket. The rootless socket comes last: the CLI would
-    not look there, so the report says to export DOCKER_HOST."""
-    tls_verify = bool(env.get("DOCKER_TLS_VERIFY"))
-    cert_dir = env.get("DOCKER_CERT_PATH") or (config_dir(env, home) if tls_verify else None)
-    if option:
-        return Endpoint(option, "option", f"given on the command line: {option}", tls_verify=tls_verify,
-                        cert_dir=cert_dir)
-    if env.get("DOCKER_HOST"):
-        host = env["DOCKER_HOST"]
-        return Endpoint(host, "DOCKER_HOST", f"DOCKER_HOST is set to {host}", tls_verify=tls_verify, cert_dir=cert_dir)
-    cfg_dir = config_dir(env, home)
-    name, origin = env.get("DOCKER_CONTEXT") or "", "DOCKER_CONTEXT"
-    if not name:
-        name, origin = _current_context(cfg_dir), f"currentContext in {os.path.join(cfg_dir, 'config.json')}"
-    if name and name != "default":
-        return _context_endpoint(cfg_dir, name, origin)
-    chosen = "" if not name else f" ({origin} names the default context)"
-    if os.path.exists(default_socket):
-        return Endpoint(f"unix://{default_socket}", "default socket",
-                        f"no DOCKER_HOST and no docker context{chosen}: the default socket {default_socket}")
-    rootless = rootless_socket(env)
-    if os.path.exists(rootless):
-        return Endpoint(f"unix://{rootless}", "rootless socket",
-                        f"no socket at {default_socket}, but a rootless daemon's socket at {rootless}")
-    return Endpoint(f"unix://{default_socket}", "default socket",
-                    f"no DOCKER_HOST and no docker context{chosen}; no socket at {default_socket} "
-                    f"nor at the rootless {rootless}")
-
-
-def _current_context(cfg_dir: str) -> str:
-    try:
-        with open(os.path.join(cfg_dir, "config.json"), encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return ""  # no config or a broken one: the CLI falls back to the default context too
-    value = data.get("currentContext") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else ""
-
-
-def _context_endpoint(cfg_dir: str, name: str, origin: str) -> Endpoint:
-    # Context metadata lives under contexts/meta/<sha256 of the name>/meta.json (docker/cli context/store).
-    import hashlib  # here: only a named context needs it
-
-    digest = hashlib.sha256(name.encode()).hexdigest()
-    meta = os.path.join(cfg_dir, "contexts", "meta", digest, "meta.json")
-    why = f"{origin} names docker context {name!r} ({meta})"
-    try:
-        with open(meta, encoding="utf-8") as handle:
-            data = json.load(handle)
-        docker_ep = data["Endpoints"]["docker"]
-        host = str(docker_ep["Host"])
-    except FileNotFoundError:
-        return Endpoint("", "context", why, context=name, error=f"docker context {name!r} does not exist ({meta})")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        return Endpoint("", "context", why, context=name, error=f"cannot read docker context {name!r}: {exc}")
-    tls_dir = os.path.join(cfg_dir, "contexts", "tls", digest, "docker")
-    has_tls = os.path.isdir(tls_dir)
-    return Endpoint(host, "context", f"{why}: {host}", context=name,
-                    tls_verify=has_tls and not docker_ep.get("SkipTLSVerify", False),
-                    cert_dir=tls_dir if has_tls else None)
 
 
 # --- talking to the daemon ------------------------------------------------------------------------
@@ -161,11 +66,11 @@ class EngineProtocolError(Exception):
 _MAX_ANSWER = 16 << 20  # /info is a few KB; anything near this is not a Docker daemon
 
 
-def _open(endpoint: Endpoint, timeout: float) -> socket.socket:
+def _open(endpoint: Endpoint, timeout_s: float) -> socket.socket:
     parts = urlsplit(endpoint.url)
     if parts.scheme == "unix":
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
+        sock.settimeout(timeout_s)
         try:
             sock.connect(endpoint.socket_path or DEFAULT_SOCKET)
         except BaseException:
@@ -175,7 +80,7 @@ def _open(endpoint: Endpoint, timeout: float) -> socket.socket:
     if parts.scheme in ("tcp", "http", "https"):
         host = parts.hostname or "localhost"
         tls = endpoint.tls_verify or parts.scheme == "https"
-        sock = socket.create_connection((host, parts.port or (2376 if tls else 2375)), timeout=timeout)
+        sock = socket.create_connection((host, parts.port or (2376 if tls else 2375)), timeout=timeout_s)
         if not tls:
             return sock
         import ssl  # only for TLS endpoints
@@ -250,13 +155,13 @@ def _get(endpoint: Endpoint, path: str, deadline: float) -> dict[str, Any]:
 
 
 def _left(deadline: float, path: str) -> float:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
+    remaining_s = deadline - time.monotonic()
+    if remaining_s <= 0:
         raise TimeoutError(f"GET {path}: no complete answer within the deadline")
-    return remaining
+    return remaining_s
 
 
-def sdk_client(endpoint: Endpoint, timeout: float) -> Any:
+def sdk_client(endpoint: Endpoint, timeout_s: float) -> Any:
     """A ``docker.DockerClient`` for ``endpoint`` with envcheck's deadline as its timeout (never the
     SDK's 60 s default). ``version="auto"`` asks the daemon, so its errors surface here already."""
     import docker  # heavy (requests, urllib3): only when a caller really wants the SDK
@@ -274,11 +179,11 @@ def sdk_client(endpoint: Endpoint, timeout: float) -> Any:
     if endpoint.scheme not in ("unix", "tcp", "http", "https"):
         raise UnsupportedEndpoint(f"envcheck does not open {endpoint.scheme or 'this'}:// endpoints ({endpoint.url})")
     if tls is False:
-        return docker.DockerClient(base_url=endpoint.url, version="auto", timeout=timeout)
+        return docker.DockerClient(base_url=endpoint.url, version="auto", timeout=timeout_s)
     # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override the session's CA (psf/requests#3829),
     # which replaces the daemon's CA and fails verification: build the client without asking the
     # daemon, drop the environment's say, then ask for the API version within the deadline.
-    client = docker.DockerClient(base_url=endpoint.url, version="1.24", timeout=timeout, tls=tls)
+    client = docker.DockerClient(base_url=endpoint.url, version="1.24", timeout=timeout_s, tls=tls)
     client.api.trust_env = False
     # What version="auto" does in the constructor (docker/api/client.py), now with the right CA.
     client.api._version = client.api._retrieve_server_version()
@@ -378,9 +283,9 @@ def require_image(client: Any, image: str) -> None:
         raise ImageMissing(image) from exc
 
 
-def run_container(client: Any, image: str, command: list[str], *, gpus: bool, entrypoint: list[str] | None = None,
-                  environment: dict[str, str] | None = None, volumes: dict[str, dict[str, str]] | None = None,
-                  shm_size: str | None = None, labels: dict[str, str] | None = None) -> Any:
+def start_container(client: Any, image: str, command: list[str], *, gpus: bool, entrypoint: list[str] | None = None,
+                    environment: dict[str, str] | None = None, volumes: dict[str, dict[str, str]] | None = None,
+                    shm_size: str | None = None, labels: dict[str, str] | None = None) -> Any:
     """``docker run --detach --network none [--gpus all] ...``: the started container, for the caller to follow,
     wait for and remove. Raises ContainerRefused when the engine says no; any other failure as the SDK raised it.
 

@@ -12,8 +12,8 @@ from envcheck.model import Report, UsageError
 from envcheck.policy import Policy, default_policy
 from envcheck.units import ProbeOptions
 
-# envcheck.smoke.run_smoke, or the CLI's wrapper of it that shows live progress; called with keywords only.
-SmokeRun = Callable[..., Report]
+# envcheck.smoke.smoke_test, or the CLI's wrapper of it that shows live progress; called with keywords only.
+SmokeTest = Callable[..., Report]
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,10 @@ def check_list(only: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> list[t
     return [(check.id, check.title) for check in select(CHECKS, only, skip)]
 
 
-def run_doctor(request: DoctorRequest, *, smoke: SmokeRun | None = None) -> Report:
+def diagnose(request: DoctorRequest, *, smoke: SmokeTest | None = None) -> Report:
     """The whole doctor run as one Report; bad input is a UsageError before any probe starts."""
     from envcheck.checks import CHECKS
-    from envcheck.engine import run_checks, select
+    from envcheck.engine import examine, select
     from envcheck.probes import PROBES
 
     checks = select(CHECKS, request.only, request.skip)
@@ -54,11 +54,11 @@ def run_doctor(request: DoctorRequest, *, smoke: SmokeRun | None = None) -> Repo
     # Importing torch costs about 2 s, so gpu.torch-build runs only when asked (--torch, or --smoke, which
     # imports it anyway).
     options = ProbeOptions(python=python, torch_check=request.with_torch or request.with_smoke)
-    report = run_checks(checks, PROBES, policy, command="doctor", strict=request.strict, options=options)
+    report = examine(checks, PROBES, policy, command="doctor", strict=request.strict, options=options)
     if not request.with_smoke:
         return report
-    from envcheck.smoke import run_smoke
+    from envcheck.smoke import smoke_test
 
-    smoked = (smoke or run_smoke)(policy=policy, strict=request.strict, python=python)
+    smoked = (smoke or smoke_test)(policy=policy, strict=request.strict, python=python)
     return replace(report, results=report.results + smoked.results,
                    duration_s=round(report.duration_s + smoked.duration_s, 4))

@@ -1,4 +1,4 @@
-"""Runs probes in parallel under deadlines, isolates their crashes, then runs the checks.
+"""Collects the probes' facts in parallel under deadlines, isolates their crashes, then applies the checks.
 
 A probe that raises or overruns gives every check that needs it an ``unknown`` result with the
 reason; the report always completes. Probes run on daemon threads, so an abandoned one (stuck in
@@ -22,11 +22,11 @@ from envcheck.model import Outcome, Report, Result, Status, UsageError
 from envcheck.policy import Policy
 from envcheck.units import CheckSpec, ProbeContext, ProbeOptions, ProbeSpec
 
-ContextFactory = Callable[[float], ProbeContext]  # a probe's deadline -> the context it runs with
+ContextFactory = Callable[[float], ProbeContext]  # a probe's timeout in seconds -> the context it runs with
 
 
 @dataclass(frozen=True)
-class ProbeRun:
+class Collected:
     """What became of one probe: its facts, or why there are none."""
 
     name: str
@@ -60,75 +60,75 @@ def select(checks: Sequence[CheckSpec], only: Iterable[str] = (), skip: Iterable
     return chosen
 
 
-def run_probes(
-    probes: Sequence[ProbeSpec], ctx_for: ContextFactory, default_timeout: float
-) -> dict[str, ProbeRun]:
+def collect_all(
+    probes: Sequence[ProbeSpec], ctx_for: ContextFactory, default_timeout_s: float
+) -> dict[str, Collected]:
     """Start every probe at once on a daemon thread; wait for each until its own deadline."""
-    results: dict[str, ProbeRun] = {}
+    results: dict[str, Collected] = {}
     lock = threading.Lock()
     threads: list[tuple[ProbeSpec, threading.Thread, float, float]] = []
 
-    def work(spec: ProbeSpec, timeout: float) -> None:
+    def work(spec: ProbeSpec, timeout_s: float) -> None:
         start = time.monotonic()
         try:
-            facts = spec.collect(ctx_for(timeout))
-            run = ProbeRun(spec.name, facts=facts, duration_s=time.monotonic() - start)
+            facts = spec.collect(ctx_for(timeout_s))
+            got = Collected(spec.name, facts=facts, duration_s=time.monotonic() - start)
         except Exception as exc:  # a crashing probe must not take the report down
-            run = ProbeRun(
+            got = Collected(
                 spec.name,
                 error=f"probe {spec.name!r} crashed: {type(exc).__name__}: {exc}",
                 duration_s=time.monotonic() - start,
             )
         with lock:
-            results.setdefault(spec.name, run)
+            results.setdefault(spec.name, got)
 
     for spec in probes:
-        timeout = spec.timeout_s if spec.timeout_s is not None else default_timeout
-        thread = threading.Thread(target=work, args=(spec, timeout), name=f"probe-{spec.name}", daemon=True)
+        timeout_s = spec.timeout_s if spec.timeout_s is not None else default_timeout_s
+        thread = threading.Thread(target=work, args=(spec, timeout_s), name=f"probe-{spec.name}", daemon=True)
         started = time.monotonic()
         thread.start()
-        threads.append((spec, thread, timeout, started))
+        threads.append((spec, thread, timeout_s, started))
 
-    for spec, thread, timeout, started in threads:
+    for spec, thread, timeout_s, started in threads:
         # A little grace past the deadline for probes whose own subprocess timeouts fire right at it.
-        remaining = started + timeout + 0.25 - time.monotonic()
-        thread.join(max(0.0, remaining))
+        deadline = started + timeout_s + 0.25
+        thread.join(max(0.0, deadline - time.monotonic()))
         with lock:
             if spec.name not in results:
-                results[spec.name] = ProbeRun(
+                results[spec.name] = Collected(
                     spec.name,
-                    error=f"probe {spec.name!r} did not finish within its {timeout:g} s deadline",
+                    error=f"probe {spec.name!r} did not finish within its {timeout_s:g} s deadline",
                     duration_s=time.monotonic() - started,
                 )
     return results
 
 
-def judge(checks: Sequence[CheckSpec], probe_runs: Mapping[str, ProbeRun], policy: Policy) -> list[Result]:
+def apply_checks(checks: Sequence[CheckSpec], collected: Mapping[str, Collected], policy: Policy) -> list[Result]:
     """Apply every check to its probe's facts, in registry order."""
     results: list[Result] = []
     by_id: dict[str, Result] = {}
     for check in checks:
-        run = probe_runs.get(check.probe)
+        got = collected.get(check.probe)
         blocker = _blocker(check, by_id)
         start = time.monotonic()
         outcomes: Sequence[Outcome]
         if blocker is not None:
             outcomes = [blocker]
-        elif run is None or run.error:
-            reason = run.error if run is not None else f"probe {check.probe!r} did not run"
+        elif got is None or got.error:
+            reason = got.error if got is not None else f"probe {check.probe!r} did not run"
             # Rerunning just this check shows its evidence and tells a one-off hang from a lasting one.
             outcomes = [Outcome(status=Status.UNKNOWN, reason=reason, fix=f"envcheck doctor -v --only {check.id}")]
         else:
             try:
-                produced = check.judge(run.facts, policy)
+                produced = check.judge(got.facts, policy)
                 outcomes = [produced] if isinstance(produced, Outcome) else list(produced)
             except Exception as exc:  # a buggy check is "could not check", never a pass
                 outcomes = [Outcome(status=Status.UNKNOWN, reason=f"check crashed: {type(exc).__name__}: {exc}",
                                     fix=f"envcheck doctor -v --only {check.id}  # and report it with --share")]
-        probe_time = run.duration_s if run is not None else 0.0
-        elapsed = probe_time + time.monotonic() - start
+        probe_s = got.duration_s if got is not None else 0.0
+        elapsed_s = probe_s + time.monotonic() - start
         for outcome in outcomes or [Outcome(status=Status.SKIP, reason="nothing to check")]:
-            result = Result(check.id, check.title, outcome, round(elapsed, 4))
+            result = Result(check.id, check.title, outcome, round(elapsed_s, 4))
             results.append(result)
             previous = by_id.get(check.id)
             if previous is None or result.status.rank > previous.status.rank:
@@ -166,18 +166,18 @@ def blocked_by(prior: Result, skip_reason: Callable[[Result], str] = _not_applic
 
 
 def make_context(policy: Policy, options: ProbeOptions | None = None, fs: HostFS = HOST) -> ContextFactory:
-    """Contexts for this process's environment, one per probe deadline; ``fs`` is where host files are read."""
+    """Contexts for this process's environment, one per probe timeout; ``fs`` is where host files are read."""
     env = dict(os.environ)
     home = os.path.expanduser("~")
 
-    def ctx_for(timeout: float) -> ProbeContext:
-        return ProbeContext(env=env, home=home, timeout_s=timeout, run=runner.run, options=options or ProbeOptions(),
+    def ctx_for(timeout_s: float) -> ProbeContext:
+        return ProbeContext(env=env, home=home, timeout_s=timeout_s, run=runner.run, options=options or ProbeOptions(),
                             policy=policy, fs=fs)
 
     return ctx_for
 
 
-def run_checks(
+def examine(
     checks: Sequence[CheckSpec],
     probes: Mapping[str, ProbeSpec],
     policy: Policy,
@@ -187,12 +187,12 @@ def run_checks(
     strict: bool = False,
     ctx_for: ContextFactory | None = None,
 ) -> Report:
-    """The whole run: probes in parallel, then checks, into one Report."""
+    """The whole examination: the probes' facts collected in parallel, then the checks applied, into one Report."""
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = time.monotonic()
     needed = [probes[name] for name in dict.fromkeys(c.probe for c in checks) if name in probes]
-    probe_runs = run_probes(needed, ctx_for or make_context(policy, options), policy.probe_timeout_s)
-    results = judge(checks, probe_runs, policy)
+    collected = collect_all(needed, ctx_for or make_context(policy, options), policy.probe_timeout_s)
+    results = apply_checks(checks, collected, policy)
     return Report(
         command=command,
         host=socket.gethostname(),

@@ -108,6 +108,10 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNKNOWN = 3
+EXIT_OUTPUT = 4  # stdout (or a report file) closed, full or failing: the verdict could not be written
+# The reader of stdout left before all was written (`envcheck doctor | head -1` on a long output): 128 + SIGPIPE,
+# what the shell reports for cat or grep in the same place, so `set -o pipefail` treats envcheck like them.
+EXIT_BROKEN_PIPE = 141
 
 
 @dataclass(frozen=True)

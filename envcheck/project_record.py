@@ -27,7 +27,7 @@ MAX_RECORD_BYTES = 1024 * 1024
 
 @dataclass(frozen=True)
 class RecordedHost:
-    """The host facts the plan was made from (envcheck.scaffold.facts.HostFacts as JSON), in its key order."""
+    """The host facts the plan was made from (envcheck.scaffold.facts.PlanFacts as JSON), in its key order."""
 
     driver: str | None = None
     cuda: str | None = None

@@ -17,6 +17,10 @@ import re
 import time
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING, Callable, Mapping
+
+if TYPE_CHECKING:
+    from envcheck.runner import CommandResult
 
 # "NVRM: Xid (PCI:0000:9b:00): 119, pid=2024380, name=nvidia-smi, Timeout after 6s ..." (leptonai/gpud testdata)
 XID_LINE = re.compile(r"NVRM: Xid \(PCI:(?P<pci>[0-9A-Fa-f:.]+)\): (?P<code>\d+),?\s*(?P<detail>.*)")
@@ -119,3 +123,29 @@ def _wrapped(lines: tuple[str, ...]) -> bool:
     head, sep, _ = lines[0].partition(";")
     fields = head.split(",")
     return bool(sep) and len(fields) >= 3 and fields[1].isdigit() and int(fields[1]) > 0
+
+
+KMSG = "/dev/kmsg"
+
+
+def kernel_log(
+    run: Callable[..., CommandResult],
+    *,
+    kmsg: str = KMSG,
+    read_timeout_s: float,
+    dmesg_timeout_s: float,
+    env: Mapping[str, str] | None = None,
+) -> KernelLog:
+    """The kernel log, the one way every reader gets it: ``kmsg`` (/dev/kmsg, or where a replayed machine
+    keeps it) first, with no process to start; only where that file does not exist (many containers) the
+    ``dmesg`` command through ``run`` (the subprocess seam), which can still read the ring buffer through
+    syslog(2) when kernel.dmesg_restrict is 0. A /dev/kmsg that exists but refuses this user is the fact
+    "needs root": dmesg would be refused by the same rule (kernel/printk's check_syslog_permissions)."""
+    log = read_kernel_log(kmsg, timeout_s=read_timeout_s)
+    if not log.error or log.needs_root or os.path.exists(kmsg):
+        return log
+    result = run(["dmesg"], timeout_s=dmesg_timeout_s, env=env)
+    if result.ok:
+        return KernelLog(source="dmesg", lines=tuple(result.out.splitlines()))
+    denied = "not permitted" in result.err.lower() or "permission denied" in result.err.lower()
+    return KernelLog(source="dmesg", error=f"{log.error}; {result.describe()}", needs_root=denied)

@@ -1,4 +1,4 @@
-"""Real parts for the Docker tests (issue #3, item 4): unprivileged users, an interpreter they can
+"""Real parts for the Docker tests: unprivileged users, an interpreter they can
 run envcheck with, extra daemons, sockets that refuse or hang. Every fixture cleans up what it made.
 
 Test modules import the fixtures from here (``from docker_helpers import ...``); nothing is mocked.
@@ -235,8 +235,8 @@ def results_by_id(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 class Daemon:
-    """A dockerd beside the main one with its own data-root, exec-root, pidfile and socket
-    (../shared/facts/machine.md); ``url`` is its socket."""
+    """A dockerd beside the main one with its own data-root, exec-root, pidfile and socket (a second daemon
+    sharing any of them with the first would fight over its files and its bridge); ``url`` is its socket."""
 
     def __init__(self, base: Path, extra: list[str]) -> None:
         tag = secrets.token_hex(3)

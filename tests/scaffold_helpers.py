@@ -16,7 +16,7 @@ from envcheck.cli import main
 VENV_BIN = Path(sys.executable).parent
 HADOLINT = shutil.which("hadolint", path=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
 
-# The short ignore list for generated Dockerfiles (issue #5, item 7), each with its reason:
+# The short ignore list for generated Dockerfiles, each with its reason:
 HADOLINT_IGNORES = {
     # Ubuntu deletes superseded package versions from its archive, so an apt pin breaks the build within weeks;
     # the base tag (a full-patch nvidia/cuda tag or ubuntu:YY.MM) already pins the release.

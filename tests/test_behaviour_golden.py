@@ -11,7 +11,7 @@ A difference is a user-visible behaviour change. When it is intended, regenerate
 says what each file holds.
 
 Layout: the ADAPTER section below is the only code here that touches envcheck's internal API (facts classes,
-probe contexts and options, the engine's judge, file locations). When internals move, adapt only that section;
+probe contexts and options, the engine's apply_checks, file locations). When internals move, adapt only that section;
 never edit a golden file to make a refactor pass.
 """
 
@@ -40,7 +40,7 @@ import pytest
 # ==================================================================================================================
 import envcheck
 from envcheck import runner
-from envcheck.engine import ProbeRun, judge, make_context, run_checks
+from envcheck.engine import Collected, apply_checks, examine, make_context
 from envcheck.hostfs import HostFS
 from envcheck.model import Result
 from envcheck.policy import Policy, default_policy
@@ -126,8 +126,8 @@ def _gpu_judge(facts: Any, torch_build: Any) -> list[dict[str, Any]]:
     from envcheck.probes.gpu import TorchBuildFacts
 
     build = torch_build if torch_build is not None else TorchBuildFacts(asked=False)
-    runs = {"gpu": ProbeRun("gpu", facts=facts), "gpu-torch": ProbeRun("gpu-torch", facts=build)}
-    return results_dicts(judge(CHECKS, runs, default_policy()))
+    runs = {"gpu": Collected("gpu", facts=facts), "gpu-torch": Collected("gpu-torch", facts=build)}
+    return results_dicts(apply_checks(CHECKS, runs, default_policy()))
 
 
 def gpu_results(recording: Path, tmp: Path, timeout_s: float = 5.0) -> list[dict[str, Any]]:
@@ -270,7 +270,7 @@ def conda_results(case: str, tmp: Path) -> list[dict[str, Any]]:
     home, env = _conda_machine(case, tmp)
     ctx = ProbeContext(env={"HOME": str(home), **env}, home=str(home), timeout_s=5.0, run=runner.run)
     policy = policy_with(require_conda=True) if case == "no-conda-required" else default_policy()
-    return results_dicts(judge(CHECKS, {"conda": ProbeRun("conda", facts=collect(ctx))}, policy))
+    return results_dicts(apply_checks(CHECKS, {"conda": Collected("conda", facts=collect(ctx))}, policy))
 
 
 # --- host ----------------------------------------------------------------------------------------------------------
@@ -298,7 +298,7 @@ def host_results(os_release: Path | None, tmp: Path, where: str = "etc/os-releas
                     disks=(Disk("home", "/home/alice", 200 * gib, 500 * gib, 2049, "$HOME"),
                            Disk("tmp", "/tmp", 20 * gib, 50 * gib, 2050, "/tmp")),
                     tools={**tools, "unzip": None})
-    return results_dicts(judge(CHECKS, {"host": ProbeRun("host", facts=facts)}, default_policy()))
+    return results_dicts(apply_checks(CHECKS, {"host": Collected("host", facts=facts)}, default_policy()))
 
 
 # --- docker --------------------------------------------------------------------------------------------------------
@@ -402,7 +402,7 @@ def docker_probe_results(case: str, tmp: Path) -> list[dict[str, Any]]:
     finally:
         if server is not None:
             server.close()
-    return results_dicts(judge(CHECKS, {"docker": ProbeRun("docker", facts=facts)}, default_policy()))
+    return results_dicts(apply_checks(CHECKS, {"docker": Collected("docker", facts=facts)}, default_policy()))
 
 
 def docker_facts_cases() -> dict[str, tuple[Any, Policy]]:
@@ -426,7 +426,7 @@ def docker_facts_cases() -> dict[str, tuple[Any, Policy]]:
         socket=SocketFacts("/var/run/docker.sock", True, True, "0660", "root", "docker", 999),
         access=AccessFacts("alice", 1000, 999, docker_listed=True, docker_effective=True, socket_group_listed=True,
                            socket_group_effective=True),
-        reachable=True, elapsed_s=0.01, deadline_s=5.0, engine=engine,
+        reachable=True, elapsed_s=0.01, timeout_s=5.0, engine=engine,
         disk=DiskFacts("/var/lib/docker", free_bytes=200 * gib, total_bytes=500 * gib),
     )
 
@@ -473,7 +473,7 @@ def docker_facts_cases() -> dict[str, tuple[Any, Policy]]:
             "bob", 1001, None, docker_listed=False, docker_effective=False), socket=root_sock), policy),
         "permission-root-owned-socket": (down(dockerapi.PERMISSION, access=AccessFacts(
             "bob", 1001, 999, docker_listed=True, docker_effective=True), socket=root_sock), policy),
-        "daemon-timeout": (down(dockerapi.TIMEOUT, deadline_s=2.0), policy),
+        "daemon-timeout": (down(dockerapi.TIMEOUT, timeout_s=2.0), policy),
         "rootless-socket": (facts(endpoint=rootless), policy),
         "rootless-refused": (down(dockerapi.REFUSED, endpoint=rootless), policy),
         "snap": (facts(snap=("/snap/bin/docker exists",)), policy),
@@ -503,7 +503,7 @@ def docker_facts_cases() -> dict[str, tuple[Any, Policy]]:
 def docker_facts_results(facts: Any, policy: Policy) -> list[dict[str, Any]]:
     from envcheck.checks.docker import CHECKS
 
-    return results_dicts(judge(CHECKS, {"docker": ProbeRun("docker", facts=facts)}, policy))
+    return results_dicts(apply_checks(CHECKS, {"docker": Collected("docker", facts=facts)}, policy))
 
 
 # --- scaffold and project.drift ------------------------------------------------------------------------------------
@@ -512,12 +512,12 @@ def docker_facts_results(facts: Any, policy: Policy) -> list[dict[str, Any]]:
 def _proc_machine(tree: str | None, ubuntu: str | None) -> Any:
     """The facts `scaffold` would probe on a machine whose /proc/driver/nvidia is ``tree`` (None: no driver)."""
     from envcheck.probes.project import read_gpu_now
-    from envcheck.scaffold.facts import HostFacts
+    from envcheck.scaffold.facts import PlanFacts
 
     if tree is None:
-        return HostFacts(python=PYTHON_XY, ubuntu=ubuntu)
+        return PlanFacts(python=PYTHON_XY, ubuntu=ubuntu)
     now = read_gpu_now(HostFS(str(PROC_NVIDIA[tree])))
-    return HostFacts(driver=now.driver, gpu_name=now.gpu_names[0], python=PYTHON_XY, ubuntu=ubuntu)
+    return PlanFacts(driver=now.driver, gpu_name=now.gpu_names[0], python=PYTHON_XY, ubuntu=ubuntu)
 
 
 def envcheck_cli(args: list[str], machine: tuple[str | None, str | None]) -> tuple[int, str, str]:
@@ -530,7 +530,7 @@ def envcheck_cli(args: list[str], machine: tuple[str | None, str | None]) -> tup
     from envcheck.cli import main
 
     cli = CliRunner()
-    with mock.patch("envcheck.scaffold.command.probe_host", lambda *a, **k: _proc_machine(*machine)), \
+    with mock.patch("envcheck.scaffold.command.collect_plan_facts", lambda *a, **k: _proc_machine(*machine)), \
             cli.isolation() as (out, err, _):
         try:
             main(list(args))
@@ -548,7 +548,7 @@ def project_drift_results(project: Path, tree: str | None, cwd: Path | None = No
 
     machine = PROC_NVIDIA[tree] if tree is not None else project.parent / "no-driver"
     policy = default_policy()
-    report = run_checks(CHECKS, {p.name: p for p in PROBES}, policy, ctx_for=make_context(
+    report = examine(CHECKS, {p.name: p for p in PROBES}, policy, ctx_for=make_context(
         policy, ProbeOptions(cwd=str(cwd or project)), fs=HostFS(str(machine))))
     return results_dicts(report.results)
 
@@ -556,21 +556,26 @@ def project_drift_results(project: Path, tree: str | None, cwd: Path | None = No
 # --- smoke ---------------------------------------------------------------------------------------------------------
 
 
+_NONCE = "golden-replay"
+
+
 class _Replay:
-    """Child output from a recording, read back line by line through the real driver."""
+    """Child output from a recording, read back line by line through the real driver, each record carrying the
+    run's nonce as the child's records do (recordings were made before records carried one)."""
 
     missing, error = False, ""
 
     def __init__(self, source: Path) -> None:
-        self.lines = source.read_text().splitlines()
+        self.lines = [json.dumps({**json.loads(line), "nonce": _NONCE}) for line in source.read_text().splitlines()]
+        self.bench = "--bench" in json.loads(self.lines[0]).get("argv", [])  # the run recorded: its planned steps
 
-    def readline(self, timeout: float) -> str | None:
+    def readline(self, timeout_s: float) -> str | None:
         return self.lines.pop(0) if self.lines else None
 
     def stderr_tail(self, limit: int = 4000) -> str:
         return ""
 
-    def close(self, grace: float = 2.0, wait: float = 0.0) -> int | None:
+    def close(self, grace_s: float = 2.0, wait_s: float = 0.0) -> int | None:
         return 0
 
 
@@ -583,7 +588,9 @@ def smoke_replay_results(recording: Path, driver: str | None, gpus: int) -> list
     from envcheck.smoke.targets import Target
 
     target = Target("python", "/opt/conda/envs/ml/bin/python", "--python /opt/conda/envs/ml/bin/python")
-    run = drive(_Replay(recording), target, deadline_for=lambda step: 60.0, run_timeout=60.0, bench=True)
+    replay = _Replay(recording)
+    run = drive(replay, target, timeout_s_for=lambda step: 60.0, run_timeout_s=60.0, nonce=_NONCE,
+                bench=replay.bench)
     host = tuple(HostGpu(f"0000:{i:02x}:00.0", "NVIDIA H100 80GB HBM3", f"GPU-{i}") for i in range(gpus))
     judging = Judging(default_policy(), target, driver, host, python_version="3.12.7")
     return results_dicts(steps.results(run, judging))

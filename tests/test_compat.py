@@ -269,7 +269,8 @@ def test_choices_pascal_only_cu126() -> None:
     choices = compat.torch_choices("580.95.05", (6, 1))
     recent = {c.release.version: c.variant.name for c in choices if _v(c.release.version) >= (2, 7)}
     assert set(recent) == {f"2.{n}" for n in range(7, 15)} and set(recent.values()) == {"cu126"}
-    assert not any(c.variant.cuda and _v(c.variant.cuda) >= (12, 8) for c in choices)
+    # Each release's best wheel with sm_60 kernels: up to cu126, never cu128 or later (they dropped Pascal).
+    assert {c.variant.name for c in choices} == {"cu117", "cu118", "cu121", "cu124", "cu126"}
 
 
 def test_choices_rtx50_on_r570() -> None:
@@ -298,8 +299,9 @@ def test_minor_compat_changes_the_answer_and_says_so() -> None:
     assert _first(minor) == ("2.14", "cu126")
     assert "minor-version compatibility" in minor[0].reason and "525.60.13" in minor[0].reason
     assert "fully supports only CUDA 12.2" in minor[0].reason
-    # no major-version crossing: a 13.x wheel never runs on a 12.x-family driver
-    assert all(not c.variant.cuda or c.variant.cuda.startswith(("11.", "12.")) for c in minor)
+    # no major-version crossing: R535 is past the 11.x (450.80.02) and 12.x (525.60.13) family minimums but below
+    # 13.x's 580, so the wheels offered are 11.x and 12.x ones, never a 13.x one
+    assert {c.variant.cuda.split(".")[0] for c in minor if c.variant.cuda} == {"11", "12"}
 
 
 def test_no_driver_means_cpu_and_python_filter() -> None:
@@ -451,6 +453,8 @@ def test_conda_facts() -> None:
     assert (facts.pytorch_channel_last, facts.pytorch_cuda_last, facts.forge_cuda_builds) == ("2.5", "12.4",
                                                                                             ("12.9", "13.0"))
     assert "138506" in facts.source
-    assert compat.torch_release(facts.pytorch_channel_last) is not None
-    for cuda in facts.forge_cuda_builds + (facts.pytorch_cuda_last,):
-        assert compat.cuda_min_driver(cuda) is not None
+    channel_last = compat.torch_release(facts.pytorch_channel_last)
+    assert channel_last is not None and channel_last.latest_patch == "2.5.1"
+    # Each CUDA named there is a toolkit row of Table 3, with the minimum driver of its first release.
+    assert {cuda: compat.cuda_min_driver(cuda) for cuda in facts.forge_cuda_builds + (facts.pytorch_cuda_last,)} == {
+        "12.9": "575.51.03", "13.0": "580.65.06", "12.4": "550.54.14"}

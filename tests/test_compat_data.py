@@ -63,7 +63,8 @@ def test_every_row_names_source_urls_and_a_read_date_not_after_the_data_version(
     assert set(compat_rules.SECTIONS) <= {k for k, v in raw.items() if isinstance(v, list)}
     rows = list(_rows(raw))
     listed = sum(len(raw[s]) for s in compat_rules.SECTIONS) + 1  # + the conda row
-    assert len(rows) == listed and listed > 100
+    assert len(rows) == listed
+    assert [s for s in compat_rules.SECTIONS if not raw[s]] == [], "a section without rows"
     for where, row in rows:
         assert isinstance(row["source"], str) and row["source"].strip(), where
         assert row["urls"] and all(u.startswith("https://") for u in row["urls"]), where
@@ -138,9 +139,12 @@ def test_weak_rows_are_marked_unverified() -> None:
 
 
 def test_driver_minimums_rise_with_cuda_version() -> None:
+    toolkits = _raw()["cuda_toolkits"]
+    # Only a row marked unverified may lack a minimum (13.4: NVIDIA no longer bundles the Linux driver, and no
+    # exact minimum is published), so every other toolkit takes part in the comparison below.
+    assert [r["cuda"] for r in toolkits if not r["min_driver"]] == [r["cuda"] for r in toolkits if r.get("unverified")]
     rows = sorted((compat.parse_version(r["cuda"]), compat.parse_version(r["min_driver"]))
-                  for r in _raw()["cuda_toolkits"] if r["min_driver"])
-    assert len(rows) >= 50
+                  for r in toolkits if r["min_driver"])
     for (cuda_a, drv_a), (cuda_b, drv_b) in zip(rows, rows[1:], strict=False):
         assert cuda_a < cuda_b, "duplicate CUDA row"
         assert drv_a <= drv_b, f"CUDA {cuda_b} needs an older driver than {cuda_a}"

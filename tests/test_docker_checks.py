@@ -1,4 +1,4 @@
-"""The Docker verdicts as pure functions: facts built by hand, one per failure mode (issue #3, items 2-3).
+"""The Docker verdicts as pure functions: facts built by hand, one per failure mode.
 
 The same failure modes are produced for real against the engine in test_docker_engine.py; here each
 verdict's cause and fix is pinned down, including the ones no test machine can produce (snap, GPUs).
@@ -14,7 +14,7 @@ import pytest
 from envcheck import dockerapi
 from envcheck.checks import docker as checks
 from envcheck.dockerapi import Endpoint
-from envcheck.engine import ProbeRun, judge
+from envcheck.engine import Collected, apply_checks
 from envcheck.model import Status
 from envcheck.policy import default_policy
 from envcheck.probes.docker import AccessFacts, DiskFacts, DockerFacts, EngineInfo, SocketFacts
@@ -38,7 +38,7 @@ def facts(**changes: Any) -> DockerFacts:
         socket=SocketFacts("/var/run/docker.sock", True, True, "0660", "root", "docker", 999),
         access=AccessFacts("alice", 1000, 999, docker_listed=True, docker_effective=True, socket_group_listed=True,
                            socket_group_effective=True),
-        reachable=True, elapsed_s=0.01, deadline_s=5.0, engine=ENGINE,
+        reachable=True, elapsed_s=0.01, timeout_s=5.0, engine=ENGINE,
         disk=DiskFacts("/var/lib/docker", free_bytes=200 * GIB, total_bytes=500 * GIB),
     )
     return replace(base, **changes)
@@ -66,7 +66,7 @@ def test_no_engine_is_skipped_unless_the_policy_requires_docker() -> None:
     required = checks.installed(f, replace(POLICY, require_docker=True))
     assert required.status is Status.FAIL and required.fix == "sudo apt-get install -y docker.io"
     # Through the engine: every other docker check points at docker.installed instead of adding red rows.
-    results = judge(checks.CHECKS, {"docker": ProbeRun("docker", facts=f)}, POLICY)
+    results = apply_checks(checks.CHECKS, {"docker": Collected("docker", facts=f)}, POLICY)
     assert [r.status for r in results] == [Status.SKIP] * len(checks.CHECKS)
     assert all(r.caused_by == "docker.installed" for r in results[1:])
 
@@ -149,7 +149,7 @@ def test_permission_denied_on_a_root_owned_socket_says_restart_the_daemon() -> N
 
 
 def test_daemon_that_never_answers_is_unknown_not_fail() -> None:
-    outcome = checks.daemon_reachable(down(dockerapi.TIMEOUT, deadline_s=2.0), POLICY)
+    outcome = checks.daemon_reachable(down(dockerapi.TIMEOUT, timeout_s=2.0), POLICY)
     assert outcome.status is Status.UNKNOWN
     assert outcome.observed == "no answer from unix:///var/run/docker.sock within 2 s"
     assert "sudo systemctl restart docker" in outcome.fix
@@ -159,7 +159,7 @@ def test_missing_context_fails_the_endpoint_and_blocks_the_rest() -> None:
     ep = Endpoint("", "context", "currentContext names docker context 'gone'", context="gone",
                   error="docker context 'gone' does not exist")
     f = down("bad-endpoint", endpoint=ep, socket=None)
-    results = {r.id: r for r in judge(checks.CHECKS, {"docker": ProbeRun("docker", facts=f)}, POLICY)}
+    results = {r.id: r for r in apply_checks(checks.CHECKS, {"docker": Collected("docker", facts=f)}, POLICY)}
     assert results["docker.endpoint"].status is Status.FAIL
     assert results["docker.endpoint"].fix == "docker context ls\ndocker context use default"
     assert results["docker.daemon-reachable"].status is Status.UNKNOWN

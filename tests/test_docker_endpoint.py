@@ -1,4 +1,4 @@
-"""Finding the endpoint the way the docker CLI does (issue #3, item 1).
+"""Finding the endpoint the way the docker CLI does (the SDK ignores docker contexts: docker/docker-py#3146).
 
 Contexts are created by the real docker CLI in a throw-away DOCKER_CONFIG, so the file layout the
 resolver reads (contexts/meta/<sha256>/meta.json, config.json currentContext) is the CLI's own.

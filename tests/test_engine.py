@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from envcheck.engine import run_checks, select
+from envcheck.engine import examine, select
 from envcheck.model import Outcome, Status, UsageError
 from envcheck.policy import default_policy
 from envcheck.units import CheckSpec, ProbeSpec
@@ -27,7 +27,7 @@ def test_probe_that_raises_gives_unknown_with_reason_and_report_completes() -> N
 
     probes = {"a": ProbeSpec("a", boom), "b": ProbeSpec("b", _fact("fine"))}
     checks = [CheckSpec("a.one", "A", "a", _judge_pass), CheckSpec("b.one", "B", "b", _judge_pass)]
-    report = run_checks(checks, probes, default_policy())
+    report = examine(checks, probes, default_policy())
     by_id = {r.id: r for r in report.results}
     assert by_id["a.one"].status is Status.UNKNOWN
     assert "RuntimeError: kaput" in by_id["a.one"].reason
@@ -45,7 +45,7 @@ def test_probe_that_overruns_is_unknown_within_its_deadline() -> None:
     probes = {"slow": ProbeSpec("slow", hang, timeout_s=0.5), "fast": ProbeSpec("fast", _fact(1))}
     checks = [CheckSpec("slow.x", "S", "slow", _judge_pass), CheckSpec("fast.x", "F", "fast", _judge_pass)]
     start = time.monotonic()
-    report = run_checks(checks, probes, default_policy())
+    report = examine(checks, probes, default_policy())
     elapsed = time.monotonic() - start
     release.set()
     assert elapsed < 1.5
@@ -62,7 +62,7 @@ def test_probes_run_in_parallel() -> None:
     probes = {f"p{i}": ProbeSpec(f"p{i}", sleepy) for i in range(5)}
     checks = [CheckSpec(f"p{i}.x", "P", f"p{i}", _judge_pass) for i in range(5)]
     start = time.monotonic()
-    report = run_checks(checks, probes, default_policy())
+    report = examine(checks, probes, default_policy())
     assert time.monotonic() - start < 1.5  # five 0.4 s probes in sequence would take 2 s
     assert all(r.status is Status.PASS for r in report.results)
 
@@ -71,7 +71,7 @@ def test_a_crashing_check_is_unknown_never_pass() -> None:
     def bad(facts, policy):
         raise KeyError("missing")
 
-    report = run_checks([CheckSpec("a.x", "A", "a", bad)], {"a": ProbeSpec("a", _fact(1))}, default_policy())
+    report = examine([CheckSpec("a.x", "A", "a", bad)], {"a": ProbeSpec("a", _fact(1))}, default_policy())
     assert report.results[0].status is Status.UNKNOWN
     assert "check crashed" in report.results[0].reason
 
@@ -85,7 +85,7 @@ def test_dependent_check_points_at_its_root_cause() -> None:
         CheckSpec("d.runtime", "runtime", "d", _judge_pass, requires=("d.reachable",)),
         CheckSpec("d.deeper", "deeper", "d", _judge_pass, requires=("d.runtime",)),
     ]
-    report = run_checks(checks, {"d": ProbeSpec("d", _fact(1))}, default_policy())
+    report = examine(checks, {"d": ProbeSpec("d", _fact(1))}, default_policy())
     by_id = {r.id: r for r in report.results}
     assert by_id["d.runtime"].status is Status.UNKNOWN
     assert by_id["d.runtime"].caused_by == "d.reachable"
@@ -98,7 +98,7 @@ def test_skipped_prerequisite_skips_dependents() -> None:
         return Outcome(status=Status.SKIP, reason="not installed")
 
     checks = [CheckSpec("d.a", "a", "d", skip), CheckSpec("d.b", "b", "d", _judge_pass, requires=("d.a",))]
-    report = run_checks(checks, {"d": ProbeSpec("d", _fact(1))}, default_policy())
+    report = examine(checks, {"d": ProbeSpec("d", _fact(1))}, default_policy())
     assert report.results[1].status is Status.SKIP
     assert report.results[1].caused_by == "d.a"
     assert report.exit_code == 0
@@ -108,7 +108,7 @@ def test_a_check_may_judge_several_items_under_one_id() -> None:
     def per_gpu(facts, policy):
         return [Outcome(status=Status.PASS, item="GPU 0"), Outcome(status=Status.WARN, item="GPU 1")]
 
-    report = run_checks([CheckSpec("g.temp", "T", "g", per_gpu)], {"g": ProbeSpec("g", _fact(1))}, default_policy())
+    report = examine([CheckSpec("g.temp", "T", "g", per_gpu)], {"g": ProbeSpec("g", _fact(1))}, default_policy())
     assert [(r.id, r.item, r.status) for r in report.results] == [
         ("g.temp", "GPU 0", Status.PASS),
         ("g.temp", "GPU 1", Status.WARN),
@@ -120,8 +120,8 @@ def test_strict_turns_warnings_into_failure() -> None:
         return Outcome(status=Status.WARN)
 
     args = ([CheckSpec("w.x", "W", "w", warn)], {"w": ProbeSpec("w", _fact(1))}, default_policy())
-    assert run_checks(*args).exit_code == 0
-    assert run_checks(*args, strict=True).exit_code == 1
+    assert examine(*args).exit_code == 0
+    assert examine(*args, strict=True).exit_code == 1
 
 
 def test_select_by_id_and_subject_and_reject_unknown_names() -> None:
@@ -152,7 +152,7 @@ def test_an_unknown_from_a_crashed_probe_or_check_has_a_command_to_paste() -> No
         raise KeyError("missing")
 
     checks = [CheckSpec("a.one", "A", "a", _judge_pass), CheckSpec("b.one", "B", "b", bad)]
-    report = run_checks(checks, {"a": ProbeSpec("a", boom), "b": ProbeSpec("b", _fact(1))}, default_policy())
+    report = examine(checks, {"a": ProbeSpec("a", boom), "b": ProbeSpec("b", _fact(1))}, default_policy())
     fixes = {r.id: r.fix for r in report.results}
     assert fixes["a.one"] == "envcheck doctor -v --only a.one"
     assert fixes["b.one"].startswith("envcheck doctor -v --only b.one")

@@ -28,7 +28,9 @@ def _ctx(home: Path, path: str | None = None):
 
 def test_real_git_without_identity(tmp_path: Path) -> None:
     facts = collect(_ctx(tmp_path))
-    assert facts.path is not None and facts.version is not None
+    # The git on PATH, and the version it prints itself ("git version 2.39.5").
+    printed = subprocess.run([GIT, "--version"], capture_output=True, text=True, check=True).stdout
+    assert (facts.path, facts.version) == (GIT, printed.split()[2])
     assert installed(facts, default_policy()).status is Status.PASS
     verdict = identity(facts, default_policy())
     assert verdict.status is Status.WARN
@@ -126,12 +128,12 @@ def test_an_unreadable_gitconfig_is_unknown_not_unset() -> None:
         subprocess.run([GIT, "config", "--global", "user.name", "Root"], env=env, check=True)
         (home / ".gitconfig").chmod(0o600)
 
-        def as_nobody(argv, timeout, env=None, cwd=None):
+        def as_nobody(argv, timeout_s, env=None, cwd=None):
             from envcheck import runner
 
             # runuser would set HOME to nobody's; `env` puts the probe's environment back.
             pairs = [f"{k}={v}" for k, v in (env or {}).items()]
-            return runner.run(["runuser", "-u", "nobody", "--", "env", "-i", *pairs, *argv], timeout=timeout,
+            return runner.run(["runuser", "-u", "nobody", "--", "env", "-i", *pairs, *argv], timeout_s=timeout_s,
                               cwd="/")
 
         ctx = _ctx(home)

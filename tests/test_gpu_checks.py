@@ -1,4 +1,5 @@
-"""GPU checks judged on facts built by hand (STYLE.md convention 2), plus the real torch child on this machine."""
+"""GPU checks judged on facts built by hand (a check is a pure function of its probe's facts, so any GPU's
+state can be written down here), plus the real torch child on this machine."""
 
 from __future__ import annotations
 

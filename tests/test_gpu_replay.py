@@ -12,6 +12,7 @@ recording's "host" part, laid out under a temporary folder that the probe reads 
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import json
 import os
 import sys
@@ -23,7 +24,7 @@ import pytest
 
 from envcheck import runner
 from envcheck.checks.gpu import CHECKS, NVML_ERRORS
-from envcheck.engine import ProbeRun, judge, run_checks
+from envcheck.engine import Collected, apply_checks, examine
 from envcheck.hostfs import HostFS
 from envcheck.model import Result, Status
 from envcheck.policy import Policy, default_policy
@@ -67,8 +68,9 @@ def replay(tmp_path: Path, recording: Path, timeout: float = 5.0) -> GpuFacts:
 
 
 def verdicts(facts: GpuFacts, policy: Policy | None = None) -> list[Result]:
-    runs = {"gpu": ProbeRun("gpu", facts=facts), "gpu-torch": ProbeRun("gpu-torch", facts=TorchBuildFacts(asked=False))}
-    return judge(CHECKS, runs, policy or default_policy())
+    collected = {"gpu": Collected("gpu", facts=facts),
+                 "gpu-torch": Collected("gpu-torch", facts=TorchBuildFacts(asked=False))}
+    return apply_checks(CHECKS, collected, policy or default_policy())
 
 
 def by_id(results: list[Result]) -> dict[str, list[Result]]:
@@ -266,7 +268,7 @@ def test_doctor_finishes_within_the_deadline_when_nvml_hangs(tmp_path: Path) -> 
     probes = {"gpu": ProbeSpec("gpu", collect)}
     policy = Policy.from_mapping({"probe_timeout_s": 1.0}, base=default_policy())
     start = time.monotonic()
-    report = run_checks(CHECKS, probes, policy, ctx_for=ctx_for)
+    report = examine(CHECKS, probes, policy, ctx_for=ctx_for)
     assert time.monotonic() - start < 1.0 + 1.0
     assert len({r.id for r in report.results}) == len(CHECKS)
     nvml = [r for r in report.results if r.id == "gpu.nvml"][0]
@@ -293,9 +295,11 @@ def test_torch_build_on_a_replayed_h100_with_the_real_cpu_torch(tmp_path: Path) 
     assert collect_torch_build(replay_ctx(tmp_path, recording, fs)).asked is False  # plain doctor: nothing runs
     build = collect_torch_build(replay_ctx(tmp_path, recording, fs, 60.0, ProbeOptions(torch_check=True)))
     assert build.gpu is not None and len(build.gpu.devices) == 8
-    assert build.torch is not None and build.torch.cuda is None and build.torch.version is not None
-    results = judge(CHECKS, {"gpu": ProbeRun("gpu", facts=build.gpu), "gpu-torch": ProbeRun("gpu-torch", facts=build)},
-                    default_policy())
+    # This interpreter's own torch (the CPU build the test venv installs), as its package metadata names it.
+    assert build.torch is not None and (build.torch.version, build.torch.cuda) == (importlib.metadata.version("torch"),
+                                                                                  None)
+    results = apply_checks(CHECKS, {"gpu": Collected("gpu", facts=build.gpu),
+                                    "gpu-torch": Collected("gpu-torch", facts=build)}, default_policy())
     verdict = by_id(results)["gpu.torch-build"][0]
     assert verdict.status is Status.WARN and verdict.observed.endswith("a CPU-only build")
     assert verdict.fix == "pip install torch==2.14.1 --index-url https://download.pytorch.org/whl/cu126"
@@ -303,11 +307,11 @@ def test_torch_build_on_a_replayed_h100_with_the_real_cpu_torch(tmp_path: Path) 
 
 @pytest.mark.parametrize("name", ["h100x8-one-lost.json", "a100-r450-function-not-found.json", "mismatch.json"])
 def test_capture_script_round_trips_a_recording(tmp_path: Path, name: str) -> None:
-    # tests/data/nvml/capture.py is what a GPU session runs to record a real machine (item 12). Run against
+    # tests/data/nvml/capture.py is what a GPU session runs to record a real machine. Run against
     # the stand-in, it must write a recording that replays to the same facts as the one it read.
     original = DATA / name
     env = dict(os.environ, PYTHONPATH=str(DATA / "fake"), ENVCHECK_NVML_RECORDING=str(original))
-    done = runner.run([sys.executable, str(DATA / "capture.py")], timeout=30, env=env)
+    done = runner.run([sys.executable, str(DATA / "capture.py")], timeout_s=30, env=env)
     assert done.ok, done.describe()
     captured = json.loads(done.out)
     captured["host"] = json.loads(original.read_text())["host"]  # the host part is this machine's: compare NVML only

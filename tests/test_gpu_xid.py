@@ -63,11 +63,43 @@ def test_xid_check_maps_the_pci_address_to_its_gpu() -> None:
     assert verdict.fix.splitlines() == ["sudo dmesg -T | grep 'NVRM: Xid'", "# Xid 119: " + xid.describe(119).action]
 
 
+def _kmsg_lines() -> list[str]:
+    """What /dev/kmsg holds now, read here apart from envcheck's reader: one record per read, EAGAIN at the end,
+    EPIPE for a record overwritten while reading (skipped), as Documentation/ABI/testing/dev-kmsg says."""
+    fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+    lines: list[str] = []
+    try:
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                return lines
+            except BrokenPipeError:
+                continue
+            if not data:
+                return lines
+            lines += data.decode("utf-8", "replace").splitlines()
+    finally:
+        os.close(fd)
+
+
+def _read_between(before: list[str], lines: tuple[str, ...], after: list[str]) -> None:
+    """``lines`` is the kernel's log at a moment between two reads of it: the kernel only appends, dropping the
+    oldest records when its buffer is full, so every line held both times is in it, and no line that neither
+    read saw."""
+    kept = set(before) & set(after)
+    assert kept, "the kernel held no line through both reads: nothing to compare with"
+    assert sorted(kept - set(lines)) == [], "lines the reader missed"
+    assert sorted(set(lines) - set(before) - set(after)) == [], "lines the kernel never held"
+
+
 def test_real_kernel_log_is_readable_by_root() -> None:
     if os.geteuid() != 0 or not os.path.exists("/dev/kmsg"):
         pytest.skip("needs root and /dev/kmsg")
+    before = _kmsg_lines()
     log = xid.read_kernel_log("/dev/kmsg", timeout_s=2.0)
-    assert log.error == "" and len(log.lines) > 0
+    assert log.error == ""
+    _read_between(before, log.lines, _kmsg_lines())
     assert xid_errors(GpuFacts(child="ok", module_version="1", xid=XidFacts(source=log.source, readable=True,
                       events=tuple(xid.parse(log.lines)))), default_policy()).status is Status.PASS
 
@@ -138,13 +170,16 @@ def test_dmesg_fallback_where_there_is_no_kmsg(tmp_path: Path) -> None:
                    capture_output=True, check=False)
     no_kmsg = HostFS(str(tmp_path))  # nothing at <tmp_path>/dev/kmsg
     as_root = ProbeContext(env=dict(os.environ), home=str(tmp_path), timeout_s=5.0, run=runner.run, fs=no_kmsg)
+    before = subprocess.run(["dmesg"], capture_output=True, text=True, check=True).stdout.splitlines()
     log = kernel_log(as_root)
-    assert log.source == "dmesg" and log.error == "" and len(log.lines) > 0
+    assert log.source == "dmesg" and log.error == ""
+    _read_between(before, log.lines, subprocess.run(["dmesg"], capture_output=True, text=True,
+                                                    check=True).stdout.splitlines())
     uid = pwd.getpwnam(USER).pw_uid
 
-    def run_as_user(argv: list[str], timeout: float, **kwargs: object) -> runner.CommandResult:
+    def run_as_user(argv: list[str], timeout_s: float, **kwargs: object) -> runner.CommandResult:
         wrapped = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", *argv]
-        return runner.run(wrapped, timeout, **kwargs)  # type: ignore[arg-type]  # env/cwd pass through
+        return runner.run(wrapped, timeout_s, **kwargs)  # type: ignore[arg-type]  # env/cwd pass through
 
     as_user = ProbeContext(env=dict(os.environ), home=str(tmp_path), timeout_s=5.0, run=run_as_user, fs=no_kmsg)
     log = kernel_log(as_user)

@@ -13,7 +13,7 @@ import pytest
 
 from envcheck.checks import CHECKS
 from envcheck.checks import host as checks
-from envcheck.engine import make_context, run_checks
+from envcheck.engine import examine, make_context
 from envcheck.hostfs import HostFS
 from envcheck.model import Status
 from envcheck.policy import default_policy
@@ -112,21 +112,27 @@ def test_etc_wins_over_usr_lib(tmp_path: Path) -> None:
 def test_no_os_release_is_unknown_and_other_checks_still_run(tmp_path: Path) -> None:
     host_checks = [c for c in CHECKS if c.probe == "host"]
     policy = default_policy()
-    report = run_checks(host_checks, PROBES, policy, ctx_for=make_context(policy, fs=HostFS(str(tmp_path))))
+    report = examine(host_checks, PROBES, policy, ctx_for=make_context(policy, fs=HostFS(str(tmp_path))))
     by_id = {r.id: r for r in report.results}
     assert by_id["host.os-release"].status is Status.UNKNOWN
     assert by_id["host.ubuntu-support"].status is Status.UNKNOWN
     assert by_id["host.ubuntu-support"].caused_by == "host.os-release"
-    # Live measurements do not depend on the root: they still judge this machine.
-    assert by_id["host.disk-home"].status in (Status.PASS, Status.WARN, Status.FAIL)
-    assert by_id["host.kernel"].observed.startswith("Linux ")
+    # Live measurements do not depend on the root: they still judge this machine, its home folder and its kernel.
+    disk = by_id["host.disk-home"]
+    home = os.path.expanduser("~")
+    st = os.statvfs(home)
+    assert (disk.evidence["path"], disk.evidence["total_bytes"]) == (home, st.f_blocks * st.f_frsize)
+    free_gib = disk.evidence["free_bytes"] / 2**30
+    assert disk.status is (Status.FAIL if free_gib < policy.disk_free_fail_gib else
+                           Status.WARN if free_gib < policy.disk_free_warn_gib else Status.PASS)
+    assert by_id["host.kernel"].observed == f"Linux {os.uname().release} {os.uname().machine}"
 
 
 def test_non_ubuntu_warns_but_every_host_check_runs(tmp_path: Path) -> None:
     _tree(tmp_path, "fedora-40")
     host_checks = [c for c in CHECKS if c.probe == "host"]
     policy = default_policy()
-    report = run_checks(host_checks, PROBES, policy, ctx_for=make_context(policy, fs=HostFS(str(tmp_path))))
+    report = examine(host_checks, PROBES, policy, ctx_for=make_context(policy, fs=HostFS(str(tmp_path))))
     by_id = {r.id: r for r in report.results}
     assert by_id["host.ubuntu-support"].status is Status.WARN
     assert len(by_id) == len(host_checks)

@@ -160,7 +160,7 @@ def test_a_launcher_whose_interpreter_was_deleted(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "old-env")
     launcher = tmp_path / "bin" / "jupyter"
     # What the user sees: the launcher cannot even start (the kernel reports its missing interpreter as ENOENT).
-    ran = runner.run([str(launcher), "--version"], timeout=30)
+    ran = runner.run([str(launcher), "--version"], timeout_s=30)
     assert ran.missing and "FileNotFoundError" in ran.error
     facts = collect(ctx(env_for(tmp_path, path=f"{tmp_path / 'bin'}:{SYSTEM_PATH}")))
     verdict = checks.installed(facts, POLICY)

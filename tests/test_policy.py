@@ -33,15 +33,17 @@ def test_yaml_file_overrides_only_its_keys(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("- a\n- b\n", "must hold a mapping"),
-        ("require_gpu: yes please\n", "require_gpu must be bool"),
-        ("basic_tools: ls\n", "basic_tools must be"),
-        ("ram_min_gib: -4\n", "ram_min_gib must be float"),
-        ("key: [unclosed\n", "is not valid"),
+        ("- a\n- b\n", "must hold a mapping of keys to values, got list"),
+        ("require_gpu: yes please\n", "require_gpu must be true or false, got 'yes please'"),
+        ("basic_tools: ls\n", "basic_tools must be a list of at most 200 command names, got 'ls'"),
+        ("ram_min_gib: -4\n", "ram_min_gib must be a number from 0 to 1048576 (GiB), got -4"),
+        ("key: [unclosed\n",
+         "line 2, column 1: while parsing a flow sequence; expected ',' or ']', but got '<stream end>'"),
     ],
 )
 def test_bad_policy_files_are_usage_errors(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "p.yaml"
     path.write_text(text)
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(UsageError) as caught:
         load_policy(path)
+    assert str(caught.value).endswith(message)

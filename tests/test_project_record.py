@@ -22,14 +22,14 @@ from envcheck.project_record import (
     read_record,
 )
 from envcheck.scaffold.decide import Request
-from envcheck.scaffold.facts import HostFacts
+from envcheck.scaffold.facts import PlanFacts
 from envcheck.scaffold.plan import plan_project
 
-A100 = HostFacts(driver="535.104.05", cuda="12.2", capability=(8, 0), gpu_name="NVIDIA A100-SXM4-80GB",
+A100 = PlanFacts(driver="535.104.05", cuda="12.2", capability=(8, 0), gpu_name="NVIDIA A100-SXM4-80GB",
                  ubuntu="22.04", python="3.11", notes=("a note",))
 
 
-def _planned_text(facts: HostFacts = A100, **request: object) -> str:
+def _planned_text(facts: PlanFacts = A100, **request: object) -> str:
     req = Request(**{"name": "lab", "package": "lab", **request})  # type: ignore[arg-type]
     return plan_project("/t", req, facts, created="2026-11-27T12:00:00+00:00").files[RECORD_PATH]
 

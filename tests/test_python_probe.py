@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from envcheck import compat
 from envcheck.checks import python as checks
 from envcheck.engine import make_context
 from envcheck.model import Status
@@ -53,7 +54,15 @@ def test_real_python3_on_path_is_what_it_says() -> None:
     assert facts.info["version"] == [int(p) for p in truth[1:]]
     verdict = checks.version(facts, POLICY)
     assert verdict.evidence["envcheck_python"] == sys.executable  # envcheck's own interpreter is reported too
-    assert verdict.status in (Status.PASS, Status.WARN, Status.FAIL)
+    via = f" (via {facts.via})" if facts.via else ""
+    assert verdict.observed == f"Python {'.'.join(truth[1:])} at {truth[0]}{via}"
+    # That version against the default policy's lines and the newest torch release's Python range.
+    version = (int(truth[1]), int(truth[2]))
+    newest = compat.torch_releases()[-1]
+    assert verdict.status is (
+        Status.FAIL if version < compat.parse_version(POLICY.python_min) else
+        Status.WARN if version < compat.parse_version(POLICY.python_warn_below)
+        or version > compat.parse_version(newest.python_max) else Status.PASS)
 
 
 def test_venv_with_pip_passes_everything(venvs: tuple[Path, Path]) -> None:

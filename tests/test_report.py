@@ -7,6 +7,7 @@ from xml.etree import ElementTree as ET
 
 from envcheck import __version__
 from envcheck.model import Outcome, Report, Result, Status
+from envcheck.redact import Redactor
 from envcheck.report.jsonreport import envelope, render_json
 from envcheck.report.junit import render_junit
 from envcheck.report.markdown import render_markdown
@@ -72,7 +73,7 @@ def test_whole_json_envelope() -> None:
 def test_json_masks_secret_values() -> None:
     passed = Outcome(status=Status.PASS, observed="token hf_secret12345")
     report = Report("doctor", "h", "t", 0.1, (Result("x.y", "t", passed),))
-    assert "hf_secret12345" not in render_json(report, secrets=("hf_secret12345",))
+    assert "hf_secret12345" not in render_json(Redactor(secrets=("hf_secret12345",)).report(report))
 
 
 def test_terminal_one_line_per_subject_details_under_problems_and_closing_line() -> None:
@@ -103,7 +104,7 @@ def test_markdown_share_masks_home_and_secrets() -> None:
                Outcome(status=Status.WARN, observed="/home/ada/miniforge3 https://u:pw@x.org/c",
                        fix="conda config --remove channels defaults")),
     ))
-    text = render_markdown(report, home="/home/ada")
+    text = render_markdown(Redactor(home="/home/ada").report(report))
     assert "~/miniforge3" in text and "/home/ada" not in text
     assert "pw@" not in text and "https://***@x.org/c" in text
     assert "| ! warn | `conda.channels` |" in text
@@ -113,11 +114,16 @@ def test_markdown_share_masks_home_and_secrets() -> None:
 def test_junit_maps_outcomes() -> None:
     root = ET.fromstring(render_junit(REPORT))
     assert root.get("tests") == "5" and root.get("failures") == "1" and root.get("errors") == "1"
-    cases = {case.get("name"): case for case in root.iter("testcase")}
-    assert cases["docker.daemon-reachable"].find("failure") is not None
-    assert cases["docker.runtime-nvidia"].find("error") is not None
-    assert cases["conda.installed"].find("skipped") is not None
-    assert "gpu.temperature[GPU 1]" in cases
+    # One testcase per result, in order: fail is a failure, unknown an error, skip skipped, a warning only output.
+    cases = [(case.get("name"), [(child.tag, child.attrib) for child in case]) for case in root.iter("testcase")]
+    assert cases == [
+        ("git.installed", []),
+        ("docker.daemon-reachable", [("failure", {"message": "user ada is not in group docker", "type": "fail"})]),
+        ("docker.runtime-nvidia",
+         [("error", {"message": "could not check because docker.daemon-reachable is fail", "type": "unknown"})]),
+        ("gpu.temperature[GPU 1]", [("system-out", {})]),
+        ("conda.installed", [("skipped", {"message": "conda not found"})]),
+    ]
 
 
 def test_envelope_strict_counts_warnings() -> None:

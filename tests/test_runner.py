@@ -11,7 +11,7 @@ from envcheck.runner import run
 
 
 def test_success_captures_output_and_exit_code() -> None:
-    result = run([sys.executable, "-c", "import sys; print('out'); print('err', file=sys.stderr)"], timeout=10)
+    result = run([sys.executable, "-c", "import sys; print('out'); print('err', file=sys.stderr)"], timeout_s=10)
     assert result.ok
     assert result.rc == 0
     assert result.out.strip() == "out"
@@ -20,7 +20,7 @@ def test_success_captures_output_and_exit_code() -> None:
 
 
 def test_missing_binary_is_its_own_fact() -> None:
-    result = run(["/nonexistent/definitely-not-here", "--version"], timeout=5)
+    result = run(["/nonexistent/definitely-not-here", "--version"], timeout_s=5)
     assert result.missing
     assert result.rc is None
     assert not result.ok
@@ -28,7 +28,7 @@ def test_missing_binary_is_its_own_fact() -> None:
 
 
 def test_nonzero_exit_is_not_missing_and_not_timeout() -> None:
-    result = run([sys.executable, "-c", "import sys; print('boom', file=sys.stderr); sys.exit(3)"], timeout=10)
+    result = run([sys.executable, "-c", "import sys; print('boom', file=sys.stderr); sys.exit(3)"], timeout_s=10)
     assert result.rc == 3
     assert not result.missing and not result.timed_out
     assert "exited 3: boom" in result.describe()
@@ -44,7 +44,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path) -> None:
         "time.sleep(60)\n"
     )
     start = time.monotonic()
-    result = run([sys.executable, "-c", script], timeout=1.0)
+    result = run([sys.executable, "-c", script], timeout_s=1.0)
     elapsed = time.monotonic() - start
     assert result.timed_out
     assert result.rc is None
@@ -54,13 +54,13 @@ def test_timeout_kills_the_whole_process_group(tmp_path) -> None:
 
 
 def test_stdin_is_closed_so_prompts_do_not_hang() -> None:
-    result = run([sys.executable, "-c", "import sys; print(repr(sys.stdin.read()))"], timeout=5)
+    result = run([sys.executable, "-c", "import sys; print(repr(sys.stdin.read()))"], timeout_s=5)
     assert result.ok
     assert result.out.strip() == "''"
 
 
 def test_undecodable_output_is_replaced_not_raised() -> None:
-    result = run([sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'\\xff\\xfeok')"], timeout=5)
+    result = run([sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'\\xff\\xfeok')"], timeout_s=5)
     assert result.ok
     assert result.out.endswith("ok")
     assert "\ufffd" in result.out

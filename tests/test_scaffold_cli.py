@@ -1,4 +1,4 @@
-"""`envcheck scaffold`, `generate` and `verify` as a user meets them (issue #5, items 1, 4, 8), through the real
+"""`envcheck scaffold`, `generate` and `verify` as a user meets them, through the real
 CLI edge (envcheck.cli.main) and, for the no-terminal case, a real subprocess.
 """
 

@@ -1,4 +1,4 @@
-"""`project.drift` (issue #5, item 2): the doctor check that compares a scaffolded project's record with the
+"""`project.drift`: the doctor check that compares a scaffolded project's record with the
 machine it runs on. The /proc/driver/nvidia trees are constructed from the documented format
 (tests/data/scaffold/README.md); the project records are written by the real `envcheck scaffold`.
 """
@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from scaffold_helpers import envcheck_main
 
+from envcheck import compat
 from envcheck.checks.project import drift
-from envcheck.engine import make_context, run_checks
+from envcheck.engine import examine, make_context
 from envcheck.hostfs import HostFS
 from envcheck.model import Status
 from envcheck.policy import default_policy
@@ -100,11 +101,11 @@ def test_planned_with_driver_option_and_run_on_that_machine(tmp_path: Path) -> N
     from envcheck.probes.project import PROBES
 
     policy, options = default_policy(), ProbeOptions(cwd=str(project))
-    report = run_checks(CHECKS, {p.name: p for p in PROBES}, policy,
+    report = examine(CHECKS, {p.name: p for p in PROBES}, policy,
                         ctx_for=make_context(policy, options, fs=A100_535))
     (result,) = report.results
     assert result.id == "project.drift" and result.status is Status.PASS, result
-    newer = run_checks(CHECKS, {p.name: p for p in PROBES}, policy,
+    newer = examine(CHECKS, {p.name: p for p in PROBES}, policy,
                        ctx_for=make_context(policy, options, fs=H100_570))
     assert newer.results[0].status is Status.WARN
 
@@ -116,11 +117,18 @@ def test_doctor_inside_a_project_reports_it(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     report = json.loads(done.stdout)
     (result,) = [r for r in report["results"] if r["id"] == "project.drift"]
-    # This machine has no NVIDIA driver: not the --driver 580.65.06 machine the project was planned for.
-    if not Path("/proc/driver/nvidia/version").exists():
-        assert result["status"] == "warn" and "580.65.06 -> none" in result["reason"]
+    # The loaded NVIDIA kernel module's version, none where no driver is loaded (the build machine and CI): then
+    # this is not the --driver 580.65.06 machine the project was planned for.
+    version_file = Path("/proc/driver/nvidia/version")
+    driver = parse_driver_version(version_file.read_text()) if version_file.exists() else None
+    record = read_record(project / ".envcheck/project.json")
+    assert isinstance(record, ProjectRecord) and record.cuda is not None
+    if driver is not None and not compat.cuda_runs_on(driver, record.cuda):
+        assert result["status"] == "fail", result
+    elif driver != "580.65.06":
+        assert result["status"] == "warn" and f"driver 580.65.06 -> {driver or 'none'}" in result["reason"], result
     else:
-        assert result["status"] in ("pass", "warn", "fail")
+        assert result["status"] == "pass", result
     outside = subprocess.run([sys.executable, "-m", "envcheck", "doctor", "--only", "project", "--json"],
                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert json.loads(outside.stdout)["results"][0]["status"] == "skip"

@@ -1,4 +1,4 @@
-"""What `envcheck scaffold` writes, checked with real tools (issue #5, items 3 and 7): PyYAML, hadolint,
+"""What `envcheck scaffold` writes, checked with real tools: PyYAML, hadolint,
 nbformat's own schema, the generated project's pytest suite and training entry point with this venv's torch,
 and real git. The project is planned with `--driver` so that both Dockerfiles exist on a machine without a GPU.
 """
@@ -39,12 +39,15 @@ def conda_forge_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_promised_file_is_there(project: Path) -> None:
+    # README's "Written" list, and nothing else: src/<package>/ holds the MLP, the synthetic data, train and
+    # smoke; tests/ tests each of them (the GPU tests skip without a GPU).
     expected = {"README.md", "environment.yml", "Dockerfile", "Dockerfile.cpu", ".dockerignore", ".gitignore",
                 "pyproject.toml", "src/mnist_demo/__init__.py", "src/mnist_demo/model.py", "src/mnist_demo/data.py",
-                "src/mnist_demo/train.py", "tests/test_model.py", "tests/test_gpu.py",
-                "notebooks/01-hello-pytorch.ipynb", ".envcheck/project.json"}
+                "src/mnist_demo/train.py", "src/mnist_demo/smoke.py", "tests/test_model.py", "tests/test_train.py",
+                "tests/test_smoke.py", "tests/test_gpu.py", "notebooks/01-hello-pytorch.ipynb",
+                ".envcheck/project.json"}
     present = {str(p.relative_to(project)) for p in project.rglob("*") if p.is_file()}
-    assert expected <= present
+    assert present == expected
 
 
 def test_environment_yml_pip_route(project: Path) -> None:
@@ -52,14 +55,12 @@ def test_environment_yml_pip_route(project: Path) -> None:
     record = json.loads((project / ".envcheck/project.json").read_text())
     assert env["name"] == "mnist-demo"
     assert env["channels"] == ["conda-forge"]  # no `pytorch`, no `nvidia`, no `defaults`
-    deps = env["dependencies"]
     python = next(d["value"] for d in record["decisions"] if d["key"] == "python")
-    assert f"python={python}" in deps
-    assert not any(isinstance(d, str) and (d.startswith("pytorch") or "pytorch-cuda" in d) for d in deps)
-    pip = next(d["pip"] for d in deps if isinstance(d, dict))
-    variant = record["variant"]
-    assert pip[0] == f"--index-url https://download.pytorch.org/whl/{variant}"
-    assert pip[1] == f"torch=={record['torch']}"
+    # conda gives python, pip and the plain packages (numpy unpinned: torch 2.3 and later are built against
+    # numpy 2; Jupyter by default); torch comes only from the official wheel index, never a `pytorch` package.
+    assert env["dependencies"] == [f"python={python}", "pip", "numpy", "pytest", "jupyterlab", "ipykernel", {"pip": [
+        f"--index-url https://download.pytorch.org/whl/{record['variant']}", f"torch=={record['torch']}"]}]
+    assert compat.parse_version(record["torch"]) >= (2, 3)
     assert compat.cuda_runs_on(DRIVER, record["cuda"])
 
 
@@ -149,7 +150,10 @@ def test_notebook_is_valid_nbformat_4(project: Path) -> None:
     nb = nbformat.read(str(project / "notebooks/01-hello-pytorch.ipynb"), as_version=4)
     nbformat.validate(nb)  # raises on any schema violation
     assert nb.nbformat == 4
-    assert [c.cell_type for c in nb.cells].count("code") >= 3
+    # A heading, then each step told and run: import the project, build the data and the model, train.
+    assert [c.cell_type for c in nb.cells] == ["markdown", "code"] * 3
+    assert [c.source.splitlines()[0] for c in nb.cells if c.cell_type == "markdown"] == [
+        "# Hello, PyTorch", "## The data and the model", "## Train a few steps"]
 
 
 @pytest.mark.slow
@@ -229,13 +233,13 @@ MACHINES = {
 @pytest.mark.parametrize("machine", sorted(MACHINES))
 def test_every_machines_dockerfiles_pass_hadolint_and_share_all_but_two_lines(machine: str, tmp_path: Path) -> None:
     from envcheck.scaffold.decide import Request
-    from envcheck.scaffold.facts import HostFacts
+    from envcheck.scaffold.facts import PlanFacts
     from envcheck.scaffold.plan import plan_project
 
     assert HADOLINT is not None
     host, options = MACHINES[machine]
     plan = plan_project(str(tmp_path), Request(name="lab", package="lab", python="3.10", **options),
-                        HostFacts(python="3.10", **host))  # type: ignore[arg-type]
+                        PlanFacts(python="3.10", **host))  # type: ignore[arg-type]
     assert plan.decisions.cuda_image is not None, machine  # every machine here gets a CUDA build
     for name in ("Dockerfile", "Dockerfile.cpu"):
         (tmp_path / name).write_text(plan.files[name])

@@ -1,4 +1,4 @@
-"""Read-only targets as a real unprivileged user meets them (issue #5, item 6): a user made with useradd runs the
+"""Read-only targets as a real unprivileged user meets them: a user made with useradd runs the
 real CLI (`python3 -m envcheck scaffold`) through setpriv, against folders whose permissions refuse it.
 
 Root would write anywhere, so only a real user shows what permissions do. The user's interpreter is the system
@@ -82,7 +82,7 @@ def _scaffold(prefix: list[str], target: Path, *extra: str) -> subprocess.Comple
 def test_a_parent_folder_the_user_cannot_write_is_refused_cleanly(as_user: list[str], sandbox: Path) -> None:
     # sandbox: root's, mode 755; the user may enter it but not create anything in it.
     ran = _scaffold(as_user, sandbox / "proj")
-    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert ran.returncode == 2, ran.stdout + ran.stderr  # a usage error: nothing was tried
     assert "Permission denied" in ran.stderr and str(sandbox) in ran.stderr
     assert "Traceback" not in ran.stderr
     assert files_under(sandbox) == set()
@@ -133,3 +133,36 @@ def test_an_empty_folder_the_user_owns_keeps_its_mode(as_user: list[str], sandbo
     assert stat.S_IMODE(target.stat().st_mode) == 0o2775
     assert (target / "src" / "proj" / "train.py").is_file()
     assert target.stat().st_uid == pwd.getpwnam(USER).pw_uid
+
+
+@pytest.mark.root
+def test_scaffold_dot_works_in_a_writable_folder_under_a_read_only_parent(as_user: list[str], sandbox: Path) -> None:
+    # `cd ~/proj && envcheck scaffold .` where the parent (here root's, mode 755) refuses the user: everything
+    # envcheck keeps while writing lives inside the target, so nothing needs the parent.
+    target = sandbox / "proj"
+    target.mkdir()
+    _chown(target)
+    ran = subprocess.run([*as_user, "scaffold", ".", "--cuda", "cpu", "--no-git"], capture_output=True, text=True,
+                         timeout=120, cwd=target)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert (target / "src" / "proj" / "train.py").is_file() and (target / ".envcheck" / "project.json").is_file()
+    assert sorted(os.listdir(target / ".envcheck")) == ["project.json"]  # no staging folder left
+    assert sorted(os.listdir(sandbox)) == ["proj"]
+
+
+@pytest.mark.root
+def test_force_with_a_state_folder_the_user_cannot_write_changes_nothing(as_user: list[str], sandbox: Path) -> None:
+    # The user owns the project, but .envcheck/ inside it is root's: the staging folder cannot be made, so the
+    # run fails before its first change and says so.
+    target = sandbox / "proj"
+    (target / ".envcheck").mkdir(parents=True)
+    (target / ".envcheck" / "project.json").write_text("{}\n")
+    (target / "README.md").write_text("my notes\n")
+    for path in (target, target / "README.md"):
+        _chown(path)
+    (target / ".envcheck").chmod(0o755)
+    before = files_under(target)
+    ran = _scaffold(as_user, target, "--force")
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert ran.stderr.count("\n") == 1 and "Permission denied" in ran.stderr and "nothing in" in ran.stderr
+    assert files_under(target) == before and (target / "README.md").read_text() == "my notes\n"

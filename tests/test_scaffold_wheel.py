@@ -1,4 +1,4 @@
-"""The templates ship inside the wheel (issue #5, item 5): build the wheel from a copy of the source tree,
+"""The templates ship inside the wheel: build the wheel from a copy of the source tree,
 install it into a fresh venv outside the checkout, and scaffold from there.
 
 The fresh venv gets envcheck only from the wheel (`pip install --no-deps --no-index`); its dependencies

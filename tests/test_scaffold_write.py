@@ -1,4 +1,4 @@
-"""Safety of writing (issue #5, item 6): refusals before any write, paths kept inside the target, the tree
+"""Safety of writing: refusals before any write, paths kept inside the target, the tree
 staged and moved into place, and a full disk half-way (a real 64 KiB tmpfs) leaving nothing behind.
 """
 
@@ -14,8 +14,16 @@ from scaffold_helpers import envcheck_main, files_under
 from envcheck.model import UsageError
 from envcheck.scaffold import render
 from envcheck.scaffold import write as writer
+from envcheck.scaffold.fsops import FileOps
 from envcheck.scaffold.render import TemplateError
 from envcheck.scaffold.write import resolve_inside, write_tree
+
+
+@pytest.mark.parametrize("bad", [".envcheck/backup/x", ".envcheck/staging-1/journal.json"])
+def test_plan_paths_cannot_reach_the_writers_own_folders(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(UsageError, match="keeps its backups and staging folders there"):
+        write_tree(tmp_path / "t", {bad: "x\n"})
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("bad", ["../x", "/etc/passwd", "a/../../x", "a//b", "./a", "a\\b", "a\nb", "", "a/\x00"])
@@ -191,19 +199,18 @@ def test_an_interrupted_fill_leaves_the_empty_folder_empty(tmp_path: Path, monke
     assert calls["n"] == 2 and files_under(tmp_path) == {"empty"}
 
 
-def test_interrupted_while_staging_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = {"n": 0}
-    real_stage = writer._stage
+def test_interrupted_while_staging_leaves_nothing(tmp_path: Path) -> None:
+    written: list[Path] = []
 
-    def stage_then_interrupt(staging: Path, files: dict[str, str]) -> None:
-        real_stage(staging, dict(list(files.items())[:1]))  # one file staged, then Ctrl-C
-        calls["n"] += 1
-        raise KeyboardInterrupt
+    def stage_then_interrupt(count: int, op: str, path: Path) -> None:
+        if op == "write" and written:  # one file staged, then Ctrl-C
+            raise KeyboardInterrupt
+        if op == "write":
+            written.append(path)
 
-    monkeypatch.setattr(writer, "_stage", stage_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
-        write_tree(tmp_path / "proj", {"a.txt": "a\n", "b.txt": "b\n"})
-    assert calls["n"] == 1 and files_under(tmp_path) == set()
+        write_tree(tmp_path / "proj", {"a.txt": "a\n", "b.txt": "b\n"}, ops=FileOps(stage_then_interrupt))
+    assert [p.name for p in written] == ["a.txt"] and files_under(tmp_path) == set()
 
 
 def test_a_target_holding_only_a_link_to_a_folder_is_not_empty(tmp_path: Path) -> None:

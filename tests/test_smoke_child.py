@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 import torch
-from smoke_helpers import Replay
+from smoke_helpers import NONCE, Replay
 
 from envcheck.model import Status
 from envcheck.policy import default_policy
@@ -140,11 +140,22 @@ def test_the_product_and_forward_checks_run_with_a_cpu_device() -> None:
     assert forward == {"max_abs_diff": 0.0, "outputs": 900}
 
 
-def test_rates_are_work_over_wall_time() -> None:
+def test_rates_are_work_over_wall_time(monkeypatch: pytest.MonkeyPatch) -> None:
     # One unit of work per 20 ms sleep: at most 50 units per second, and a loaded machine only lowers it.
-    rate = bench.timed_rate(torch, lambda: time.sleep(0.02), 1.0, torch.device("cpu"), seconds=0.1)
+    rate = bench.timed_rate(torch, lambda: time.sleep(0.02), 1.0, torch.device("cpu"), batch_s=0.1)
     assert 10 < rate["median"] <= rate["best"] <= 50.5
-    assert rate["iters_per_batch"] >= 1
+    # The same arithmetic on a clock that moves 1/64 s per call and never else (powers of two: no rounding):
+    # the warm-up ends after 4 calls (1/16 s, half of batch_s=1/8), so a batch is (1/8) / (1/64) = 8 calls and
+    # every batch does 8 units of work 3.0 in 1/8 s: 192 units per second.
+    now = [0.0]
+
+    def work() -> None:
+        now[0] += 1 / 64
+
+    monkeypatch.setattr(bench, "time", argparse.Namespace(perf_counter=lambda: now[0]))
+    exact = bench.timed_rate(torch, work, 3.0, torch.device("cpu"), batch_s=1 / 8)
+    assert exact == {"best": 192.0, "median": 192.0, "iters_per_batch": 8}
+    assert now[0] == (1 + 4 + 5 * 8) / 64  # the first call, the warm-up, five batches
 
 
 # --- the walk with two CUDA devices that have no kernels for their architecture ----------------------------
@@ -178,8 +189,9 @@ def test_a_gpu_broken_at_its_first_step_gets_every_later_step_pinned_to_it(monke
     out = io.StringIO()
     walk.walk(protocol.Emitter(out), argparse.Namespace(bench=False, collective="nccl", ranks=2))
     out.write(json.dumps({"event": "done"}) + "\n")
-    run = drive(Replay(json.dumps({"event": "hello", "version": "3.11.7"}) + "\n" + out.getvalue()), TARGET,
-                deadline_for=lambda s: 60.0, run_timeout=60.0)
+    hello = {"event": "hello", "protocol": 1, "python": TARGET.python, "version": "3.11.7", "pid": 4242}
+    run = drive(Replay(json.dumps(hello) + "\n" + out.getvalue()), TARGET, timeout_s_for=lambda s: 60.0,
+                run_timeout_s=60.0, nonce=NONCE)
     results = steps.results(run, judging())
     for gpu in (f"GPU 0 ({uuids[0]})", f"GPU 1 ({uuids[1]})"):
         mine = {r.id: r for r in results if r.item == gpu}
@@ -194,25 +206,13 @@ def test_a_gpu_broken_at_its_first_step_gets_every_later_step_pinned_to_it(monke
     assert cpu["smoke.train"].status is Status.PASS and cpu["smoke.save-load"].status is Status.PASS
 
 
-# --- what the child may import, and how it names NVML's errors ------------------------------------------------
-
-
-def test_the_child_imports_only_the_standard_library_torch_and_its_own_modules() -> None:
-    # It runs by path in the target interpreter, which may have neither envcheck nor its dependencies.
-    own = {path.stem for path in SOURCES}
-    imported: set[str] = set()
-    for node in child_nodes():
-        if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            imported.add(node.module.split(".")[0])
-    assert {"smoke_walk", "smoke_cuda", "torch", "ctypes"} <= imported
-    assert imported - set(sys.stdlib_module_names) - own - {"torch"} == set()
+# --- how the child names NVML's errors (what it may import: tests/test_imports.py) --------------------------
 
 
 def test_the_child_names_nvml_errors_as_the_rest_of_envcheck_does() -> None:
-    # envcheck/nvml_child.py reports nvidia-ml-py's NVMLError_<name> without the prefix, and gpu_errors.py keys
-    # its causes on that name; the child, which reaches NVML through ctypes, keeps its own code -> name table.
+    # envcheck/probes/gpu_nvml_child.py reports nvidia-ml-py's NVMLError_<name> without the prefix, and
+    # gpu_errors.py keys its causes on that name; the child, which reaches NVML through ctypes, keeps its own
+    # code -> name table.
     import pynvml
 
     from envcheck.checks.gpu_errors import NVML_ERRORS

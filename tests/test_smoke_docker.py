@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from envcheck.model import Report, Result, Status
-from envcheck.smoke import run_smoke
+from envcheck.smoke import smoke_test
 
 BASE = "envcheck-test/debian:bookworm"
 TORCH_IMAGE = "envcheck-test/smoke-torch:2.13.0-r3"  # bump r when PACKAGES change: the tag is the cache key
@@ -92,7 +92,7 @@ def _ids(report: Report) -> dict[str, list[Result]]:
 
 
 def test_image_without_torch_fails_at_import_with_a_dockerfile_fix(base_image: str) -> None:
-    report = run_smoke(docker=base_image, run_timeout=120)
+    report = smoke_test(docker=base_image, run_timeout_s=120)
     by_id = _ids(report)
     target = by_id["smoke.target"][0]
     assert target.status is Status.PASS and f"image {base_image}" in target.observed
@@ -109,7 +109,7 @@ def test_image_without_torch_fails_at_import_with_a_dockerfile_fix(base_image: s
 
 
 def test_image_with_torch_trains_in_the_container(torch_image: str) -> None:
-    report = run_smoke(docker=torch_image, run_timeout=300)
+    report = smoke_test(docker=torch_image, run_timeout_s=300)
     by_id = _ids(report)
     assert by_id["smoke.import-torch"][0].observed == "torch 2.13.0+cpu (CPU-only build)"
     (train,) = by_id["smoke.train"]
@@ -122,7 +122,7 @@ def test_image_with_torch_trains_in_the_container(torch_image: str) -> None:
 
 
 def test_missing_image_fails_at_the_target_with_the_fix(base_image: str) -> None:
-    report = run_smoke(docker="envcheck-test/does-not-exist:1", run_timeout=60)
+    report = smoke_test(docker="envcheck-test/does-not-exist:1", run_timeout_s=60)
     (target,) = _ids(report)["smoke.target"]
     assert target.status is Status.FAIL
     assert "is not on this host" in target.reason
@@ -140,15 +140,15 @@ def test_a_merged_container_stream_keeps_each_streams_order_and_the_exit_code(ba
             "print('x' * 70); sys.exit(3)")
     spec = container.Launch(base_image, ["python3", "-c", code], try_by_hand="", labels={"envcheck": "test-merged"},
                             merged=True)
-    stream = container.launch(spec, env=os.environ, home=os.path.expanduser("~"), timeout=30, gpus=False,
-                              run_timeout=60)
+    stream = container.launch(spec, env=os.environ, home=os.path.expanduser("~"), timeout_s=30, gpus=False,
+                              run_timeout_s=60)
     try:
         lines = []
         while (line := stream.readline(60.0)) is not None:
             lines.append(line)
         assert sorted(lines) == sorted(["out", "err", "x" * 70])
         assert lines.index("out") < lines.index("x" * 70)
-        assert stream.close(wait=30.0) == 3 and stream.stream_failure is None
+        assert stream.close(wait_s=30.0) == 3 and stream.stream_failure is None
     finally:
         stream.remove()
     assert _docker("ps", "-aq", "--filter", "label=envcheck=test-merged", timeout=30).stdout.split() == []

@@ -1,4 +1,4 @@
-"""On a GPU machine: the real thing, every GPU, with --bench (issue #4, items 9-10).
+"""On a GPU machine: the real thing, every GPU, with --bench.
 
 Skips with the reason where the host has no NVIDIA GPU (the build machine and CI). Where it runs, it also
 leaves the JSON report in $ENVCHECK_SMOKE_RECORD when that is set, to be committed under tests/data/smoke/.

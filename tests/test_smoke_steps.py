@@ -7,18 +7,19 @@ recorded (tests/data/smoke/README.md says how); the CPU --bench file was recorde
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from smoke_helpers import Replay
+from smoke_helpers import NONCE, Replay
 
 from envcheck.model import Outcome, Result, Status
 from envcheck.policy import default_policy
 from envcheck.probes.nvidia_proc import HostGpu
 from envcheck.smoke import bench, steps
-from envcheck.smoke.driver import drive
-from envcheck.smoke.events import ChildRun, Ended, decode_end
+from envcheck.smoke.driver import BETWEEN, drive
+from envcheck.smoke.events import ChildTranscript, Ended, decode_end
 from envcheck.smoke.facts import BenchLibrariesFacts
 from envcheck.smoke.judging import Judging
 from envcheck.smoke.targets import Target
@@ -41,8 +42,10 @@ def judge(step: str, facts: dict[str, Any], j: Judging) -> Outcome:
 
 def replayed(name: str, target: Target = LOCAL, **kw: Any) -> list[Result]:
     events: list[dict[str, Any]] = []
-    run = drive(Replay(DATA / name), target, deadline_for=lambda s: 60.0, run_timeout=60.0,
-                on_event=events.append, bench=True)
+    replay = Replay(DATA / name)
+    bench = "--bench" in json.loads(replay.lines[0])["argv"]  # the steps the recorded run planned
+    run = drive(replay, target, timeout_s_for=lambda s: 60.0, run_timeout_s=60.0, nonce=NONCE,
+                on_event=events.append, bench=bench)
     assert run.ended is Ended.DONE and events[0]["event"] == "hello"
     return steps.results(run, judging(target, **kw))
 
@@ -183,7 +186,9 @@ def test_an_architecture_the_wheel_lacks_fails_with_a_wheel_that_has_it() -> Non
              "arch_list": ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]}
     out = judge("arch-list", facts, judging(driver="575.57.08"))
     assert out.status is Status.FAIL and "no kernel image" in out.reason
-    assert "cu12" in out.fix or "cu13" in out.fix
+    # R575 fully supports CUDA 12.9 at most; sm_120 kernels start with cu128, whose newest stable release is 2.11.
+    assert out.fix.split("  # ")[0] == (f"{LOCAL.python} -m pip install torch==2.11.0 "
+                                        "--index-url https://download.pytorch.org/whl/cu128")
     ptx = judge("arch-list", {**facts, "arch_list": ["sm_90", "compute_90"]}, judging())
     assert ptx.status is Status.PASS
 
@@ -196,7 +201,7 @@ def test_a_step_that_raised_no_kernel_image_gets_the_install_fix() -> None:
              "error": {"type": "RuntimeError", "message": "CUDA error: no kernel image is available for execution on "
                        "the device\nCUDA kernel errors might be asynchronously reported", "traceback": "..."}}
     ends = (decode_end(event, steps.BY_NAME["matmul"].decode),)
-    run = ChildRun(LOCAL, Ended.DONE, hello={"version": "3.12.7", "python": LOCAL.python}, ends=ends)
+    run = ChildTranscript(LOCAL, Ended.DONE, hello={"version": "3.12.7", "python": LOCAL.python}, ends=ends)
     result = one(steps.results(run, judging()), "smoke.matmul", GPU0)
     assert result.status is Status.FAIL
     assert result.observed == "RuntimeError: CUDA error: no kernel image is available for execution on the device"
@@ -204,14 +209,15 @@ def test_a_step_that_raised_no_kernel_image_gets_the_install_fix() -> None:
 
 
 def test_describe_exit_names_signals() -> None:
-    assert steps.describe_exit(-9) == "killed by SIGKILL (out of memory?)"
-    assert steps.describe_exit(137) == "killed by SIGKILL (out of memory?)"  # docker's 128 + 9
+    assert steps.describe_exit(-9) == "killed by SIGKILL"
+    assert steps.describe_exit(137) == "killed by SIGKILL"  # docker's 128 + 9
     assert steps.describe_exit(-11) == "killed by SIGSEGV"
     assert steps.describe_exit(3) == "exit code 3"
 
 
 def test_an_interpreter_that_cannot_start_the_child_fails_the_target() -> None:
-    run = ChildRun(LOCAL, Ended.EXIT, rc=1, stderr_tail="  File \"child.py\", line 20\nSyntaxError: invalid syntax\n")
+    run = ChildTranscript(LOCAL, Ended.EXIT, rc=1,
+                          stderr_tail="  File \"child.py\", line 20\nSyntaxError: invalid syntax\n")
     results = steps.results(run, judging())
     assert results[0].id == "smoke.target" and results[0].status is Status.FAIL
     assert "SyntaxError" in results[0].reason
@@ -298,12 +304,12 @@ def test_install_fixes_follow_what_the_target_python_allows() -> None:
 class GoesQuiet(Replay):
     """Child output that stops without the child exiting: the driver's wait runs out."""
 
-    def readline(self, timeout: float) -> str | None:
+    def readline(self, timeout_s: float) -> str | None:
         if not self.lines:
-            raise TimeoutError(f"no output within {timeout:.1f} s")
+            raise TimeoutError(f"no output within {timeout_s:.1f} s")
         return self.lines.pop(0)
 
-    def close(self, grace: float = 2.0, wait: float = 0.0) -> int | None:
+    def close(self, grace_s: float = 2.0, wait_s: float = 0.0) -> int | None:
         return -9  # what killing it gives
 
 
@@ -311,11 +317,13 @@ def test_a_child_quiet_between_steps_is_cut_off_and_said_so_not_called_a_crash(t
     lines = (DATA / "cpu-torch2.13-bench-recorded.jsonl").read_text().splitlines()
     first_end = next(i for i, line in enumerate(lines) if '"end"' in line)
     (tmp_path / "quiet.jsonl").write_text("\n".join(lines[:first_end + 1]))
-    run = drive(GoesQuiet(tmp_path / "quiet.jsonl"), LOCAL, deadline_for=lambda s: 60.0, run_timeout=600.0)
-    assert run.ended is Ended.STEP_DEADLINE and run.open_step is None and run.deadline_s == pytest.approx(30.0, abs=0.5)
+    run = drive(GoesQuiet(tmp_path / "quiet.jsonl"), LOCAL, timeout_s_for=lambda s: 30.0 if s == BETWEEN else 60.0,
+                run_timeout_s=600.0, nonce=NONCE)
+    assert run.ended is Ended.STEP_DEADLINE and run.open_step is None and run.timeout_s == pytest.approx(30.0, abs=0.5)
     target = steps.results(run, judging())[0]
     assert target.status is Status.FAIL
-    assert target.reason.startswith("the child went quiet between steps and was cut off after 30 s")
+    assert target.reason.startswith("the child went quiet between steps and was cut off after 30 s, after 1 of 11 "
+                                    "steps: envcheck killed it when its deadline (30 s, --step-timeout) ran out")
     assert target.fix.startswith("envcheck smoke --step-timeout")
 
 
@@ -330,7 +338,7 @@ def test_facts_a_judge_cannot_read_are_unknown_with_the_field_named_never_a_pass
     facts = {"cpu_max_rel_err": 1e-7, "max_rel_err": "tiny"}  # another child version's idea of a number
     end = decode_end(end_event("matmul", facts, GPU0), steps.BY_NAME["matmul"].decode)
     assert end.facts is None and end.raw_facts == facts
-    run = ChildRun(LOCAL, Ended.DONE, hello={"version": "3.12.7", "python": LOCAL.python}, ends=(end,))
+    run = ChildTranscript(LOCAL, Ended.DONE, hello={"version": "3.12.7", "python": LOCAL.python}, ends=(end,))
     result = one(steps.results(run, judging()), "smoke.matmul", GPU0)
     assert result.status is Status.UNKNOWN
     assert result.reason == ("could not judge the child's facts: "
@@ -347,7 +355,7 @@ def test_gpu_steps_after_a_failed_cuda_available_are_unknown_pointing_at_it() ->
             "gpu_skip": True, "duration_s": 0.0}
     ends = (decode_end(end_event("cuda-available", cuda), steps.BY_NAME["cuda-available"].decode),
             decode_end(skip, steps.BY_NAME["device-count"].decode))
-    run = ChildRun(LOCAL, Ended.DONE, hello={"version": "3.12.7", "python": LOCAL.python}, ends=ends)
+    run = ChildTranscript(LOCAL, Ended.DONE, hello={"version": "3.12.7", "python": LOCAL.python}, ends=ends)
     results = steps.results(run, judging())
     assert one(results, "smoke.cuda-available").status is Status.FAIL
     count = one(results, "smoke.device-count")

@@ -1,4 +1,4 @@
-"""runner.stream: a child's stdout line by line under deadlines (the seam the smoke driver reads, issue #4).
+"""runner.stream: a child's stdout line by line under deadlines (the seam the smoke driver reads).
 Real subprocesses only."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from process_helpers import gone_within
@@ -26,7 +27,7 @@ def test_lines_arrive_as_they_are_written_and_silence_times_out() -> None:
 def test_close_can_let_a_finishing_child_exit_on_its_own() -> None:
     child = stream([sys.executable, "-c", "import time; print('done', flush=True); time.sleep(0.3)"])
     assert child.readline(10.0) == "done"
-    assert child.close(wait=5.0) == 0
+    assert child.close(wait_s=5.0) == 0
 
 
 def test_end_of_output_and_the_exit_code() -> None:
@@ -46,8 +47,15 @@ def test_a_missing_executable_is_a_fact_not_an_exception(tmp_path: object) -> No
 def test_close_kills_the_whole_process_group() -> None:
     child = stream(["sh", "-c", "sleep 60 & echo $!; wait"])
     grandchild = int(child.readline(10.0) or "0")
-    assert grandchild > 0
-    os.kill(grandchild, 0)  # alive
+    assert child.proc is not None
+    # The shell's `sleep 60`, alive, in the process group the child leads (its pid is the group id). The line can
+    # come before the forked shell has exec'd sleep: give it a moment.
+    cmdline = Path(f"/proc/{grandchild}/cmdline")
+    deadline = time.monotonic() + 5.0
+    while cmdline.read_bytes() != b"sleep\x0060\x00" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cmdline.read_bytes() == b"sleep\x0060\x00"
+    assert os.getpgid(grandchild) == child.proc.pid
     child.close()
     assert gone_within(grandchild, 5), "the grandchild outlived close()"
 

@@ -1,6 +1,7 @@
-"""Which interpreter the smoke test runs in (issue #4, item 2): real folders and a stand-in `conda`.
+"""Which interpreter the smoke test runs in: real folders and a stand-in `conda`.
 
-conda cannot be installed here (../shared/facts/machine.md): the --conda-env test runs a stand-in `conda`
+conda cannot be installed on the build machine or in CI (conda, mamba and micromamba all come from
+conda-forge, which they cannot reach): the --conda-env test runs a stand-in `conda`
 executable that prints recorded `conda info --json` output (tests/data/conda/, constructed from conda's
 documented format; see its README) with the prefixes moved under tmp_path, where real envs are laid out.
 """

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from envcheck import dockerapi, fixes
+from envcheck import dockerapi, dockerendpoint, fixes
 from envcheck.model import Outcome, Status
 from envcheck.policy import Policy
 from envcheck.probes.docker import DockerFacts
@@ -81,10 +81,14 @@ def endpoint(facts: DockerFacts, policy: Policy) -> Outcome:
     ep = facts.endpoint
     evidence = {"url": ep.url, "source": ep.source, "context": ep.context, "tls_verify": ep.tls_verify}
     if ep.error:
+        if ep.source == "config":  # `docker context use` would rewrite the broken file: find the break first
+            fix = 'python3 -m json.tool "${DOCKER_CONFIG:-$HOME/.docker}/config.json"  # shows where the JSON breaks'
+        elif ep.source == "option":
+            fix = f"leave the endpoint out, or give one such as {dockerendpoint.EXAMPLES}"
+        else:
+            fix = f"docker context ls\n{_back_to_default(facts) or 'docker context use default'}"
         return Outcome(status=Status.FAIL, observed=ep.error, expected="an endpoint the docker CLI can use",
-                       reason=ep.why,
-                       fix=f"docker context ls\n{_back_to_default(facts) or 'docker context use default'}",
-                       evidence=evidence)
+                       reason=ep.why, fix=fix, evidence=evidence)
     if ep.source == "rootless socket":
         return Outcome(status=Status.WARN, observed=ep.url, expected="DOCKER_HOST set for a rootless daemon",
                        reason=f"{ep.why}; the docker CLI only finds it with DOCKER_HOST or a context",
@@ -140,7 +144,7 @@ def daemon_reachable(facts: DockerFacts, policy: Policy) -> Outcome:
                        evidence=evidence)
     if kind == dockerapi.TIMEOUT:
         log = "journalctl -u docker -n 50" if facts.systemd else "tail -n 50 /var/log/docker.log"
-        return Outcome(status=Status.UNKNOWN, observed=f"no answer from {url} within {facts.deadline_s:g} s",
+        return Outcome(status=Status.UNKNOWN, observed=f"no answer from {url} within {facts.timeout_s:g} s",
                        expected="an answer within the deadline",
                        reason="the daemon accepted the connection but did not answer: it is wedged or overloaded",
                        fix=f"{log}\n{_service(facts, 'restart')}", evidence=evidence)

@@ -1,4 +1,4 @@
-"""Verdicts about NVIDIA GPUs (issue #3, items 5-10). The registry of every ``gpu.*`` check is CHECKS below.
+"""Verdicts about NVIDIA GPUs. The registry of every ``gpu.*`` check is CHECKS below.
 
 The per-GPU judges live in ``gpu_devices.py`` and the compatibility / torch judges in ``gpu_compat.py``
 (kept apart for size only); this module holds the driver-level checks, the NVML error table, the Xid
@@ -20,7 +20,7 @@ from envcheck.units import CheckSpec
 
 def driver(facts: GpuFacts, policy: Policy) -> Outcome:
     evidence = {"module_version": facts.module_version, "nvml_init": facts.init_error or "ok",
-                "nvml_child": facts.child, "nvml_child_seconds": facts.child_seconds}
+                "nvml_child": facts.child, "nvml_child_seconds": facts.child_duration_s}
     if not facts.driver_present:
         # Say what was actually seen of the library: a crashed or missing NVML child proves no LibraryNotFound.
         library = "no libnvidia-ml.so.1 (NVML: LibraryNotFound)" if facts.child == "ok" else \
@@ -107,7 +107,7 @@ def nvml(facts: GpuFacts, policy: Policy) -> Outcome:
         return Outcome(status=Status.WARN, observed=observed, expected="at least one GPU",
                        reason="the driver is loaded but NVML lists no GPU (disabled in BIOS? passed through to a VM?)",
                        fix="lspci | grep -i nvidia")
-    return Outcome(status=Status.PASS, observed=observed, evidence={"child_seconds": facts.child_seconds})
+    return Outcome(status=Status.PASS, observed=observed, evidence={"child_seconds": facts.child_duration_s})
 
 
 def device_nodes(facts: GpuFacts, policy: Policy) -> Outcome:

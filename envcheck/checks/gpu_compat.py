@@ -1,4 +1,4 @@
-"""Compatibility verdicts (issue #3 item 9), from the data in envcheck/compat.py (../shared/facts/compat.md):
+"""Compatibility verdicts, from the data in envcheck/compat.py (envcheck/data/compat.json, each row with its source):
 the highest CUDA this driver fully supports, the driver branch's end of life, the PyTorch wheels that fit
 this driver and GPU architecture, and (opt-in, ``doctor --torch``) whether the installed torch runs here.
 """
@@ -98,8 +98,9 @@ def torch_wheels(facts: GpuFacts, policy: Policy) -> Outcome:
     fix = f"pip install torch=={best.release.latest_patch} --index-url {compat.pip_index_url(best.variant.name)}"
     if best.release.version != newest.version:
         reason = f"torch {newest.version} has no wheel this driver fully supports for this GPU: {best.reason}"
-        # The explicit, explained alternative of ../shared/facts/compat.md section 1: a newer wheel of the same
-        # CUDA family through minor-version compatibility (limited feature set; pytorch/pytorch#130684).
+        # The explicit, explained alternative: a newer wheel of the same CUDA family through minor-version
+        # compatibility (https://docs.nvidia.com/deploy/cuda-compatibility/, "Minor Version Compatibility":
+        # a limited feature set; pytorch/pytorch#130684).
         relaxed = [compat.torch_choices(driver, cap, minor_compat=True) for cap in caps]
         alternative = next((c for c in relaxed[0] if all(any(
             o.release.version == c.release.version and o.variant.name == c.variant.name for o in others)
@@ -123,7 +124,7 @@ def torch_build(build: TorchBuildFacts, policy: Policy) -> Outcome:
     if torch is None or facts is None:
         return Outcome(status=Status.SKIP, reason="no NVIDIA driver found: torch not imported")
     evidence = {"python": torch.python, "torch": torch.version, "cuda": torch.cuda, "arch_list": list(torch.arch_list),
-                "seconds": torch.seconds}
+                "seconds": torch.duration_s}
     if torch.missing:
         return Outcome(status=Status.SKIP, observed=f"torch not installed in {torch.python}", reason=torch.error,
                        evidence=evidence)
@@ -137,7 +138,8 @@ def torch_build(build: TorchBuildFacts, policy: Policy) -> Outcome:
     driver = _driver(facts)
     # Below full support but within the CUDA family (same major, driver >= the family minimum), the wheel
     # runs through minor-version compatibility when CUDA initialises: a limited feature set, not a failure
-    # (../shared/facts/compat.md section 1; e.g. cu124 wheels on an R535 LTS driver).
+    # (https://docs.nvidia.com/deploy/cuda-compatibility/, "Minor Version Compatibility"; e.g. cu124 wheels on
+    # an R535 LTS driver).
     minor_only = bool(driver) and torch.available is True and not compat.cuda_runs_on(driver or "", torch.cuda) \
         and compat.cuda_runs_on(driver or "", torch.cuda, minor_compat=True)
     if driver and not minor_only and not compat.cuda_runs_on(driver, torch.cuda):

@@ -1,4 +1,4 @@
-"""Per-GPU verdicts (issue #3 item 6): one Outcome per GPU, ``item`` = "GPU 0 (GPU-uuid)".
+"""Per-GPU verdicts: one Outcome per GPU, ``item`` = "GPU 0 (GPU-uuid)".
 
 A lost GPU gives ``unknown`` in every per-field check, pointing at gpu.devices, and never hides the
 others (wookayin/gpustat#125). A field the GPU does not have (NotSupported) is ``skip`` with "n/a",
@@ -20,14 +20,14 @@ GIB = 1024**3
 HW_REASONS = ("HwSlowdown", "HwThermalSlowdown", "HwPowerBrakeSlowdown")
 
 
-def _each(facts: GpuFacts, judge: Callable[[GpuDevice], Outcome]) -> list[Outcome]:
+def _each(facts: GpuFacts, judge_device: Callable[[GpuDevice], Outcome]) -> list[Outcome]:
     outcomes = []
     for device in facts.devices:
         if device.lost:
             outcome = Outcome(status=Status.UNKNOWN, reason=f"this GPU does not answer ({device.lost})",
                               caused_by="gpu.devices")
         else:
-            outcome = judge(device)
+            outcome = judge_device(device)
         outcomes.append(replace(outcome, item=device.label))
     return outcomes or [Outcome(status=Status.SKIP, reason="NVML lists no GPU")]
 
@@ -78,7 +78,7 @@ def devices(facts: GpuFacts, policy: Policy) -> list[Outcome]:
 
 
 def temperature(facts: GpuFacts, policy: Policy) -> list[Outcome]:
-    def judge(d: GpuDevice) -> Outcome:
+    def judge_device(d: GpuDevice) -> Outcome:
         missing = _missing(d, "temperature_c")
         if missing or d.temperature_c is None:
             return missing or Outcome(status=Status.UNKNOWN, reason="no temperature reported")
@@ -88,11 +88,11 @@ def temperature(facts: GpuFacts, policy: Policy) -> list[Outcome]:
                            reason="a hot GPU slows its clocks and ages faster",
                            fix="check the fans/airflow and the room; nvidia-smi -q -d TEMPERATURE,PERFORMANCE")
         return Outcome(status=Status.PASS, observed=observed)
-    return _each(facts, judge)
+    return _each(facts, judge_device)
 
 
 def power(facts: GpuFacts, policy: Policy) -> list[Outcome]:
-    def judge(d: GpuDevice) -> Outcome:
+    def judge_device(d: GpuDevice) -> Outcome:
         missing = _missing(d, "power_draw_w", "power_limit_w")
         if missing or d.power_draw_w is None or d.power_limit_w is None:
             return missing or Outcome(status=Status.UNKNOWN, reason="no power reading")
@@ -104,11 +104,11 @@ def power(facts: GpuFacts, policy: Policy) -> list[Outcome]:
                            reason="the power limit was lowered: training runs slower",
                            fix=f"sudo nvidia-smi -i {d.index} -pl {default:.0f}")
         return Outcome(status=Status.PASS, observed=observed)
-    return _each(facts, judge)
+    return _each(facts, judge_device)
 
 
 def persistence(facts: GpuFacts, policy: Policy) -> list[Outcome]:
-    def judge(d: GpuDevice) -> Outcome:
+    def judge_device(d: GpuDevice) -> Outcome:
         missing = _missing(d, "persistence_mode")
         if missing or d.persistence_mode is None:
             return missing or Outcome(status=Status.UNKNOWN, reason="no persistence mode reported")
@@ -118,11 +118,11 @@ def persistence(facts: GpuFacts, policy: Policy) -> list[Outcome]:
                                   "every start is slower",
                            fix="sudo systemctl enable --now nvidia-persistenced  # or: sudo nvidia-smi -pm 1")
         return Outcome(status=Status.PASS, observed="on")
-    return _each(facts, judge)
+    return _each(facts, judge_device)
 
 
 def ecc(facts: GpuFacts, policy: Policy) -> list[Outcome]:
-    def judge(d: GpuDevice) -> Outcome:
+    def judge_device(d: GpuDevice) -> Outcome:
         missing = _missing(d, "ecc_current")
         if missing or d.ecc_current is None:
             return missing or Outcome(status=Status.UNKNOWN, reason="no ECC mode reported")
@@ -150,11 +150,11 @@ def ecc(facts: GpuFacts, policy: Policy) -> list[Outcome]:
                            reason="this GPU has had uncorrectable memory errors in the past",
                            fix="nvidia-smi -q -d ECC,PAGE_RETIREMENT,ROW_REMAPPER  # watch it; RMA if they grow")
         return Outcome(status=Status.PASS, observed=observed + counts)
-    return _each(facts, judge)
+    return _each(facts, judge_device)
 
 
 def retired_pages(facts: GpuFacts, policy: Policy) -> list[Outcome]:
-    def judge(d: GpuDevice) -> Outcome:
+    def judge_device(d: GpuDevice) -> Outcome:
         missing = _missing(d, "retired_pages_pending")
         if missing or d.retired_pages_pending is None:
             return missing or Outcome(status=Status.UNKNOWN, reason="no page retirement status")
@@ -163,11 +163,11 @@ def retired_pages(facts: GpuFacts, policy: Policy) -> list[Outcome]:
                            reason="bad memory pages are retired only at the next GPU reset",
                            fix=f"sudo nvidia-smi -r -i {d.index}  # or: sudo reboot")
         return Outcome(status=Status.PASS, observed="none pending")
-    return _each(facts, judge)
+    return _each(facts, judge_device)
 
 
 def remapped_rows(facts: GpuFacts, policy: Policy) -> list[Outcome]:
-    def judge(d: GpuDevice) -> Outcome:
+    def judge_device(d: GpuDevice) -> Outcome:
         missing = _missing(d, "remap_pending")
         if missing or d.remap_pending is None:
             return missing or Outcome(status=Status.UNKNOWN, reason="no row remapping status")
@@ -182,11 +182,11 @@ def remapped_rows(facts: GpuFacts, policy: Policy) -> list[Outcome]:
                            reason="a row remap takes effect at the next GPU reset",
                            fix=f"sudo nvidia-smi -r -i {d.index}  # or: sudo reboot")
         return Outcome(status=Status.PASS, observed=observed)
-    return _each(facts, judge)
+    return _each(facts, judge_device)
 
 
 def throttle(facts: GpuFacts, policy: Policy) -> list[Outcome]:
-    def judge(d: GpuDevice) -> Outcome:
+    def judge_device(d: GpuDevice) -> Outcome:
         missing = _missing(d, "clocks_event_mask")
         if missing or d.clocks_event_reasons is None:
             return missing or Outcome(status=Status.UNKNOWN, reason="no clock event reasons")
@@ -203,11 +203,11 @@ def throttle(facts: GpuFacts, policy: Policy) -> list[Outcome]:
                            fix="improve cooling; nvidia-smi -q -d TEMPERATURE")
         note = " (at its power limit: normal under full load)" if "SwPowerCap" in reasons else ""
         return Outcome(status=Status.PASS, observed=observed + note)
-    return _each(facts, judge)
+    return _each(facts, judge_device)
 
 
 def pcie_link(facts: GpuFacts, policy: Policy) -> list[Outcome]:
-    def judge(d: GpuDevice) -> Outcome:
+    def judge_device(d: GpuDevice) -> Outcome:
         missing = _missing(d, "pcie_gen_current", "pcie_gen_max", "pcie_width_current", "pcie_width_max")
         if missing:
             return missing
@@ -228,11 +228,11 @@ def pcie_link(facts: GpuFacts, policy: Policy) -> list[Outcome]:
                            reason="the link runs below its generation while the GPU is busy", fix=fix)
         note = " (GPUs lower the link speed while idle: normal)" if gen < gen_max else ""
         return Outcome(status=Status.PASS, observed=observed + note)
-    return _each(facts, judge)
+    return _each(facts, judge_device)
 
 
 def mig(facts: GpuFacts, policy: Policy) -> list[Outcome]:
-    def judge(d: GpuDevice) -> Outcome:
+    def judge_device(d: GpuDevice) -> Outcome:
         missing = _missing(d, "mig_current")
         if missing or d.mig_current is None:
             return missing or Outcome(status=Status.UNKNOWN, reason="no MIG mode reported")
@@ -244,4 +244,4 @@ def mig(facts: GpuFacts, policy: Policy) -> list[Outcome]:
                                "the reset is refused: NVIDIA/mig-parted#181); or: sudo reboot")
         note = " (CUDA sees MIG instances, not the whole GPU)" if d.mig_current else ""
         return Outcome(status=Status.PASS, observed=observed + note)
-    return _each(facts, judge)
+    return _each(facts, judge_device)

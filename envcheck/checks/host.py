@@ -1,6 +1,6 @@
 """Verdicts about the host: distribution and Ubuntu support, kernel, CPU, memory, disks, reboot, container, tools.
 
-Issue #2 item 7. Ubuntu support dates come from envcheck.compat (data with sources); thresholds from the policy.
+Ubuntu support dates come from envcheck.compat (data with sources); thresholds from the policy.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Verdicts about the user's Python: version, kind of environment, whose `pip` that is, what PATH resolves.
 
-Issue #2 item 8. The floor and warning line come from the policy; the newest Python PyTorch ships wheels for
+The floor and warning line come from the policy; the newest Python PyTorch ships wheels for
 comes from envcheck.compat.
 """
 

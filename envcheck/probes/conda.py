@@ -1,9 +1,10 @@
 """Facts about conda: where it is, what `conda info --json` says, each env read from disk, mamba tools.
 
-Finding conda (../shared/facts/failure-modes.md, "conda"): after `conda init`, `conda` is a shell
-function a subprocess cannot see, so look at ``$CONDA_EXE``, then PATH, then the usual install prefixes.
+Finding conda: after `conda init`, `conda` is a shell function (conda/shell/etc/profile.d/conda.sh
+defines ``conda()`` and exports ``CONDA_EXE``) that a subprocess cannot see, so look at ``$CONDA_EXE``,
+then PATH, then the usual install prefixes.
 `conda info --json` is the one slow call (about a second; seconds on a busy machine): it runs through
-the seam under what is left of the probe's deadline, so a hang is a fact ("did not finish"), not a
+the seam under what is left of the probe's deadline, so a hang is a fact ("did not answer"), not a
 stuck report. Everything per env (Python version, where torch came from) is read from
 ``<prefix>/conda-meta`` and ``site-packages`` names, never by starting that env's Python.
 
@@ -210,13 +211,17 @@ def _strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def _tool_version(ctx: ProbeContext, tool: str, path: str, base: str | None, budget: Callable[[], float]) -> Tool:
+def _tool_version(ctx: ProbeContext, tool: str, path: str, base: str | None, left_s: Callable[[], float]) -> Tool:
     # mamba living in the base env has a conda-meta record: its version costs no process start.
     if base and os.path.dirname(os.path.dirname(path)) == os.path.normpath(base):
         version, _ = _meta_version(base, tool)
         if version:
             return Tool(tool, path, version)
-    result = ctx.run([path, "--version"], timeout=budget(), env=ctx.env)
+    timeout_s = left_s()
+    result = ctx.run([path, "--version"], timeout_s=timeout_s, env=ctx.env)
+    if result.timed_out:
+        return Tool(tool, path, error=f"`{tool} --version` did not answer within {timeout_s:.1f} s: "
+                                      f"{tool} hangs ({path})")
     if not result.ok:
         return Tool(tool, path, error=result.describe())
     match = _VERSION.search((result.out.strip().splitlines() or [""])[0])
@@ -241,7 +246,7 @@ def _find_tools(env: Mapping[str, str], home: str, base: str | None) -> list[tup
 def collect(ctx: ProbeContext) -> CondaFacts:
     deadline = time.monotonic() + max(0.2, ctx.timeout_s - _MARGIN_S)
 
-    def budget() -> float:
+    def left_s() -> float:
         return max(0.1, deadline - time.monotonic())
 
     # Before `conda info`: conda rewrites environments.txt without the stale entries as it lists envs.
@@ -257,18 +262,21 @@ def collect(ctx: ProbeContext) -> CondaFacts:
     tools_found = _find_tools(ctx.env, ctx.home, base_guess)
     if exe is None:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            tools = list(pool.map(lambda t: _tool_version(ctx, t[0], t[1], None, budget), tools_found))
+            tools = list(pool.map(lambda t: _tool_version(ctx, t[0], t[1], None, left_s), tools_found))
         return CondaFacts(exe=None, tools=tuple(tools), **common)
 
     # conda info and the tools' --version calls overlap: the probe costs the slowest of them, not the sum.
     with ThreadPoolExecutor(max_workers=3) as pool:
-        info_future = pool.submit(ctx.run, [exe, "info", "--json"], timeout=budget(), env=ctx.env)
-        tool_futures = [pool.submit(_tool_version, ctx, t, p, base_guess, budget) for t, p in tools_found]
+        info_timeout_s = left_s()
+        info_future = pool.submit(ctx.run, [exe, "info", "--json"], timeout_s=info_timeout_s, env=ctx.env)
+        tool_futures = [pool.submit(_tool_version, ctx, t, p, base_guess, left_s) for t, p in tools_found]
         info_run = info_future.result()
         tools = [f.result() for f in tool_futures]
 
     data: dict[str, Any] | None = None
-    if info_run.timed_out or info_run.missing:
+    if info_run.timed_out:  # a hung conda (a lock, a stalled network drive): a fact of its own, not "no env"
+        info_error = f"`conda info --json` did not answer within {info_timeout_s:.1f} s: conda hangs ({exe})"
+    elif info_run.missing:
         info_error = info_run.describe()
     else:
         data, info_error = parse_info(info_run.out)

@@ -1,6 +1,6 @@
 """Facts about the Docker engine: where it should be, whether this user can reach it, what it says.
 
-Issue #3, items 1-3. The endpoint is found the way the docker CLI finds it (envcheck/dockerapi.py);
+The endpoint is found the way the docker CLI finds it (envcheck/dockerapi.py);
 what the daemon says comes from ``GET /version`` and ``GET /info`` within the probe's deadline. Every
 other fact (binaries, socket ownership, group membership, TCP listeners, CDI specs, the NVIDIA
 toolkit) is read from files, so the probe costs a few milliseconds when the daemon answers.
@@ -105,7 +105,7 @@ class DockerFacts:
     error_kind: ErrorKind = ""  # when not reachable
     error: str = ""
     elapsed_s: float = 0.0
-    deadline_s: float = 0.0
+    timeout_s: float = 0.0  # the probe's time limit, which an unanswered request ran out of
     engine: EngineInfo | None = None
     disk: DiskFacts | None = None
     tcp: TcpFacts = TcpFacts()
@@ -135,7 +135,7 @@ def collect(ctx: ProbeContext) -> DockerFacts:
             reachable, engine = True, _engine_info(version, info)
         except Exception as exc:  # every transport failure is a fact to classify, never a crash
             kind, error = dockerapi.classify(exc)
-    elapsed = time.monotonic() - start
+    elapsed_s = time.monotonic() - start
     dockerd = find_dockerd(ctx.fs)
     cdi_specs, cdi_errors = find_cdi_specs(engine.cdi_spec_dirs if engine else (), ctx.fs)
     return DockerFacts(
@@ -151,8 +151,8 @@ def collect(ctx: ProbeContext) -> DockerFacts:
         reachable=reachable,
         error_kind=kind,
         error=error,
-        elapsed_s=round(elapsed, 4),
-        deadline_s=ctx.timeout_s,
+        elapsed_s=round(elapsed_s, 4),
+        timeout_s=ctx.timeout_s,
         engine=engine,
         disk=_disk(ctx.fs, endpoint, engine),
         tcp=find_tcp_exposure(ctx.env, ctx.home, engine.warnings if engine else (), dockerd, ctx.fs),
@@ -170,6 +170,8 @@ def _socket_facts(path: str) -> SocketFacts:
         return SocketFacts(path, exists=False)
     except OSError:  # a folder on the way we may not search: it is there, we cannot say more
         return SocketFacts(path, exists=True)
+    except ValueError:  # a NUL in the path: no file can have that name
+        return SocketFacts(path, exists=False)
     return SocketFacts(
         path, exists=True, is_socket=stat.S_ISSOCK(st.st_mode), mode=f"{stat.S_IMODE(st.st_mode):04o}",
         owner=_user_name(st.st_uid), group=_group_name(st.st_gid), gid=st.st_gid,

@@ -1,4 +1,4 @@
-"""Docker facts read from this host's files, not from the daemon (issue #3, items 2-3).
+"""Docker facts read from this host's files, not from the daemon.
 
 Split from probes/docker.py to keep modules small: running dockerd processes (/proc), TCP
 exposure (DOCKER_HOST, daemon.json, dockerd's command line, /proc/net/tcp, the daemon's own

@@ -49,7 +49,7 @@ def collect(ctx: ProbeContext) -> GitFacts:
     if path is None:
         return GitFacts(path=None)
     # The probe's env (its HOME): git reads its config files even for --version and stops on a malformed one.
-    version_run = ctx.run([path, "--version"], timeout=ctx.timeout_s, env=ctx.env)
+    version_run = ctx.run([path, "--version"], timeout_s=ctx.timeout_s, env=ctx.env)
     if not version_run.ok:
         return GitFacts(path=path, error=version_run.describe())
     match = re.search(r"(\d+\.\d+(?:\.\d+)?)", version_run.out)
@@ -58,7 +58,7 @@ def collect(ctx: ProbeContext) -> GitFacts:
     # not only --global, so an identity set in /etc/gitconfig or an included file counts. One call for both
     # keys. From "/": the same answer wherever doctor is started, never a repository's own .git/config.
     # LC_ALL=C keeps git's messages (quoted in the report) untranslated.
-    config_run = ctx.run([path, "config", "--includes", "--list", "--show-origin"], timeout=ctx.timeout_s,
+    config_run = ctx.run([path, "config", "--includes", "--list", "--show-origin"], timeout_s=ctx.timeout_s,
                          env={**ctx.env, "LC_ALL": "C"}, cwd="/")
     if not config_run.ok:
         # rc 128 is git's "fatal": a config file unreadable (a HOME that belongs to someone else, as with `sudo`
@@ -76,7 +76,7 @@ def collect(ctx: ProbeContext) -> GitFacts:
         # Read this way, git skips a ~/.gitconfig it may not read, silently (git 2.39): "not set" could then
         # be wrong. Asked for that scope alone it says why (rc 128), or exits 1 / "No such file" when there is
         # no such file, which is a plain "not set".
-        global_run = ctx.run([path, "config", "--global", "--includes", "--list"], timeout=ctx.timeout_s,
+        global_run = ctx.run([path, "config", "--global", "--includes", "--list"], timeout_s=ctx.timeout_s,
                              env={**ctx.env, "LC_ALL": "C"}, cwd="/")
         if not global_run.ok and (global_run.timed_out or global_run.missing
                                   or not _no_global_config(global_run.rc, global_run.err)):

@@ -37,7 +37,7 @@ __all__ = ["ChildState", "GpuDevice", "GpuFacts", "NodeState", "TorchBuildFacts"
            "collect", "collect_torch_build", "kernel_log", "throttle_names"]
 
 CHILD = Path(__file__).resolve().parent / "gpu_nvml_child.py"
-KMSG = "/dev/kmsg"
+KMSG = xid.KMSG
 NVIDIA_MODPROBE = "/usr/bin/nvidia-modprobe"
 # How the NVML child ended: "ok" (it printed its JSON; NVML itself may still have failed: init_error),
 # "timeout" (killed at the deadline), "crashed", "no-pynvml" (nvidia-ml-py missing) or "bad-output".
@@ -59,7 +59,7 @@ class XidFacts:
 class GpuFacts:
     child: ChildState
     child_error: str = ""
-    child_seconds: float = 0.0
+    child_duration_s: float = 0.0
     init_error: str | None = None  # NVML error name: "LibraryNotFound", "DriverNotLoaded", ...
     init_error_code: int | None = None
     driver_version: str | None = None
@@ -105,7 +105,7 @@ def collect(ctx: ProbeContext) -> GpuFacts:
     facts = GpuFacts(
         child=child["state"],
         child_error=child.get("error", ""),
-        child_seconds=child.get("seconds", 0.0),
+        child_duration_s=child.get("seconds", 0.0),
         init_error=child.get("init_error"),
         init_error_code=child.get("init_error_code"),
         driver_version=child.get("driver_version"),
@@ -154,30 +154,23 @@ def collect_torch_build(ctx: ProbeContext) -> TorchBuildFacts:
                               daemon=True)
     thread.start()  # in parallel with this probe's own NVML child
     # NVML keeps the run's usual deadline: only the torch child gets the long one.
-    nvml_timeout = min(ctx.timeout_s, ctx.policy.probe_timeout_s)
-    facts = collect(replace(ctx, timeout_s=nvml_timeout))
+    nvml_timeout_s = min(ctx.timeout_s, ctx.policy.probe_timeout_s)
+    facts = collect(replace(ctx, timeout_s=nvml_timeout_s))
     thread.join(max(0.0, ctx.timeout_s - 0.2))
     torch = box[0] if box else TorchFacts(python=python, error="the torch child did not report in time")
     return TorchBuildFacts(asked=True, gpu=facts, torch=torch)
 
 
 def kernel_log(ctx: ProbeContext) -> xid.KernelLog:
-    """/dev/kmsg first (no process to start); where it does not exist (many containers) `dmesg`, which can
-    still read the buffer through syslog(2) when kernel.dmesg_restrict is 0."""
-    log = xid.read_kernel_log(ctx.fs.path(KMSG), timeout_s=max(0.2, ctx.timeout_s / 4))
-    if not log.error or log.needs_root or ctx.fs.exists(KMSG):
-        return log
-    result = ctx.run(["dmesg"], timeout=max(0.5, ctx.timeout_s / 4), env=ctx.env)
-    if result.ok:
-        return xid.KernelLog(source="dmesg", lines=tuple(result.out.splitlines()))
-    denied = "not permitted" in result.err.lower() or "permission denied" in result.err.lower()
-    return xid.KernelLog(source="dmesg", error=f"{log.error}; {result.describe()}", needs_root=denied)
+    """The kernel log as this context sees it (a replayed machine keeps its own /dev/kmsg)."""
+    return xid.kernel_log(ctx.run, kmsg=ctx.fs.path(KMSG), read_timeout_s=max(0.2, ctx.timeout_s / 4),
+                          dmesg_timeout_s=max(0.5, ctx.timeout_s / 4), env=ctx.env)
 
 
 def _run_child(ctx: ProbeContext) -> dict[str, Any]:
     """Run the NVML child and turn its JSON into plain values; every way it can go wrong is a state."""
     # A little under the probe's deadline, so this probe reports "timeout" itself before the engine gives up on it.
-    timeout = max(0.5, ctx.timeout_s - 0.3)
+    timeout_s = max(0.5, ctx.timeout_s - 0.3)
     # `-S` skips site (and every .pth hook, such as the FutureWarning of the deprecated `pynvml` dist): about
     # 15 ms of the child's ~80 ms. The child needs only the stdlib and pynvml, whose folder it appends to
     # sys.path itself (ENVCHECK_PYNVML_DIR): on PYTHONPATH that folder would come BEFORE the stdlib, and any
@@ -187,21 +180,21 @@ def _run_child(ctx: ProbeContext) -> dict[str, Any]:
     where = _pynvml_dir()
     if where:
         env["ENVCHECK_PYNVML_DIR"] = where
-    result = ctx.run([sys.executable, "-S", str(CHILD)], timeout=timeout, env=env)
-    seconds = round(result.duration_s, 4)
+    result = ctx.run([sys.executable, "-S", str(CHILD)], timeout_s=timeout_s, env=env)
+    duration_s = round(result.duration_s, 4)
     if result.timed_out:
-        return {"state": "timeout", "seconds": seconds,
-                "error": f"NVML did not answer within {timeout:.1f} s (a hung driver; the child was killed)"}
+        return {"state": "timeout", "seconds": duration_s,
+                "error": f"NVML did not answer within {timeout_s:.1f} s (a hung driver; the child was killed)"}
     if not result.ok:
-        return {"state": "crashed", "seconds": seconds, "error": result.describe()}
+        return {"state": "crashed", "seconds": duration_s, "error": result.describe()}
     try:
         doc = json.loads(result.out.strip().splitlines()[-1])
     except (ValueError, IndexError):
         error = f"unreadable NVML child output: {result.out[:200]!r}"
-        return {"state": "bad-output", "seconds": seconds, "error": error}
+        return {"state": "bad-output", "seconds": duration_s, "error": error}
     if doc.get("import_error"):
-        return {"state": "no-pynvml", "seconds": seconds, "error": doc["import_error"]}
-    out: dict[str, Any] = {"state": "ok", "seconds": seconds}
+        return {"state": "no-pynvml", "seconds": duration_s, "error": doc["import_error"]}
+    out: dict[str, Any] = {"state": "ok", "seconds": duration_s}
     init = doc.get("init") or {}
     if not init.get("ok"):
         failure = init.get("error") or {}

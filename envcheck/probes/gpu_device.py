@@ -23,7 +23,9 @@ THROTTLE_BITS: tuple[tuple[int, str], ...] = (
 )
 
 
-# NVML errors about the GPU itself rather than one field (../shared/facts/failure-modes.md).
+# NVML errors about the GPU itself rather than one field: NVML_ERROR_GPU_IS_LOST ("fallen off the bus or has
+# otherwise become inaccessible") and NVML_ERROR_RESET_REQUIRED ("requires a reset before it can be used
+# again"), nvmlReturn_t in https://docs.nvidia.com/deploy/nvml-api/.
 DEVICE_GONE = ("GpuIsLost", "ResetRequired")
 
 

@@ -53,20 +53,21 @@ class TorchFacts:
     available: bool | None = None
     cuda_error: str = ""
     capabilities: tuple[tuple[int, int], ...] = ()
-    seconds: float = 0.0
+    duration_s: float = 0.0
 
 
-def collect_torch(ctx: ProbeContext, python: str, timeout: float) -> TorchFacts:
-    result = ctx.run([python, "-c", TORCH_CODE], timeout=timeout, env=ctx.env)
-    seconds = round(result.duration_s, 3)
+def collect_torch(ctx: ProbeContext, python: str, timeout_s: float) -> TorchFacts:
+    result = ctx.run([python, "-c", TORCH_CODE], timeout_s=timeout_s, env=ctx.env)
+    duration_s = round(result.duration_s, 3)
     if not result.ok:
-        return TorchFacts(python=python, error=result.describe(), seconds=seconds)
+        return TorchFacts(python=python, error=result.describe(), duration_s=duration_s)
     try:
         doc: dict[str, Any] = json.loads(result.out.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        return TorchFacts(python=python, error=f"unreadable torch child output: {result.out[:200]!r}", seconds=seconds)
+        return TorchFacts(python=python, error=f"unreadable torch child output: {result.out[:200]!r}",
+                          duration_s=duration_s)
     if doc.get("import_error"):
-        return TorchFacts(python=python, missing=True, error=str(doc["import_error"]), seconds=seconds)
+        return TorchFacts(python=python, missing=True, error=str(doc["import_error"]), duration_s=duration_s)
     caps = tuple((int(c[0]), int(c[1])) for c in doc.get("capabilities") or () if isinstance(c, list) and len(c) == 2)
     return TorchFacts(
         python=python,
@@ -76,5 +77,5 @@ def collect_torch(ctx: ProbeContext, python: str, timeout: float) -> TorchFacts:
         available=bool(doc.get("available")),
         cuda_error=str(doc.get("cuda_error") or ""),
         capabilities=caps,
-        seconds=seconds,
+        duration_s=duration_s,
     )

@@ -1,8 +1,8 @@
 """Facts about Jupyter: the `jupyter` launcher and its interpreter, package versions, every kernelspec.
 
-Nothing is started: `jupyter --version` costs about 2 s (../shared/facts/failure-modes.md). The
-launcher's shebang names its interpreter; versions come from that interpreter's site-packages
-``*.dist-info/METADATA``; kernelspecs are found by walking the data paths the way
+Nothing is started: `jupyter --version` costs about 2 s, as it imports a dozen Jupyter packages to print
+their versions (jupyter_core/command.py). The launcher's shebang names its interpreter; versions come from
+that interpreter's site-packages ``*.dist-info/METADATA``; kernelspecs are found by walking the data paths the way
 jupyter_core.paths.jupyter_path("kernels") orders them (JUPYTER_PATH, then user and env dirs, the env
 first inside a venv or a conda env, then /usr/local/share/jupyter and /usr/share/jupyter). The first
 kernelspec of a name wins, as in jupyter_client.kernelspec; later ones are recorded as shadowed.

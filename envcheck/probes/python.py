@@ -208,7 +208,7 @@ def collect(ctx: ProbeContext) -> PythonFacts:
             interpreter, via = python3.target, f"pyenv shim {python3.path}"
     if interpreter is None:
         return PythonFacts(requested, None, resolutions=resolutions)
-    run = ctx.run([interpreter, "-c", SCRIPT], timeout=ctx.timeout_s, env=ctx.env)
+    run = ctx.run([interpreter, "-c", SCRIPT], timeout_s=ctx.timeout_s, env=ctx.env)
     if not run.ok:
         return PythonFacts(requested, interpreter, via, error=_failure(interpreter, run), resolutions=resolutions)
     try:

@@ -7,7 +7,7 @@ from typing import Any
 
 from envcheck import __version__
 from envcheck.model import Report, Result
-from envcheck.redact import redact
+from envcheck.report.safetext import json_safe_report
 
 SCHEMA = "envcheck.report"
 SCHEMA_VERSION = 1
@@ -47,6 +47,7 @@ def envelope(report: Report) -> dict[str, Any]:
     }
 
 
-def render_json(report: Report, secrets: tuple[str, ...] = ()) -> str:
-    text = json.dumps(envelope(report), indent=2, default=str)
-    return redact(text, secrets=secrets) + "\n"
+def render_json(report: Report) -> str:
+    """The envelope as indented JSON. Mask secrets first (envcheck.redact.Redactor.report): on the raw strings,
+    not on this text, where a secret holding a quote or a non-ASCII letter is already escaped."""
+    return json.dumps(envelope(json_safe_report(report)), indent=2, default=str) + "\n"

@@ -1,14 +1,23 @@
-"""JUnit XML for CI dashboards: one testcase per result; fail is a failure, unknown an error."""
+"""JUnit XML for CI dashboards: one testcase per result; fail is a failure, unknown an error.
+
+The XML is always well-formed, whatever the report holds (report/safetext.py: control characters stripped,
+then only what XML 1.0 allows), and the file is written whole or not at all (:func:`write_junit`).
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from xml.etree import ElementTree as ET
 
 from envcheck.model import Report, Status
-from envcheck.redact import redact
+from envcheck.redact import map_strings
+from envcheck.report.safetext import printable_report, xml_text
 
 
-def render_junit(report: Report, secrets: tuple[str, ...] = ()) -> str:
+def render_junit(report: Report) -> str:
+    """The JUnit XML of an already masked report (envcheck.redact.Redactor.report)."""
+    report = map_strings(printable_report(report), lambda _field, text: xml_text(text))
     counts = report.counts()
     suite = ET.Element(
         "testsuite",
@@ -24,8 +33,8 @@ def render_junit(report: Report, secrets: tuple[str, ...] = ()) -> str:
     for r in report.results:
         name = r.id + (f"[{r.item}]" if r.item else "")
         case = ET.SubElement(suite, "testcase", classname=r.subject, name=name, time=f"{r.duration_s:.3f}")
-        message = redact(r.reason or r.observed, secrets=secrets)
-        body = redact(f"found: {r.observed}\nexpected: {r.expected}\nfix: {r.fix}", secrets=secrets)
+        message = r.reason or r.observed
+        body = f"found: {r.observed}\nexpected: {r.expected}\nfix: {r.fix}"
         if r.status is Status.FAIL or (r.status is Status.WARN and report.strict):
             ET.SubElement(case, "failure", message=message, type=r.status.value).text = body
         elif r.status is Status.UNKNOWN:
@@ -35,3 +44,22 @@ def render_junit(report: Report, secrets: tuple[str, ...] = ()) -> str:
         elif r.status is Status.WARN:
             ET.SubElement(case, "system-out").text = "warning: " + body
     return ET.tostring(suite, encoding="unicode") + "\n"
+
+
+def write_junit(report: Report, path: str) -> None:
+    """Write :func:`render_junit` to ``path`` through a temporary file in the same folder renamed over it
+    (os.replace is atomic on POSIX), so a failed write leaves the old file or none, never a truncated one.
+    Raises OSError."""
+    data = render_junit(report).encode("utf-8")
+    folder, name = os.path.split(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        # mkstemp makes the file 0600; a report is for the CI job and whoever reads its artifacts, as the
+        # file it replaces was (or as a new file under a usual umask of 022).
+        os.chmod(temporary, os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise

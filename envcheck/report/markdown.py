@@ -1,4 +1,5 @@
-"""``--share``: a markdown report to paste into a bug report, secrets masked and home shown as ~."""
+"""``--share``: a markdown report to paste into a bug report. The caller masks it first (envcheck.redact:
+secrets, who the person is, home as ~) and passes the Redactor's summary, the report's last line."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 
 from envcheck import __version__
 from envcheck.model import Report, Status
-from envcheck.redact import redact
+from envcheck.report.safetext import printable_report
 from envcheck.report.terminal import SYMBOL, closing_line
 
 
@@ -19,7 +20,9 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
 
 
-def render_markdown(report: Report, *, home: str | None = None, secrets: tuple[str, ...] = ()) -> str:
+def render_markdown(report: Report, *, masked: str | None = None) -> str:
+    """Markdown of an already masked report; ``masked`` (what was masked, one line) ends it."""
+    report = printable_report(report)
     lines = [
         f"### envcheck {report.command} report",
         "",
@@ -42,7 +45,7 @@ def render_markdown(report: Report, *, home: str | None = None, secrets: tuple[s
             # A fenced block keeps a fix pasteable: every line of a multi-line fix stays its own line, and `|`
             # or `\` (sed addresses) are not escaped, which inline code in a list would show literally.
             fence = "`" * max(3, _longest_backtick_run(r.fix) + 1)
-            lines += [f"`{r.id}`" + (f" ({r.item})" if r.item else "") + ":", "", f"{fence}sh", r.fix, fence, ""]
+            lines += [f"`{r.id}`" + (f" ({_cell(r.item)})" if r.item else "") + ":", "", f"{fence}sh", r.fix, fence, ""]
         lines += ["</details>"]
-    lines += ["", closing_line(report)]
-    return redact("\n".join(lines) + "\n", home=home, secrets=secrets)
+    lines += ["", closing_line(report)] + (["", masked] if masked else [])
+    return "\n".join(lines) + "\n"

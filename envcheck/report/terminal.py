@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from envcheck.model import Report, Result, Status, worst
+from envcheck.report.safetext import printable_report
 
 SYMBOL = {Status.PASS: "✓", Status.WARN: "!", Status.FAIL: "✗", Status.UNKNOWN: "?", Status.SKIP: "-"}
 COLOR = {Status.PASS: "32", Status.WARN: "33", Status.FAIL: "31", Status.UNKNOWN: "35", Status.SKIP: "2"}
@@ -92,6 +93,9 @@ def closing_line(report: Report) -> str:
 
 
 def render_terminal(report: Report, *, color: bool = False, verbose: bool = False) -> str:
+    """The report for a person at a terminal. Mask secrets first (envcheck.redact.Redactor.report); control
+    characters and escape sequences from outside are stripped here, before envcheck adds its own colours."""
+    report = printable_report(report)
     style = _Style(color)
     lines = [style(f"envcheck {report.command} on {report.host}", "1"), ""]
     width = max((len(s) for s in report.subjects()), default=6)

@@ -1,12 +1,14 @@
 """What `envcheck scaffold` and `envcheck generate ...` do, step by step; cli.py passes the options and a
 ``say`` function (the only printing), so this module never prints or exits itself.
 
-Order matters for safety: validate every input, probe, plan (no disk), refuse or list what would be replaced,
-and only then write, atomically, so a bad option or an occupied folder leaves the disk as it was.
+Order matters for safety: validate every input, undo what an interrupted earlier run left in the folder, probe,
+plan (no disk), refuse or list what would be replaced, and only then write, all or nothing
+(envcheck/scaffold/write.py), so a bad option or an occupied folder leaves the disk as it was.
 """
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,11 +16,12 @@ from typing import Any, Callable
 
 from envcheck.model import Report, UsageError
 from envcheck.project_record import RECORD_PATH, ProjectRecord, read_record
-from envcheck.scaffold import validate
+from envcheck.scaffold import interrupts, validate
 from envcheck.scaffold.decide import Request
-from envcheck.scaffold.facts import HostFacts, probe_host
+from envcheck.scaffold.facts import PlanFacts, collect_plan_facts
+from envcheck.scaffold.journal import leftovers, older_leftovers, recover
 from envcheck.scaffold.plan import Plan, plan_project
-from envcheck.scaffold.write import replaced_files, write_tree
+from envcheck.scaffold.write import WriteResult, check_target, replaced_files, write_tree
 
 Say = Callable[[str], None]
 
@@ -85,16 +88,20 @@ def plan_text(plan: Plan, replaces: list[str]) -> str:
     return "\n".join(lines)
 
 
-def run(opts: Options, say: Say, *, part: str = "project", facts: HostFacts | None = None) -> dict[str, Any]:
+def plan_and_write(opts: Options, say: Say, *, part: str = "project", facts: PlanFacts | None = None) -> dict[str, Any]:
     """Scaffold (``part="project"``) or generate one part; returns the JSON summary."""
     target, request = build_request(opts, existing_project=part != "project")
-    facts = facts if facts is not None else probe_host()
+    check_target(target)
+    recovered = _undo_leftovers(target, opts, say)
+    facts = facts if facts is not None else collect_plan_facts()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     plan = plan_project(str(target), request, facts, part=part, created=created)
     replaces = replaced_files(target, plan.files)
     existing = validate.existing_entries(target) if part == "project" else replaces
     summary = plan.to_json(replaces=tuple(replaces), dry_run=opts.dry_run)
     summary["needs_force"] = bool(existing) and not opts.force
+    if recovered:
+        summary["leftovers"] = recovered
     if existing and not opts.force and not opts.dry_run:
         shown = ", ".join(existing[:8]) + (f" and {len(existing) - 8} more" if len(existing) > 8 else "")
         what = "is not empty" if part == "project" else "already has"
@@ -110,24 +117,68 @@ def run(opts: Options, say: Say, *, part: str = "project", facts: HostFacts | No
         say(f"Replacing {len(replaces)} existing file(s) in {target}:")
         for path in replaces:
             say(f"  {path}")
-    write_tree(target, plan.files, force=opts.force, whole_project=part == "project")
-    summary["written"] = sorted(plan.files)
-    if part == "project" and request.git:
-        from envcheck.scaffold.gitinit import init_and_commit
-
-        git = init_and_commit(target, plan.files)
-        summary["git"] = {"initialised": git.initialised, "committed": git.committed, "message": git.message}
+    written = _write(target, plan, opts, summary, part=part, git=part == "project" and request.git)
     if not opts.as_json:
         say(plan_text(plan, replaces))
         say(f"\nWrote {len(plan.files)} files into {target}.")
+        say_written(written, say)
         if "git" in summary:
             say(summary["git"]["message"])
     return summary
 
 
+def _write(target: Path, plan: Plan, opts: Options, summary: dict[str, Any], *, part: str, git: bool) -> WriteResult:
+    """Write the plan, then `git init`, with SIGINT, SIGTERM and SIGHUP held from the first change to the last:
+    before the last file is placed a signal rolls the write back; after it, the run ends once the step under way
+    is done, saying what stands."""
+    with interrupts.held() as signals:
+        written = write_tree(target, plan.files, force=opts.force, whole_project=part == "project")
+        summary["written"] = sorted(plan.files)
+        summary["backup"] = str(written.backup) if written.backup else None
+        if git:
+            from envcheck.scaffold.gitinit import init_and_commit
+
+            outcome = init_and_commit(target, plan.files, stop=signals.check)
+            summary["git"] = {"initialised": outcome.initialised, "committed": outcome.committed,
+                              "message": outcome.message}
+        if signals.pending is not None:
+            raise interrupts.Interrupted(signals.pending, f"{interrupts.signal_name(signals.pending)} arrived "
+                                                          f"after the project was complete in {target}")
+    return written
+
+
+def _undo_leftovers(target: Path, opts: Options, say: Say) -> list[str]:
+    """Undo what an interrupted run (SIGKILL, a power cut) left in the target, before anything is planned from
+    what the folder holds; a dry run only says so."""
+    if opts.dry_run:
+        notes = [f"{staging} is left from an interrupted envcheck run; a run without --dry-run undoes it first"
+                 for staging in leftovers(target)]
+    else:
+        with interrupts.held() as signals:
+            notes = recover(target)
+            if signals.pending is not None:
+                raise interrupts.Interrupted(signals.pending, (
+                    f"interrupted by {interrupts.signal_name(signals.pending)}; nothing was written"
+                    + (f" ({' '.join(notes)})" if notes else "")))
+    notes += older_leftovers(target)
+    if not opts.as_json:
+        for note in notes:
+            say(f"Note: {note}")
+    return notes
+
+
+def say_written(written: WriteResult, say: Say) -> None:
+    """Where the replaced files went, and how to put them back."""
+    if written.backup is not None:
+        say(f"The {len(written.replaced)} replaced file(s) are kept in {written.backup}/; to put them back: "
+            f"cp -a {shlex.quote(str(written.backup))}/. {shlex.quote(str(written.target))}/")
+    for note in written.notes:
+        say(f"Note: {note}")
+
+
 def scaffold(opts: Options, say: Say, *, part: str = "project", then_verify: bool = False) -> ScaffoldResult:
     """`envcheck scaffold` (or `generate PART`), then, with ``then_verify``, `envcheck verify` on what it wrote."""
-    summary = run(opts, say, part=part)
+    summary = plan_and_write(opts, say, part=part)
     if not then_verify or opts.dry_run:
         return ScaffoldResult(summary)
     from envcheck.scaffold.verify import verify

@@ -1,4 +1,5 @@
-"""Decisions for a scaffold plan: pure functions of the host facts, the request and envcheck.compat (issue #5, item 2).
+"""Decisions for a scaffold plan: pure functions of the PlanFacts, the request and envcheck.compat (pure, so
+the tests pin every decision on facts built by hand).
 
 Every decision carries its reason in words. The data (driver minimums, torch variants and their
 architectures, image tags, Ubuntu's Pythons, conda-forge's CUDA builds) comes only from envcheck.compat.
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from envcheck import compat
 from envcheck.compat_data import ubuntu_rows
 from envcheck.model import UsageError
-from envcheck.scaffold.facts import HostFacts
+from envcheck.scaffold.facts import PlanFacts
 
 ROUTES = ("pip", "conda-forge")
 
@@ -70,7 +71,7 @@ def _fits(release: compat.TorchRelease, python: str) -> bool:
     return _xy(release.python_min) <= _xy(python) <= _xy(release.python_max)
 
 
-def _target(facts: HostFacts, req: Request) -> tuple[str | None, tuple[int, int] | None, str]:
+def _target(facts: PlanFacts, req: Request) -> tuple[str | None, tuple[int, int] | None, str]:
     """The driver and capability the plan is for, and how to say whose they are."""
     if req.driver:
         return req.driver, None, f"a machine with NVIDIA driver {req.driver} (--driver; its GPU is not known here)"
@@ -134,7 +135,7 @@ def _explicit_cuda(req: Request, driver: str | None, capability: tuple[int, int]
     raise UsageError(f"--cuda {req.cuda}: no torch build in the data fits{detail}{hint}; try --cuda auto")
 
 
-def choose_torch(facts: HostFacts, req: Request) -> tuple[compat.TorchChoice, str]:
+def choose_torch(facts: PlanFacts, req: Request) -> tuple[compat.TorchChoice, str]:
     """The torch build and who it is for."""
     driver, capability, planned_for = _target(facts, req)
     releases = _releases(req)
@@ -161,7 +162,7 @@ def choose_torch(facts: HostFacts, req: Request) -> tuple[compat.TorchChoice, st
     return compat.TorchChoice(release, cpu, f"torch {release.latest_patch} cpu: {reason}"), planned_for
 
 
-def choose_python(facts: HostFacts, req: Request, release: compat.TorchRelease) -> Decision:
+def choose_python(facts: PlanFacts, req: Request, release: compat.TorchRelease) -> Decision:
     span = f"torch {release.version} supports Python {release.python_min}-{release.python_max}"
     if req.python:
         return Decision("python", req.python, f"--python {req.python} asked; {span}")
@@ -238,7 +239,7 @@ def choose_route(req: Request, choice: compat.TorchChoice, driver: str | None) -
                            "check torch.cuda.get_arch_list() once installed)"), pin
 
 
-def decide(facts: HostFacts, req: Request) -> Decisions:
+def decide(facts: PlanFacts, req: Request) -> Decisions:
     choice, planned_for = choose_torch(facts, req)
     driver = req.driver or facts.driver
     release, variant = choice.release, choice.variant

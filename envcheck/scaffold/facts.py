@@ -1,7 +1,7 @@
-"""The host facts a scaffold plan is made from, and how the CLI fills them from the probes.
+"""The machine facts a scaffold plan is made from (PlanFacts), and how the CLI fills them from the probes.
 
-Tests build :class:`HostFacts` by hand (the decisions are pure functions of it); the CLI fills it from the
-same probes `envcheck doctor` runs (the engine's ``run_probes``, with their deadlines and crash isolation):
+Tests build :class:`PlanFacts` by hand (the decisions are pure functions of it); the CLI fills it from the
+same probes `envcheck doctor` runs (the engine's ``collect_all``, with their deadlines and crash isolation):
 the gpu probe for driver, CUDA, capability and name; the host probe for Ubuntu. Where the gpu probe itself
 failed, ``/proc/driver/nvidia`` still gives the driver and the GPU name.
 """
@@ -14,12 +14,12 @@ from typing import Any, Mapping
 
 from envcheck import compat
 from envcheck.probes.gpu import GpuFacts
-from envcheck.probes.host import HostFacts as HostProbeFacts
+from envcheck.probes.host import HostFacts
 from envcheck.probes.project import read_gpu_now
 
 
 @dataclass(frozen=True)
-class HostFacts:
+class PlanFacts:
     driver: str | None = None  # "535.104.05"; None: no NVIDIA driver here
     cuda: str | None = None  # the highest CUDA the driver reports ("12.2"), when known
     capability: tuple[int, int] | None = None  # (8, 0) for an A100; None: unknown or no GPU
@@ -35,9 +35,9 @@ class HostFacts:
         return data
 
 
-def from_probe_facts(gpu: GpuFacts | None, host: HostProbeFacts | None, gpu_error: str = "",
-                     host_error: str = "") -> HostFacts:
-    """Map the gpu and host probes' facts (either may be None when the probe failed) to HostFacts.
+def from_probe_facts(gpu: GpuFacts | None, host: HostFacts | None, gpu_error: str = "",
+                     host_error: str = "") -> PlanFacts:
+    """Map the gpu and host probes' facts (either may be None when the probe failed) to PlanFacts.
 
     With several GPUs the oldest architecture decides: the torch build must have kernels for every one.
     """
@@ -78,7 +78,7 @@ def from_probe_facts(gpu: GpuFacts | None, host: HostProbeFacts | None, gpu_erro
             ubuntu = release.get("VERSION_ID")
     elif host_error:
         notes.append(f"host probe: {host_error}")
-    return HostFacts(driver=_clean(driver), cuda=_clean(cuda), capability=capability, gpu_name=_clean(name),
+    return PlanFacts(driver=_clean(driver), cuda=_clean(cuda), capability=capability, gpu_name=_clean(name),
                      ubuntu=_clean(ubuntu), notes=tuple(notes))
 
 
@@ -90,17 +90,17 @@ def _clean(value: Any) -> str | None:
     return text[:120] or None
 
 
-def probe_host(timeout_s: float = 5.0) -> HostFacts:
+def collect_plan_facts(timeout_s: float = 5.0) -> PlanFacts:
     """Run the gpu and host probes (in parallel, under their deadlines) and map their facts."""
-    from envcheck.engine import make_context, run_probes
+    from envcheck.engine import collect_all, make_context
     from envcheck.policy import default_policy
     from envcheck.probes import PROBES
 
     policy = default_policy()
     wanted = [PROBES[name] for name in ("gpu", "host") if name in PROBES]
-    runs = run_probes(wanted, make_context(policy), timeout_s)
-    gpu, host = runs.get("gpu"), runs.get("host")
+    collected = collect_all(wanted, make_context(policy), timeout_s)
+    gpu, host = collected.get("gpu"), collected.get("host")
     gpu_facts = gpu.facts if gpu is not None and isinstance(gpu.facts, GpuFacts) else None
-    host_facts = host.facts if host is not None and isinstance(host.facts, HostProbeFacts) else None
+    host_facts = host.facts if host is not None and isinstance(host.facts, HostFacts) else None
     return from_probe_facts(gpu_facts, host_facts, gpu.error if gpu else "probe 'gpu' not registered",
                             host.error if host else "probe 'host' not registered")

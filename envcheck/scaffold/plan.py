@@ -17,7 +17,7 @@ from envcheck import __version__, compat
 from envcheck.project_record import RECORD_PATH, ProjectRecord, RecordedDecision, RecordedHost
 from envcheck.scaffold import render
 from envcheck.scaffold.decide import Decisions, Request, decide
-from envcheck.scaffold.facts import HostFacts
+from envcheck.scaffold.facts import PlanFacts
 
 PARTS = ("project", "environment", "dockerfile")
 NOTEBOOK_PATH = "notebooks/01-hello-pytorch.ipynb"
@@ -28,7 +28,7 @@ UID = 10001  # the image user's uid: not root, and clear of Ubuntu 24.04's uid-1
 class Plan:
     target: str
     request: Request
-    facts: HostFacts
+    facts: PlanFacts
     decisions: Decisions
     files: Mapping[str, str] = field(default_factory=dict)
 
@@ -53,7 +53,7 @@ class Plan:
         }
 
 
-def context(req: Request, facts: HostFacts, d: Decisions) -> dict[str, Any]:
+def context(req: Request, facts: PlanFacts, d: Decisions) -> dict[str, Any]:
     """Everything the templates may use; user values (name, package) are plain strings in it."""
     choice = d.choice
     return {
@@ -139,7 +139,7 @@ def notebook(source: str) -> str:
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 
 
-def record(req: Request, facts: HostFacts, d: Decisions, created: str) -> ProjectRecord:
+def record(req: Request, facts: PlanFacts, d: Decisions, created: str) -> ProjectRecord:
     """The project record: the facts, decisions and data version `project.drift` compares with later."""
     return ProjectRecord(
         envcheck_version=__version__,
@@ -166,7 +166,7 @@ def _project_files(ctx: Mapping[str, Any], req: Request) -> dict[str, str]:
     return files
 
 
-def plan_project(target: str, req: Request, facts: HostFacts, *, part: str = "project", created: str = "") -> Plan:
+def plan_project(target: str, req: Request, facts: PlanFacts, *, part: str = "project", created: str = "") -> Plan:
     """The whole plan for ``part``: a project, or just its environment.yml or Dockerfiles."""
     if part not in PARTS:
         raise ValueError(f"part must be one of {PARTS}")

@@ -1,4 +1,5 @@
-"""The Jinja adapter: templates from the shipped folders, rendered in a sandbox (STYLE.md convention 11).
+"""The Jinja adapter: templates from the shipped folders, rendered in a sandbox: user values are data,
+never template source (https://jinja.palletsprojects.com/en/stable/sandbox/).
 
 jinja2 is imported only inside functions so that `envcheck --help` never loads it. Templates are read
 from the package's own files (``envcheck/_shipped/{templates,dockerfiles}`` inside a wheel, put there by

@@ -1,4 +1,5 @@
-"""Input validation for `envcheck scaffold`: every value is checked before anything is written (issue #5, item 6).
+"""Input validation for `envcheck scaffold`: every value is checked before anything is written, so a bad
+value never leaves a half-written project.
 
 Each function returns the cleaned value or raises :class:`UsageError` (exit 2) with a message that says
 what was wrong and what would be accepted. Nothing here touches the disk except reading what a target
@@ -12,7 +13,7 @@ import os
 import re
 import sys
 import unicodedata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from envcheck.model import UsageError
 
@@ -88,6 +89,7 @@ def target_path(path: str) -> Path:
     target = Path(os.path.abspath(os.path.expanduser(path)))
     if target == Path(target.anchor):
         raise UsageError("refusing to scaffold into the root folder: name a project folder")
+    _check_reachable(target)
     if target.exists() and not target.is_dir():
         raise UsageError(f"{target} exists and is not a folder")
     if target.is_symlink():
@@ -96,6 +98,29 @@ def target_path(path: str) -> Path:
     if not parent.is_dir():
         raise UsageError(f"the parent folder {parent} does not exist: create it first (mkdir -p {parent})")
     return target
+
+
+def _check_reachable(target: Path) -> None:
+    """A path that runs through a file, or a name longer than the file system takes, is refused here: the stat
+    calls below would fail on it with ENOTDIR or ENAMETOOLONG (which Python 3.10 and 3.11's Path.exists raise)."""
+    ancestor = target
+    while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor != target and not os.path.isdir(ancestor):
+        raise UsageError(f"{ancestor} is a file, not a folder: {target} cannot be made under it")
+    try:
+        name_max = os.pathconf(ancestor, "PC_NAME_MAX")
+        path_max = os.pathconf(ancestor, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096  # Linux's NAME_MAX and PATH_MAX
+    for part in target.relative_to(ancestor).parts:
+        if len(os.fsencode(part)) > name_max:
+            raise UsageError(f"the folder name {show(part)} is {len(os.fsencode(part))} bytes long; the file system "
+                             f"of {ancestor} takes names of at most {name_max} bytes")
+    # The project's own deepest paths (src/<package>/..., .envcheck/staging-*/tree/...) add up to about 150 bytes.
+    if len(os.fsencode(str(target))) + 150 >= path_max:
+        raise UsageError(f"the path {show(str(target))} is too long: the project's files under it would pass the "
+                         f"{path_max}-byte limit of a path")
 
 
 def python_version(value: str) -> str:
@@ -124,6 +149,22 @@ def driver_version(value: str) -> str:
     if not _DRIVER.match(value):
         raise UsageError(f"--driver {show(value)}: expected an NVIDIA driver version like 535.104.05 or 570.26")
     return value
+
+
+def safe_relpath(rel: str) -> PurePosixPath:
+    """A path to write (from a plan, or read back from a journal) must be relative, plain and free of '..',
+    backslashes and control characters."""
+    pure = PurePosixPath(rel)
+    bad = (
+        not rel
+        or pure.is_absolute()
+        or "\\" in rel
+        or any(part in ("", ".", "..") for part in rel.split("/"))
+        or _control_chars(rel)
+    )
+    if bad:
+        raise UsageError(f"refusing to write {show(rel)}: not a plain relative path")
+    return pure
 
 
 def existing_entries(target: Path) -> list[str]:

@@ -54,9 +54,16 @@ def read_build_stream(chunks: Iterable[dict[str, Any]], *, deadline: float) -> B
     The chunks are read on a ``linereader.Feed``, so the deadline holds while a step prints nothing
     (`RUN pip install -q ...`, `RUN sleep`); an error while reading is raised here. The engine cancels the build
     when envcheck exits and the connection closes."""
+    feed = linereader.Feed(chunks, "envcheck-build-log")
+    try:
+        return _follow_build(feed, deadline)
+    finally:  # a deadline or an error: the feed's thread stops reading, and drops the engine's stream
+        feed.close()
+
+
+def _follow_build(feed: linereader.Feed[dict[str, Any]], deadline: float) -> BuildLog:
     step, image_id = "", ""
     lines: deque[str] = deque(maxlen=_LOG_LINES)
-    feed = linereader.Feed(chunks, "envcheck-build-log")
     while True:
         try:
             chunk = feed.get(deadline - time.monotonic())
@@ -136,8 +143,8 @@ def _smoke(image: str, package: str, gpu: bool, timeout_s: float, disable_requir
     # engine logged them, as `docker logs` shows them.
     spec = container.Launch(image, command, try_by_hand=by_hand, environment=environment, merged=True)
     deadline = time.monotonic() + timeout_s
-    stream = container.launch(spec, env=os.environ, home=os.path.expanduser("~"), timeout=min(timeout_s, 300),
-                              gpus=gpu, run_timeout=timeout_s)
+    stream = container.launch(spec, env=os.environ, home=os.path.expanduser("~"), timeout_s=min(timeout_s, 300),
+                              gpus=gpu, run_timeout_s=timeout_s)
     kept: deque[str] = deque(maxlen=_SMOKE_LOG_LINES)
     try:
         try:
@@ -147,7 +154,7 @@ def _smoke(image: str, package: str, gpu: bool, timeout_s: float, disable_requir
             raise TimeoutError(f"the smoke test did not finish within {timeout_s:.0f} s") from None
         if stream.stream_failure is not None:  # the engine went away: what it raised says why
             raise stream.stream_failure
-        code = stream.close(wait=max(deadline - time.monotonic(), 1.0))  # its output ended: it exits now
+        code = stream.close(wait_s=max(deadline - time.monotonic(), 1.0))  # its output ended: it exits now
     finally:
         stream.remove()
     if code is None:

@@ -17,15 +17,17 @@ from envcheck import runner
 from envcheck.model import Report
 from envcheck.policy import Policy, default_policy
 
+QUIET_S = 30.0  # without --step-timeout: the limit from launch to the child's hello, and between two steps
 
-def run_smoke(
+
+def smoke_test(
     *,
     python: str | None = None,
     conda_env: str | None = None,
     docker: str | None = None,
     bench: bool = False,
-    run_timeout: float = 600.0,
-    step_timeout: float | None = None,
+    run_timeout_s: float = 600.0,
+    step_timeout_s: float | None = None,
     policy: Policy | None = None,
     on_event: Callable[[Mapping[str, Any]], None] | None = None,
     env: Mapping[str, str] | None = None,
@@ -33,9 +35,9 @@ def run_smoke(
 ) -> Report:
     """The whole smoke run as a Report (command "smoke"); a named target that is not there is a UsageError."""
     from envcheck.probes import nvidia_proc
-    from envcheck.smoke import steps, targets
+    from envcheck.smoke import records, steps, targets
     from envcheck.smoke.driver import LineSource, child_args, drive, start_local
-    from envcheck.smoke.events import ChildRun, Ended
+    from envcheck.smoke.events import ChildTranscript, Ended
     from envcheck.smoke.judging import Judging
 
     policy = policy or default_policy()
@@ -43,43 +45,52 @@ def run_smoke(
     home = os.path.expanduser("~")
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = time.monotonic()
-    target = targets.resolve(python=python, conda_env=conda_env, docker=docker, env=env, home=home, run=runner.run)
+    target = targets.resolve(python=python, conda_env=conda_env, docker=docker, env=env, home=home, run=runner.run,
+                             timeout_s=min(targets.MANAGER_TIMEOUT_S, run_timeout_s))
     host_gpus = nvidia_proc.read_gpus()
+    # Only the child started here knows this run's nonce, so only its records count (smoke/records.py).
+    nonce = records.new_nonce()
 
-    def deadline_for(step: str) -> float:
-        spec = steps.BY_NAME.get(step)
-        return step_timeout if step_timeout is not None else (spec.deadline_s if spec else 60.0)
+    def timeout_s_for(wait: str) -> float:
+        """The rule for every wait on the child's next line: --step-timeout when given; else a step's own
+        limit (StepSpec.timeout_s), and QUIET_S for start-up and between steps. --timeout bounds them all."""
+        if step_timeout_s is not None:
+            return step_timeout_s
+        spec = steps.BY_NAME.get(wait)
+        return spec.timeout_s if spec is not None else QUIET_S
 
-    def driven(source: LineSource) -> ChildRun:
-        return drive(source, target, deadline_for=deadline_for, run_timeout=run_timeout, on_event=on_event, bench=bench)
+    def driven(source: LineSource) -> ChildTranscript:
+        return drive(source, target, timeout_s_for=timeout_s_for, run_timeout_s=run_timeout_s, nonce=nonce,
+                     on_event=on_event, bench=bench)
 
     if target.error:
-        run = ChildRun(target, Ended.NOT_STARTED, error=target.error, bench=bench)
+        child = ChildTranscript(target, Ended.NOT_STARTED, error=target.error, bench=bench)
     elif target.kind == "docker":
         from envcheck.smoke import container
 
         try:
             stream = container.start(target.image or "", target.python, child_args(bench), env=env, home=home,
-                                     timeout=min(30.0, run_timeout), gpus=bool(host_gpus), run_timeout=run_timeout)
+                                     timeout_s=min(30.0, run_timeout_s), gpus=bool(host_gpus),
+                                     run_timeout_s=run_timeout_s, nonce=nonce)
         except container.ContainerError as exc:
-            run = ChildRun(target, Ended.NOT_STARTED, error=str(exc), error_fix=exc.fix, bench=bench)
+            child = ChildTranscript(target, Ended.NOT_STARTED, error=str(exc), error_fix=exc.fix, bench=bench)
         else:
             try:
-                run = driven(stream)
+                child = driven(stream)
             finally:
                 stream.remove()
     else:
-        local = start_local(target, bench, env)
+        local = start_local(target, bench, {**env, records.NONCE_VARIABLE: nonce})
         try:
-            run = driven(local)
+            child = driven(local)
         except BaseException:  # Ctrl-C (or a bug): the child runs in its own session and would outlive us
-            local.close(grace=2.0)
+            local.close(grace_s=2.0)
             raise
     judging = Judging(policy, target, nvidia_proc.driver_version(), host_gpus,
-                      python_version=str((run.hello or {}).get("version") or "") or None, hello=run.hello or {})
+                      python_version=str((child.hello or {}).get("version") or "") or None, hello=child.hello or {})
     return Report(
         command="smoke", host=socket.gethostname(), started_at=started_at,
-        duration_s=round(time.monotonic() - start, 4), results=tuple(steps.results(run, judging)), strict=strict,
+        duration_s=round(time.monotonic() - start, 4), results=tuple(steps.results(child, judging)), strict=strict,
     )
 
 

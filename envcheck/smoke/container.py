@@ -1,7 +1,7 @@
 """A child in a container, read like a local one: ``envcheck smoke --docker IMAGE`` and ``envcheck verify``.
 
 The smoke child script is bind-mounted read-only and run by path with the image's interpreter; GPUs are
-requested (``--gpus all``) when the host has any; the container has no network (``dockerapi.run_container``).
+requested (``--gpus all``) when the host has any; the container has no network (``dockerapi.start_container``).
 Its stdout is followed as a log stream through ``envcheck.linereader``, so the driver reads it like a local
 child's, with the same deadlines. Every client call carries a timeout. The SDK is imported by the adapter only.
 """
@@ -32,7 +32,7 @@ class ContainerStream:
     lines too, in the order the engine logged them (as ``docker logs`` shows both), instead of in the tail."""
 
     container: Any  # followed for the log stream: its client waits as long as the whole run
-    timeout: float
+    timeout_s: float
     missing: bool = False
     error: str = ""
     control: Any = None  # the same container through the setup client (short timeout): inspect, kill, remove
@@ -50,8 +50,8 @@ class ContainerStream:
         # Called on the feed's thread: a failure to open the stream ends the output like one while following it.
         yield from self.container.logs(stdout=True, stderr=self.merged, stream=True, follow=True)
 
-    def readline(self, timeout: float) -> str | None:
-        return self._lines.get(timeout)
+    def readline(self, timeout_s: float) -> str | None:
+        return self._lines.get(timeout_s)
 
     @property
     def stream_failure(self) -> Exception | None:
@@ -71,24 +71,26 @@ class ContainerStream:
         text: str = data.decode("utf-8", errors="replace")
         return text[-limit:] + (f"\n{self.stream_error}" if self.stream_error else "")
 
-    def close(self, grace: float = 2.0, wait: float = 0.0) -> int | None:
+    def close(self, grace_s: float = 2.0, wait_s: float = 0.0) -> int | None:
         rc: int | None = None
         try:
-            if wait > 0:
+            if wait_s > 0:
                 try:
-                    self._short.wait(timeout=wait)
-                except Exception:  # noqa: S110 - still running after ``wait``: it is killed below
+                    self._short.wait(timeout=wait_s)
+                except Exception:  # noqa: S110 - still running after ``wait_s``: it is killed below
                     pass
             self._short.reload()
             if self._short.status == "running":
                 self._short.kill()
-            rc = int(self._short.wait(timeout=max(grace, 5.0)).get("StatusCode"))
+            rc = int(self._short.wait(timeout=max(grace_s, 5.0)).get("StatusCode"))
         except Exception:  # noqa: S110 - a container that cannot be waited for has no exit code to report
             rc = None
-        self._lines.join(timeout=grace)
+        self._lines.close()  # nobody reads on: a thread held back by a full feed lets go at once
+        self._lines.join(timeout_s=grace_s)
         return rc
 
     def remove(self) -> None:
+        self._lines.close()
         try:
             self._short.remove(force=True)
         except Exception:  # noqa: S110 - already gone (auto-removed, or the engine restarted)
@@ -111,29 +113,34 @@ class Launch:
     merged: bool = False  # read stderr in the lines (ContainerStream.merged)
 
 
-def start(image: str, python: str, args: list[str], *, env: Mapping[str, str], home: str, timeout: float,
-          gpus: bool, run_timeout: float) -> ContainerStream:
-    """Start the smoke child in ``image``: by path, unbuffered, bind-mounted read-only."""
+def start(image: str, python: str, args: list[str], *, env: Mapping[str, str], home: str, timeout_s: float,
+          gpus: bool, run_timeout_s: float, nonce: str) -> ContainerStream:
+    """Start the smoke child in ``image``: by path, unbuffered, bind-mounted read-only; ``nonce`` marks its
+    records (smoke/records.py)."""
+    from envcheck.smoke.records import NONCE_VARIABLE
+
     return launch(Launch(
         image, [CHILD_IN_IMAGE, *args], entrypoint=[python, "-u"],
         try_by_hand=f"docker run --rm --entrypoint {python} {image} -V  # try it by hand",
         volumes={os.path.realpath(CHILD): {"bind": CHILD_IN_IMAGE, "mode": "ro"}},
         environment={"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
-                     "NVIDIA_DRIVER_CAPABILITIES": "compute,utility"},
+                     "NVIDIA_DRIVER_CAPABILITIES": "compute,utility", NONCE_VARIABLE: nonce},
         shm_size="1g", labels={"envcheck": "smoke"},
-    ), env=env, home=home, timeout=timeout, gpus=gpus, run_timeout=run_timeout)
+    ), env=env, home=home, timeout_s=timeout_s, gpus=gpus, run_timeout_s=run_timeout_s)
 
 
-def launch(spec: Launch, *, env: Mapping[str, str], home: str, timeout: float, gpus: bool,
-           run_timeout: float) -> ContainerStream:
+def launch(spec: Launch, *, env: Mapping[str, str], home: str, timeout_s: float, gpus: bool,
+           run_timeout_s: float) -> ContainerStream:
     """Start ``spec`` on the engine the docker CLI would use; raises ContainerError with the fix when the engine
-    or image says no. Setup calls get ``timeout``; the log stream gets the run's (the child may be quiet for
+    or image says no. Setup calls get ``timeout_s``; the log stream gets the run's (the child may be quiet for
     minutes)."""
     from envcheck import dockerapi
 
     endpoint = dockerapi.resolve_endpoint(env, home)
+    if endpoint.error:
+        raise ContainerError(endpoint.error, "engine", f"{fixes.DOCKER_DIAGNOSE}  # says why and how to fix it")
     try:
-        client = dockerapi.sdk_client(endpoint, timeout)
+        client = dockerapi.sdk_client(endpoint, timeout_s)
     except Exception as exc:
         kind, detail = dockerapi.classify(exc)
         raise ContainerError(f"the Docker engine at {endpoint.url or '(none)'} did not answer: {detail}", kind,
@@ -147,7 +154,7 @@ def launch(spec: Launch, *, env: Mapping[str, str], home: str, timeout: float, g
     except Exception as exc:
         raise ContainerError(f"could not inspect {image}: {exc}", "engine", "docker info") from exc
     try:
-        container = dockerapi.run_container(
+        container = dockerapi.start_container(
             client, image, spec.command, gpus=gpus, entrypoint=spec.entrypoint, environment=spec.environment,
             volumes=spec.volumes, shm_size=spec.shm_size, labels=spec.labels)
     except dockerapi.ContainerRefused as exc:
@@ -156,7 +163,7 @@ def launch(spec: Launch, *, env: Mapping[str, str], home: str, timeout: float, g
                                  fixes.TOOLKIT_THEN_CONFIGURE) from exc
         raise ContainerError(f"the container did not start: {exc}", "engine", spec.try_by_hand) from exc
     try:
-        follower = dockerapi.sdk_client(endpoint, run_timeout + 30).containers.get(container.id)
+        follower = dockerapi.sdk_client(endpoint, run_timeout_s + 30).containers.get(container.id)
     except Exception:  # the short client still works; a quiet child may then end the stream early
         follower = container
-    return ContainerStream(follower, timeout, control=container, merged=spec.merged)
+    return ContainerStream(follower, timeout_s, control=container, merged=spec.merged)

@@ -1,5 +1,5 @@
 """What the smoke child said, decoded: how each step ended (:class:`StepEnd`) and how the run ended
-(:class:`ChildRun`). The driver builds them; the judges in ``steps.py`` and ``fixes.py`` only read them.
+(:class:`ChildTranscript`). The driver builds them; the judges in ``steps.py`` and ``fixes.py`` only read them.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from envcheck.smoke.facts import FactsError, StepFacts
+from envcheck.smoke.oom import OomFinding
 from envcheck.smoke.targets import Target
 
 
@@ -97,10 +98,11 @@ def decode_end(event: Mapping[str, Any], decoder: FactsDecoder | None) -> StepEn
 
 
 @dataclass(frozen=True)
-class ChildRun:
+class ChildTranscript:
     """Everything the child said, and how its run ended.
 
-    ``open_step`` is the (step, item) that had started and not ended when the run stopped.
+    ``open_step`` is the (step, item) that had started and not ended when the run stopped. ``ended`` says
+    who stopped it: the child (DONE, EXIT: ``rc`` says how) or envcheck at a deadline (``cut_off``).
     """
 
     target: Target
@@ -109,10 +111,14 @@ class ChildRun:
     ends: tuple[StepEnd, ...] = ()
     open_step: tuple[str, str | None] | None = None
     open_for_s: float = 0.0
-    deadline_s: float = 0.0  # the deadline that ran out, when it was cut off
+    timeout_s: float = 0.0  # the time limit that ran out, when it was cut off
     rc: int | None = None
     stderr_tail: str = ""
-    noise: tuple[str, ...] = ()  # stdout lines that were not protocol JSON
+    noise: tuple[str, ...] = ()  # stdout lines that were not records of this child (no JSON, no nonce)
+    rejected: tuple[str, ...] = ()  # why the first of the child's records that broke the protocol were dropped
+    rejected_count: int = 0  # how many were
+    output_closed: bool = False  # its stdout ended while it kept running, until envcheck cut it off
+    oom: OomFinding | None = None  # for a SIGKILL envcheck did not send: what the kernel log says of its pid
     error: str = ""  # why the child could not start
     error_fix: str = ""  # and what to do about it, when the starter knew
     duration_s: float = 0.0

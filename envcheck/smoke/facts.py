@@ -9,6 +9,7 @@ the same default. Numbers keep the type JSON gave them (an integer prints withou
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -28,20 +29,50 @@ def _wrong(key: str, kind: str, value: Any) -> FactsError:
 
 
 def _number(raw: Mapping[str, Any], key: str) -> float:
+    """A measured error or loss, never negative; its judge reads NaN and infinity as the failure they are (a
+    diverged loss, a GPU computing garbage), so those pass here."""
     value = _need(raw, key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _wrong(key, "a number", value)
+    if value < 0:
+        raise _wrong(key, "a number, not negative", value)
     return value
 
 
-def _opt_number(raw: Mapping[str, Any], key: str) -> float | None:
-    return None if raw.get(key) is None else _number(raw, key)
+def _finite(raw: Mapping[str, Any], key: str) -> float:
+    """A figure no judge could read as NaN or infinity (a time, a rate, a size): those are not facts. A NaN rate
+    compares false with every floor, so it would pass a "below the floor" test: refused here."""
+    value = _number(raw, key)
+    if not math.isfinite(value) or value < 0:
+        raise _wrong(key, "a finite number, not negative", value)
+    return value
+
+
+def _fraction(raw: Mapping[str, Any], key: str) -> float:
+    value = _number(raw, key)
+    if not 0 <= value <= 1:
+        raise _wrong(key, "a fraction from 0 to 1", value)
+    return value
+
+
+def _opt_finite(raw: Mapping[str, Any], key: str) -> float | None:
+    return None if raw.get(key) is None else _finite(raw, key)
 
 
 def _int(raw: Mapping[str, Any], key: str) -> int:
+    """A count: an integer (true is not 1 here), never negative."""
     value = _need(raw, key)
     if isinstance(value, bool) or not isinstance(value, int):
         raise _wrong(key, "an integer", value)
+    if value < 0:
+        raise _wrong(key, "a count, not negative", value)
+    return value
+
+
+def _str(raw: Mapping[str, Any], key: str) -> str:
+    value = _need(raw, key)
+    if not isinstance(value, str):
+        raise _wrong(key, "a string", value)
     return value
 
 
@@ -109,13 +140,13 @@ class StepFacts:
 
 @dataclass(frozen=True)
 class ImportFacts(StepFacts):
-    version: str | None
+    version: str  # torch.__version__: an import that gives none did not import torch
     cuda_build: str | None
     warnings: tuple[str, ...]
 
     @classmethod
     def decode(cls, raw: Mapping[str, Any]) -> ImportFacts:
-        return cls(_opt_str(raw, "version"), _opt_str(raw, "cuda_build"), _strs(raw, "warnings"), raw=raw)
+        return cls(_str(raw, "version"), _opt_str(raw, "cuda_build"), _strs(raw, "warnings"), raw=raw)
 
 
 @dataclass(frozen=True)
@@ -181,8 +212,8 @@ class ContextFacts(StepFacts):
 
     @classmethod
     def decode(cls, raw: Mapping[str, Any]) -> ContextFacts:
-        return cls(_number(raw, "init_s"), _int(raw, "allocated_mib"), _number(raw, "free_gib"),
-                   _number(raw, "total_gib"), _flag(raw, "checksum_ok"), raw=raw)
+        return cls(_finite(raw, "init_s"), _int(raw, "allocated_mib"), _finite(raw, "free_gib"),
+                   _finite(raw, "total_gib"), _flag(raw, "checksum_ok"), raw=raw)
 
 
 @dataclass(frozen=True)
@@ -206,7 +237,7 @@ class TrainFacts(StepFacts):
     @classmethod
     def decode(cls, raw: Mapping[str, Any]) -> TrainFacts:
         return cls(_number(raw, "loss_start"), _number(raw, "loss_end"), _int(raw, "steps"),
-                   _number(raw, "time_per_step_ms"), _number(raw, "accuracy"), raw=raw)
+                   _finite(raw, "time_per_step_ms"), _fraction(raw, "accuracy"), raw=raw)
 
 
 @dataclass(frozen=True)
@@ -254,12 +285,12 @@ class RankReport:
 
     rank: int
     ok: bool
-    seconds: float | None
+    duration_s: float | None
     error: str | None
 
     @classmethod
     def decode(cls, raw: Mapping[str, Any]) -> RankReport:
-        return cls(_int(raw, "rank"), _flag(raw, "ok"), _opt_number(raw, "seconds"), _opt_str(raw, "error"))
+        return cls(_int(raw, "rank"), _flag(raw, "ok"), _opt_finite(raw, "seconds"), _opt_str(raw, "error"))
 
 
 @dataclass(frozen=True)
@@ -317,9 +348,9 @@ class BenchMatmulFacts(StepFacts):
     @classmethod
     def decode(cls, raw: Mapping[str, Any]) -> BenchMatmulFacts:
         if "name" not in raw:  # the child names the GPU; the CPU has no name
-            return cls(True, None, _int(raw, "n"), _int(raw, "threads"), {"fp32": _number(raw, "fp32_tflops")},
+            return cls(True, None, _int(raw, "n"), _int(raw, "threads"), {"fp32": _finite(raw, "fp32_tflops")},
                        raw=raw)
-        tflops = {label: _opt_number(raw, f"{label}_tflops") for label in MATMUL_DTYPES}
+        tflops = {label: _opt_finite(raw, f"{label}_tflops") for label in MATMUL_DTYPES}
         return cls(False, _opt_str(raw, "name"), _opt_int(raw, "n"), None, tflops, raw=raw)
 
 
@@ -330,7 +361,7 @@ class BenchMemoryFacts(StepFacts):
 
     @classmethod
     def decode(cls, raw: Mapping[str, Any]) -> BenchMemoryFacts:
-        return cls(_opt_str(raw, "name"), _number(raw, "gbs"), raw=raw)
+        return cls(_opt_str(raw, "name"), _finite(raw, "gbs"), raw=raw)
 
 
 @dataclass(frozen=True)
@@ -344,6 +375,6 @@ class BenchTransferFacts(StepFacts):
 
     @classmethod
     def decode(cls, raw: Mapping[str, Any]) -> BenchTransferFacts:
-        return cls(_number(raw, "h2d_gbs"), _number(raw, "d2h_gbs"), _opt_str(raw, "current_link_speed"),
+        return cls(_finite(raw, "h2d_gbs"), _finite(raw, "d2h_gbs"), _opt_str(raw, "current_link_speed"),
                    _opt_str(raw, "current_link_width"), _opt_str(raw, "max_link_speed"),
                    _opt_str(raw, "max_link_width"), raw=raw)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 
 from envcheck.fixes import DRIVER_INSTALL_THEN_REBOOT, TOOLKIT_FOR_CONTAINER_DRIVER, UBUNTU_DRIVERS
-from envcheck.smoke.events import ChildRun
+from envcheck.smoke.events import ChildTranscript
 from envcheck.smoke.judging import Judging
 from envcheck.smoke.targets import Target
 
@@ -127,10 +127,10 @@ def crash(step: str, target: Target) -> str:
     return "sudo dmesg | tail  # an OOM kill or an Xid error shows here"
 
 
-def for_target(run: ChildRun) -> str:
-    target = run.target
-    if run.error_fix:
-        return run.error_fix
+def for_target(child: ChildTranscript) -> str:
+    target = child.target
+    if child.error_fix:
+        return child.error_fix
     if target.kind == "docker":
         return f"docker image inspect {target.image}  # the image must exist locally and hold {target.python}"
     if target.error:

@@ -193,7 +193,7 @@ def nccl(facts: NcclFacts, j: Judging) -> Outcome:
     ranks = facts.ranks
     bad = [r for r in ranks if not r.ok]
     version = f" (NCCL {facts.nccl_version})" if facts.nccl_version else ""
-    times = [r.seconds for r in ranks if r.seconds is not None]
+    times = [r.duration_s for r in ranks if r.duration_s is not None]
     observed = (f"all-reduce of {facts.bytes // 2**20} MiB over {facts.world_size} ranks, {facts.backend}"
                 f"{version}: {len(ranks) - len(bad)} of {facts.world_size} correct"
                 + (f", {max(times) * 1000:.1f} ms" if times else ""))

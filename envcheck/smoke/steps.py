@@ -1,6 +1,6 @@
 """The smoke steps: one written-out registry (each step's facts type and judge), and ``results()``.
 
-The judges live in ``judges.py`` and ``bench.py``. ``results()`` turns a whole :class:`ChildRun` into Results:
+The judges live in ``judges.py`` and ``bench.py``. ``results()`` turns a whole :class:`ChildTranscript` into Results:
 a step the child reported is judged; the step that was open when the run stopped gets the hang or the crash;
 steps never reached point at it.
 """
@@ -15,7 +15,7 @@ from envcheck.engine import blocked_by
 from envcheck.model import Outcome, Result, Status
 from envcheck.smoke import bench, fixes, judges
 from envcheck.smoke import facts as f
-from envcheck.smoke.events import ChildError, ChildRun, Ended, StepEnd, StepState
+from envcheck.smoke.events import ChildError, ChildTranscript, Ended, StepEnd, StepState
 from envcheck.smoke.facts import StepFacts
 from envcheck.smoke.judging import Judging
 
@@ -26,7 +26,7 @@ F = TypeVar("F", bound=StepFacts)
 class StepSpec(Generic[F]):
     name: str  # the result id is "smoke.<name>"
     title: str
-    deadline_s: float
+    timeout_s: float
     decode: Callable[[Mapping[str, Any]], F]  # the child's facts for this step, typed: the driver calls it
     judge: Callable[[F, Judging], Outcome]
     gpu: bool = False  # skipped as a whole when no GPU is usable
@@ -67,17 +67,50 @@ STEPS: tuple[StepSpec[Any], ...] = (
 BY_NAME = {s.name: s for s in STEPS}
 
 
+def planned_steps(bench: bool) -> tuple[str, ...]:
+    """The steps a run walks, in the order the child walks them (the registry's)."""
+    return tuple(spec.name for spec in STEPS if bench or not spec.bench)
+
+
+def _signal(rc: int | None) -> int | None:
+    """The signal that ended the child: a negative rc from a process, 128 + n from a container's shell."""
+    if rc is None or 0 <= rc <= 128:
+        return None
+    return -rc if rc < 0 else rc - 128
+
+
 def describe_exit(rc: int | None) -> str:
-    if rc is None:
-        return "exit status unknown"
-    if rc < 0 or rc > 128:
-        number = -rc if rc < 0 else rc - 128
-        try:
-            name = signal.Signals(number).name
-        except ValueError:
-            name = f"signal {number}"
-        return f"killed by {name}" + (" (out of memory?)" if number == signal.SIGKILL else "")
-    return f"exit code {rc}"
+    number = _signal(rc)
+    if number is None:
+        return "exit status unknown" if rc is None else f"exit code {rc}"
+    try:
+        return f"killed by {signal.Signals(number).name}"
+    except ValueError:
+        return f"killed by signal {number}"
+
+
+def describe_end(child: ChildTranscript) -> str:
+    """How a child that envcheck did not stop ended: an exit code, a crash's signal, or a SIGKILL told apart
+    by the kernel log (the out-of-memory killer names its victim's pid there; smoke/oom.py)."""
+    text = describe_exit(child.rc)
+    if _signal(child.rc) != signal.SIGKILL:
+        return text
+    found = child.oom
+    if found is not None and found.killed:
+        return f"killed by the kernel's out-of-memory killer: {found.line}"
+    if found is not None and found.error:
+        return f"{text}, not by envcheck; the kernel log, which names out-of-memory kills, could not be read: " \
+               f"{found.error}"
+    if found is not None:
+        return f"{text}, not by envcheck, and the kernel log names no out-of-memory kill of pid {found.pid}"
+    return f"{text}, not by envcheck"
+
+
+def _killed_by_envcheck(child: ChildTranscript) -> str:
+    """Which of envcheck's deadlines cut the child off, and which option sets it."""
+    if child.ended is Ended.RUN_DEADLINE:
+        return f"envcheck killed it when the whole run's deadline ({child.timeout_s:g} s, --timeout) ran out"
+    return f"envcheck killed it when its deadline ({child.timeout_s:g} s, --step-timeout) ran out"
 
 
 def _tail(text: str, lines: int = 6) -> str:
@@ -125,54 +158,58 @@ def _judged(end: StepEnd, spec: StepSpec[Any], j: Judging, cuda: Result | None) 
                        evidence=dict(end.raw_facts))
 
 
-def target_result(run: ChildRun, j: Judging) -> Result:
+def target_result(child: ChildTranscript, j: Judging) -> Result:
     """smoke.target: which interpreter ran, and whether it could run the child at all."""
     title = "The target environment runs the smoke child"
-    hello = run.hello or {}
-    if run.ended is Ended.NOT_STARTED or (not hello and run.target.error):
-        outcome = Outcome(status=Status.FAIL, observed=run.target.description, reason=run.error or run.target.error,
-                          fix=fixes.for_target(run))
+    hello = child.hello or {}
+    if child.ended is Ended.NOT_STARTED or (not hello and child.target.error):
+        outcome = Outcome(status=Status.FAIL, observed=child.target.description,
+                          reason=child.error or child.target.error, fix=fixes.for_target(child))
     elif not hello:
-        how = describe_exit(run.rc) if run.ended is Ended.EXIT else f"no output within {run.deadline_s:g} s"
-        outcome = Outcome(status=Status.FAIL, observed=run.target.description, expected="the child's first line",
-                          reason=f"the interpreter did not start the child ({how}): {_tail(run.stderr_tail, 3)}",
-                          fix=fixes.for_target(run), evidence={"stderr_tail": run.stderr_tail})
+        how = describe_end(child) if child.ended is Ended.EXIT \
+            else f"no hello within {child.timeout_s:g} s; {_killed_by_envcheck(child)}"
+        outcome = Outcome(status=Status.FAIL, observed=child.target.description, expected="the child's first line",
+                          reason=f"the interpreter did not start the child ({how}): {_tail(child.stderr_tail, 3)}",
+                          fix=fixes.for_target(child), evidence={"stderr_tail": child.stderr_tail})
     else:
-        observed = f"{run.target.description}: Python {hello.get('version')} at {hello.get('python')}"
-        outcome = Outcome(status=Status.PASS, observed=observed, evidence={"kind": run.target.kind, **hello})
+        observed = f"{child.target.description}: Python {hello.get('version')} at {hello.get('python')}"
+        outcome = Outcome(status=Status.PASS, observed=observed, evidence={"kind": child.target.kind, **hello})
     return Result("smoke.target", title, outcome, 0.0)
 
 
-def _interrupted(run: ChildRun, spec: StepSpec[Any]) -> Outcome:
-    evidence = {"stderr_tail": run.stderr_tail, "open_for_s": run.open_for_s, "noise": list(run.noise[-5:])}
-    if run.ended is Ended.RUN_DEADLINE:
-        return Outcome(status=Status.UNKNOWN, observed=f"still running after {run.open_for_s:.1f} s",
-                       reason=f"the whole run's deadline ({run.deadline_s:g} s) ran out during this step",
+def _interrupted(child: ChildTranscript, spec: StepSpec[Any]) -> Outcome:
+    evidence = {"stderr_tail": child.stderr_tail, "open_for_s": child.open_for_s, "noise": list(child.noise[-5:])}
+    closed = "its output ended but it kept running" if child.output_closed else ""
+    if child.ended is Ended.RUN_DEADLINE:
+        return Outcome(status=Status.UNKNOWN, observed=f"{closed or 'still running'} after {child.open_for_s:.1f} s",
+                       reason=f"the whole run's deadline ({child.timeout_s:g} s, --timeout) ran out during this "
+                       "step, and envcheck killed the child",
                        fix="envcheck smoke --timeout 1200  # a longer deadline for the whole run", evidence=evidence)
-    if run.ended is Ended.STEP_DEADLINE:
-        return Outcome(status=Status.FAIL, observed=f"no result after {run.open_for_s:.1f} s: hung, cut off",
-                       expected=f"done within {run.deadline_s:g} s",
-                       reason="the step did not finish within its deadline and was killed. "
+    if child.ended is Ended.STEP_DEADLINE:
+        observed = f"{closed}: cut off after {child.open_for_s:.1f} s" if closed \
+            else f"no result after {child.open_for_s:.1f} s: hung, cut off"
+        return Outcome(status=Status.FAIL, observed=observed, expected=f"done within {child.timeout_s:g} s",
+                       reason=f"the step did not finish within its deadline: {_killed_by_envcheck(child)}. "
                        + fixes.HANGS.get(spec.name, ""),
-                       fix=fixes.hang(spec.name, run.target), evidence=evidence)
-    return Outcome(status=Status.FAIL, observed=f"the interpreter died during this step ({describe_exit(run.rc)})",
-                   expected="the step completes", reason="stderr: " + (_tail(run.stderr_tail) or "(empty)"),
-                   fix=fixes.crash(spec.name, run.target), evidence=evidence)
+                       fix=fixes.hang(spec.name, child.target), evidence=evidence)
+    return Outcome(status=Status.FAIL, observed=f"the interpreter died during this step ({describe_end(child)})",
+                   expected="the step completes", reason="stderr: " + (_tail(child.stderr_tail) or "(empty)"),
+                   fix=fixes.crash(spec.name, child.target), evidence=evidence)
 
 
-def results(run: ChildRun, j: Judging) -> list[Result]:
+def results(child: ChildTranscript, j: Judging) -> list[Result]:
     """Every Result of one run, in the order the child walked the steps."""
-    out = [target_result(run, j)]
+    out = [target_result(child, j)]
     if out[0].status is not Status.PASS:
         root: str | None = "smoke.target"
     else:
         root = None
     cuda: Result | None = None
     reported: set[str] = set()
-    for end in run.ends:
+    for end in child.ends:
         spec = BY_NAME.get(end.step)
         if spec is None:
-            continue  # a step this envcheck does not know (a newer child): nothing to judge it by
+            continue  # a step this envcheck does not know: the driver rejects those; a hand-built transcript
         outcome = _judged(end, spec, j, cuda)
         result = Result(spec.id, spec.title, replace(outcome, item=end.item), end.duration_s)
         out.append(result)
@@ -181,27 +218,57 @@ def results(run: ChildRun, j: Judging) -> list[Result]:
             cuda = result
         if spec.name == "import-torch" and result.status is Status.FAIL:
             root = spec.id
-    if run.open_step is not None and run.open_step[0] in BY_NAME:
-        spec = BY_NAME[run.open_step[0]]
-        outcome = replace(_interrupted(run, spec), item=run.open_step[1])
-        out.append(Result(spec.id, spec.title, outcome, run.open_for_s))
+    if child.open_step is not None and child.open_step[0] in BY_NAME:
+        spec = BY_NAME[child.open_step[0]]
+        outcome = replace(_interrupted(child, spec), item=child.open_step[1])
+        out.append(Result(spec.id, spec.title, outcome, child.open_for_s))
         reported.add(spec.name)
         root = spec.id
-    elif run.ended is not Ended.DONE and root is None:
+    elif child.ended is not Ended.DONE and root is None:
         root = "smoke.target"  # stopped between steps: the stderr tail is on no step, so say it on the target
-        if run.ended.cut_off:  # quiet, then killed by us: not an exit of its own
-            why = f"the child went quiet between steps and was cut off after {run.deadline_s:g} s"
+        ran = _ran(child)
+        if child.ended.cut_off:  # quiet, then killed by us: not an exit of its own
+            why = (f"the child went quiet between steps and was cut off after {child.timeout_s:g} s, {ran}: "
+                   f"{_killed_by_envcheck(child)}")
             fix = "envcheck smoke --step-timeout 600  # if this machine is only slow"
         else:
-            why = f"the child stopped between steps ({describe_exit(run.rc)})"
-            fix = fixes.crash("", run.target)
+            why = f"the child stopped between steps, {ran} ({describe_end(child)})"
+            fix = fixes.crash("", child.target)
         out[0] = Result("smoke.target", out[0].title, Outcome(
             status=Status.FAIL, observed=out[0].observed, expected="the child runs to the end",
-            reason=f"{why}: {_tail(run.stderr_tail, 3)}",
-            fix=fix, evidence={"stderr_tail": run.stderr_tail}), 0.0)
+            reason=f"{why}: {_tail(child.stderr_tail, 3)}",
+            fix=fix, evidence={"stderr_tail": child.stderr_tail}), 0.0)
+    elif root is None and len(reported) < len(planned_steps(child.bench)):
+        root = "smoke.target"
+        out[0] = _incomplete(child, out[0])
+    if child.rejected_count and (out[0].status is Status.PASS or not child.hello):  # the records were not sound
+        root = root or "smoke.target"
+        out[0] = _incomplete(child, out[0])
     if root is not None:
         for spec in STEPS:
-            if spec.name not in reported and (run.bench or not spec.bench):
+            if spec.name not in reported and (child.bench or not spec.bench):
                 out.append(Result(spec.id, spec.title, Outcome(
                     status=Status.UNKNOWN, reason=f"not reached: {root} did not pass", caused_by=root), 0.0))
     return out
+
+
+def _ran(child: ChildTranscript) -> str:
+    planned = planned_steps(child.bench)
+    ran = {end.step for end in child.ends} | ({child.open_step[0]} if child.open_step else set())
+    return f"after {len([step for step in planned if step in ran])} of {len(planned)} steps"
+
+
+def _incomplete(child: ChildTranscript, target: Result) -> Result:
+    """A run that said "done" without every planned step, or with records that broke the protocol: never a pass.
+    (A wrapper printing a hello and "done", or output from something other than the child, ends here.)"""
+    evidence: dict[str, Any] = {"stderr_tail": child.stderr_tail, "noise": list(child.noise[-5:])}
+    if child.rejected_count:
+        evidence["rejected"] = list(child.rejected)
+        reason = (f"{child.rejected_count} of the child's records broke the smoke protocol and were rejected; "
+                  f"the first: {child.rejected[0] if child.rejected else '?'}")
+    else:
+        reason = f"the child said it was done {_ran(child)}"
+    return Result("smoke.target", target.title, Outcome(
+        status=Status.FAIL, observed=target.observed, expected="a record for every step of the run",
+        reason=reason, fix=f"{fixes.target_python(child.target)} -V  # is this the interpreter you meant? a wrapper "
+        "that does not run the script it is given cannot run the smoke child", evidence=evidence), 0.0)

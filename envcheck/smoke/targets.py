@@ -16,6 +16,7 @@ from typing import Any, Callable, Literal, Mapping
 
 from envcheck.model import UsageError
 
+MANAGER_TIMEOUT_S = 15.0  # `conda info --json`: about a second, several on a busy machine; never the whole run
 CONDA_ROOTS = ("miniforge3", "miniconda3", "anaconda3", "mambaforge", "micromamba", ".conda")
 SYSTEM_CONDA_ROOTS = ("/opt/conda", "/opt/miniforge3", "/opt/miniconda3", "/opt/anaconda3")
 # How the target was chosen: the active conda env or venv, python3 on PATH (the defaults, in that order),
@@ -50,7 +51,7 @@ def resolve(
     env: Mapping[str, str],
     home: str,
     run: Callable[..., Any],
-    timeout: float = 15.0,
+    timeout_s: float = MANAGER_TIMEOUT_S,
 ) -> Target:
     """The target the options name; a named interpreter that is not there is a usage error."""
     if conda_env and (python or docker):
@@ -65,7 +66,7 @@ def resolve(
         found = os.path.abspath(found)  # fixes name it, pasted from anywhere; no realpath: a venv's python is a link
         return Target("python", found, f"--python {found}")
     if conda_env:
-        prefix = conda_prefix(conda_env, env=env, home=home, run=run, timeout=timeout)
+        prefix = conda_prefix(conda_env, env=env, home=home, run=run, timeout_s=timeout_s)
         return Target("conda", _python_in(prefix), f"conda env {conda_env!r} ({prefix})")
     return active(env)
 
@@ -85,21 +86,28 @@ def active(env: Mapping[str, str]) -> Target:
     return Target("path", "python3", "python3 on PATH", error="no conda env or venv is active and no python3 on PATH")
 
 
-def conda_prefix(name: str, *, env: Mapping[str, str], home: str, run: Callable[..., Any], timeout: float) -> str:
+def conda_prefix(name: str, *, env: Mapping[str, str], home: str, run: Callable[..., Any], timeout_s: float) -> str:
     """The prefix of the conda env called ``name`` ("base" is the root prefix)."""
     seen: list[str] = []
+    asked = ""  # why conda could not list its envs, for the error when the files do not find the env either
     exe = env.get("CONDA_EXE") or shutil.which("conda", path=env.get("PATH"))
     if exe:
-        result = run([exe, "info", "--json"], timeout=timeout)
-        if result.ok:
+        result = run([exe, "info", "--json"], timeout_s=timeout_s)
+        if result.timed_out:  # a hung conda is not "no env": say so (a lock, a stalled network drive)
+            asked = f"`{exe} info --json` did not answer within {timeout_s:g} s (conda hangs)"
+        elif not result.ok:
+            asked = result.describe()
+        else:
             try:
                 info = json.loads(result.out)
             except ValueError:
                 info = {}
+            info = info if isinstance(info, dict) else {}
             root = info.get("root_prefix") or info.get("conda_prefix")
-            if name == "base" and root:
-                return str(root)
-            seen.extend(str(p) for p in info.get("envs", []) if isinstance(p, str))
+            if name == "base" and isinstance(root, str) and root:
+                return root
+            envs = info.get("envs")
+            seen.extend(p for p in (envs if isinstance(envs, list) else []) if isinstance(p, str))
     roots = [env["CONDA_ROOT"]] if env.get("CONDA_ROOT") else []
     roots += [os.path.join(home, r) for r in CONDA_ROOTS] + list(SYSTEM_CONDA_ROOTS)
     if exe:  # <root>/bin/conda or <root>/condabin/conda
@@ -117,6 +125,9 @@ def conda_prefix(name: str, *, env: Mapping[str, str], home: str, run: Callable[
         if matches and _executable(_python_in(prefix)):
             return prefix
     known = sorted({os.path.basename(p.rstrip("/")) for p in seen if _executable(_python_in(p))})
+    if asked:
+        raise UsageError(f"--conda-env {name}: {asked}; ~/.conda/environments.txt and the usual roots hold no env "
+                         f"of that name" + (f" (found: {', '.join(known)})" if known else ""))
     raise UsageError(
         f"--conda-env {name}: no such conda env with a bin/python"
         + (f" (found: {', '.join(known)})" if known else " (no conda env found at all)")

@@ -8,15 +8,18 @@ may be another Python version, or may live in an image. It walks the chain from 
 trained model and writes one JSON object per line on stdout:
 
   {"event": "hello", "python": "/usr/bin/python3", "version": "3.11.2", ...}
-  {"event": "start", "step": "train", "item": "cpu", "deadline_s": 120}
+  {"event": "start", "step": "train", "item": "cpu"}
   {"event": "progress", "step": "train", "item": "cpu", "done": 100, "total": 600, "loss": 0.41}
   {"event": "end", "step": "train", "item": "cpu", "state": "ok", "facts": {...}, "duration_s": 0.9}
   {"event": "done", "duration_s": 4.2}
 
+Every record also carries ``"nonce"``: the value the parent put in $ENVCHECK_SMOKE_NONCE for this run.
+
 ``state`` is "ok" (facts to judge), "error" (the step raised: type, message, traceback tail) or "skip"
 (the step does not apply: ``reason``). The child reports facts; the parent judges them. Because each step
 announces itself before it starts, a hang or a crash is pinned to the step where it happened by the
-parent, which holds the deadlines. Warnings and tracebacks go to stderr, which the parent keeps a tail of.
+parent, which holds each step's time limit (StepSpec.timeout_s in envcheck/smoke/steps.py). Warnings and
+tracebacks go to stderr, which the parent keeps a tail of.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import time
 
 import smoke_host
 import smoke_walk
-from smoke_protocol import PROTOCOL, Emitter, protocol_stream, since
+from smoke_protocol import NONCE_VARIABLE, PROTOCOL, Emitter, protocol_stream, since
 
 
 def own_folder_last() -> None:
@@ -48,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="gloo: run the all-reduce step on CPU ranks (how the tests exercise it)")
     parser.add_argument("--ranks", type=int, default=2)
     args = parser.parse_args(argv)
-    emit = Emitter(protocol_stream())
+    # Popped, so that nothing this process starts (the all-reduce's ranks, a tool torch runs) inherits it.
+    emit = Emitter(protocol_stream(), os.environ.pop(NONCE_VARIABLE, ""))
     start = time.perf_counter()
     emit("hello", protocol=PROTOCOL, python=sys.executable, version=platform.python_version(), pid=os.getpid(),
          machine=platform.machine(), prefix=sys.prefix, argv=sys.argv[1:], **smoke_host.installer_facts())

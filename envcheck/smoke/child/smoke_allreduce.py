@@ -29,10 +29,10 @@ def _allreduce_rank(rank: int, world: int, port: int, backend: str, queue: Any) 
         dist.all_reduce(tensor)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        elapsed = time.perf_counter() - start
+        elapsed_s = time.perf_counter() - start
         ok = bool((tensor == world * (world + 1) / 2).all())
         dist.destroy_process_group()
-        queue.put({"rank": rank, "ok": ok, "seconds": round(elapsed, 6), "error": None})
+        queue.put({"rank": rank, "ok": ok, "seconds": round(elapsed_s, 6), "error": None})
     except BaseException as exc:  # reported through the queue: the parent of the ranks judges
         queue.put({"rank": rank, "ok": False, "seconds": None, "error": f"{type(exc).__name__}: {exc}"[:1000]})
 

@@ -13,8 +13,8 @@ from smoke_cuda import bf16_native
 from smoke_protocol import Skip
 
 
-def timed_rate(torch: Any, fn: Callable[[], None], work: float, device: Any, seconds: float = 0.25) -> dict[str, Any]:
-    """Best and median rate (work units per second) over 5 batches, each about ``seconds`` long."""
+def timed_rate(torch: Any, fn: Callable[[], None], work: float, device: Any, batch_s: float = 0.25) -> dict[str, Any]:
+    """Best and median rate (work units per second) over 5 batches, each about ``batch_s`` long."""
     def sync() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -22,12 +22,12 @@ def timed_rate(torch: Any, fn: Callable[[], None], work: float, device: Any, sec
     fn()
     sync()
     start, iters = time.perf_counter(), 0
-    while time.perf_counter() - start < seconds / 2 or iters < 2:  # warm-up, also sizes a batch
+    while time.perf_counter() - start < batch_s / 2 or iters < 2:  # warm-up, also sizes a batch
         fn()
         sync()
         iters += 1
-    per_iter = (time.perf_counter() - start) / iters
-    count = max(1, int(seconds / max(per_iter, 1e-9)))
+    per_iter_s = (time.perf_counter() - start) / iters
+    count = max(1, int(batch_s / max(per_iter_s, 1e-9)))
     rates = []
     for _ in range(5):
         start = time.perf_counter()

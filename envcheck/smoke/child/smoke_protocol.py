@@ -17,17 +17,23 @@ class Skip(Exception):
     """The step does not apply here; the message says why."""
 
 
+NONCE_VARIABLE = "ENVCHECK_SMOKE_NONCE"  # envcheck/smoke/records.py reads only records that carry it
+
+
 class Emitter:
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
+    """Writes one record per line; each carries the nonce the parent gave this run, which is how the parent
+    tells the child's records from anything else that reaches stdout."""
+
+    def __init__(self, stream: Any, nonce: str = "") -> None:
+        self.stream, self.nonce = stream, nonce
 
     def __call__(self, event: str, **fields: Any) -> None:
-        fields = {"event": event, **fields}
+        fields = {"event": event, **fields, **({"nonce": self.nonce} if self.nonce else {})}
         self.stream.write(json.dumps(fields, default=str) + "\n")
         self.stream.flush()
 
 
-def run_step(emit: Emitter, step: str, item: str | None, fn: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+def perform_step(emit: Emitter, step: str, item: str | None, fn: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
     """Announce, run and report one step; return its facts, or None when it failed or was skipped."""
     emit("start", step=step, item=item)
     start = time.perf_counter()

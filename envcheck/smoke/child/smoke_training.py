@@ -88,12 +88,13 @@ def train(torch: Any, device: Any, emit: Emitter, item: str, *, amp_dtype: Any =
                 break
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    elapsed = time.perf_counter() - start
+    elapsed_s = time.perf_counter() - start
     model.eval()
     with torch.no_grad():
         accuracy = float((model(x_test).argmax(dim=1) == y_test).float().mean())
     facts = {"loss_start": round(loss_start, 5), "loss_end": round(full_loss(), 5), "accuracy": round(accuracy, 4),
-             "steps": done, "time_per_step_ms": round(1000 * elapsed / max(done, 1), 4), "train_s": round(elapsed, 4),
+             "steps": done, "time_per_step_ms": round(1000 * elapsed_s / max(done, 1), 4),
+             "train_s": round(elapsed_s, 4),
              "batch": BATCH, "train_points": len(y_train), "held_out_points": len(y_test),
              "optimizer": "AdamW(lr=0.01, weight_decay=1e-4)",
              "model": f"2-{HIDDEN}-{HIDDEN}-{CLASSES} ReLU MLP, dropout 0.1"}

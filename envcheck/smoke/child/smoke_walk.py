@@ -12,7 +12,7 @@ import smoke_allreduce
 import smoke_bench
 import smoke_cuda
 import smoke_training
-from smoke_protocol import Emitter, Skip, run_step
+from smoke_protocol import Emitter, Skip, perform_step
 
 
 def walk(emit: Emitter, args: argparse.Namespace) -> None:
@@ -22,7 +22,7 @@ def walk(emit: Emitter, args: argparse.Namespace) -> None:
         held["torch"], facts = smoke_cuda.import_torch()
         return facts
 
-    if run_step(emit, "import-torch", None, do_import) is None:
+    if perform_step(emit, "import-torch", None, do_import) is None:
         return
     torch = held["torch"]
     torch.backends.cuda.matmul.allow_tf32 = False  # the reference comparisons are about fp32
@@ -53,7 +53,7 @@ class Walk:
     def devices(self) -> None:
         """cuda-available, then device-count: the GPUs the later steps test."""
         torch = self.torch
-        avail = run_step(self.emit, "cuda-available", None, lambda: smoke_cuda.cuda_available(torch))
+        avail = perform_step(self.emit, "cuda-available", None, lambda: smoke_cuda.cuda_available(torch))
         self.usable = bool(avail and avail["available"] and avail["device_count"] > 0)
         count = None
         if not self.usable:
@@ -62,7 +62,7 @@ class Walk:
             self.emit("end", step="device-count", item=None, state="skip", reason="no usable GPU", gpu_skip=True,
                       duration_s=0.0)
         else:
-            count = run_step(self.emit, "device-count", None, lambda: smoke_cuda.device_count(torch))
+            count = perform_step(self.emit, "device-count", None, lambda: smoke_cuda.device_count(torch))
         if self.usable and count:
             for dev in count["torch_devices"]:
                 self.gpus.append((f"GPU {dev['index']} ({dev['uuid'] or 'no uuid'})",
@@ -89,7 +89,7 @@ class Walk:
         for item, device in self.gpus:
             if item in self.broken:
                 self.blocked(step, item)
-            elif run_step(self.emit, step, item, functools.partial(fn, item, device)) is None:
+            elif perform_step(self.emit, step, item, functools.partial(fn, item, device)) is None:
                 self.broken.setdefault(item, step)
 
     def per_gpu(self, step: str, fn: Callable[[str, Any], dict[str, Any]]) -> None:
@@ -108,14 +108,14 @@ class Walk:
             dtype = torch.bfloat16 if smoke_cuda.bf16_native(torch, device) else torch.float16
             return smoke_training.train(torch, device, emit, item, amp_dtype=dtype)[1]
 
-        run_step(emit, "train", "cpu", lambda: trained("cpu", torch.device("cpu")))
+        perform_step(emit, "train", "cpu", lambda: trained("cpu", torch.device("cpu")))
         self.on_each_gpu("train", trained)
         self.per_gpu("amp", amp)
-        run_step(emit, "save-load", "cpu",
+        perform_step(emit, "save-load", "cpu",
                  lambda: _needs(self.models, "cpu", lambda m: smoke_training.save_load(torch, m, torch.device("cpu"))))
         for item, device in self.gpus:
             if item in self.models:
-                run_step(emit, "save-load", item,
+                perform_step(emit, "save-load", item,
                          functools.partial(smoke_training.save_load, torch, self.models[item], device))
             else:
                 self.blocked("save-load", item)
@@ -133,19 +133,19 @@ class Walk:
             return smoke_allreduce.allreduce(torch, len(self.gpus), "nccl")
 
         if backend == "gloo":
-            run_step(self.emit, "nccl", None, allreduce)
+            perform_step(self.emit, "nccl", None, allreduce)
         elif not self.no_gpus("nccl"):
             if self.broken:  # a GPU that failed a step before cannot join the collective: that step is the cause
                 first = self.broken[next(item for item, _ in self.gpus if item in self.broken)]
                 self.emit("end", step="nccl", item=None, state="skip", reason=f"blocked by {first}", blocked_by=first,
                           duration_s=0.0)
             else:
-                run_step(self.emit, "nccl", None, allreduce)
+                perform_step(self.emit, "nccl", None, allreduce)
 
     def bench(self) -> None:
         torch = self.torch
-        run_step(self.emit, "bench-libraries", None, lambda: smoke_bench.bench_libraries(torch))
-        run_step(self.emit, "bench-matmul", "cpu", lambda: smoke_bench.bench_matmul(torch, torch.device("cpu")))
+        perform_step(self.emit, "bench-libraries", None, lambda: smoke_bench.bench_libraries(torch))
+        perform_step(self.emit, "bench-matmul", "cpu", lambda: smoke_bench.bench_matmul(torch, torch.device("cpu")))
         self.per_gpu("bench-matmul", lambda _, d: smoke_bench.bench_matmul(torch, d))
         self.per_gpu("bench-memory", lambda _, d: smoke_bench.bench_memory(torch, d))
         self.per_gpu("bench-transfer", lambda _, d: smoke_bench.bench_transfer(torch, d))

@@ -1,4 +1,4 @@
-"""Record this machine's NVML answers in the format tests/data/nvml/fake/pynvml.py replays (issue #3 item 12).
+"""Record this machine's NVML answers in the format tests/data/nvml/fake/pynvml.py replays.
 
 On a GPU machine:   python tests/data/nvml/capture.py > tests/data/nvml/<machine>-<date>.json
 then add a line to README.md saying where and when it was taken. Every call the NVML child makes is
