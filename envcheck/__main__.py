@@ -1,6 +1,26 @@
+"""The `envcheck` console script and `python -m envcheck`: signal handling first, then the CLI.
+
+Importing the CLI takes a noticeable fraction of a second (click, the commands). A Ctrl-C, SIGTERM or SIGHUP in
+that time would otherwise print a KeyboardInterrupt traceback or kill envcheck without its clean-up; here each
+ends the run quietly with 130, 143 or 129 (envcheck/shutdown.py). Once the CLI is loaded, Ctrl-C is
+KeyboardInterrupt again (click says "Aborted."), and cli.main keeps SIGTERM and SIGHUP ending the run in order.
+"""
+
 from __future__ import annotations
 
-from envcheck.cli import main
+import signal
+
+from envcheck import shutdown
+
+
+def main() -> None:
+    shutdown.install((signal.SIGINT, *shutdown.ENDING))
+    from envcheck.cli import main as cli_main
+
+    if signal.getsignal(signal.SIGINT) is shutdown.exit_on_signal:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    cli_main()
+
 
 if __name__ == "__main__":
     main()

@@ -1,23 +1,35 @@
-"""Thin click commands: parse, call one function, render, exit. Only this module prints or exits."""
+"""Thin click commands: parse, call one function, render, exit. Writing to stdout, rendering a report and the exit
+codes of a failed write live in envcheck/output.py; this module and that one are the only ones that print or exit.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import functools
 import math
-import os
-import stat
 import sys
-import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
 import click
 
-from envcheck import __version__
+from envcheck import __version__, shutdown
 from envcheck.model import EXIT_BROKEN_PIPE, EXIT_OUTPUT, EXIT_USAGE, EnvcheckError, Report, UsageError
+from envcheck.output import (
+    OutputError,
+    ReaderGone,
+    ReportOptions,
+    echo,
+    echo_rows,
+    emit_report,
+    fail,
+    quiet_stdout,
+    report_options,
+    say,
+    stdout_closed,
+    use_color,
+    writing_stdout,
+)
 
 if TYPE_CHECKING:  # importing policy at run time is left to the commands that judge
     from envcheck.policy import Policy
@@ -25,42 +37,25 @@ if TYPE_CHECKING:  # importing policy at run time is left to the commands that j
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class OutputError(EnvcheckError):
-    """stdout or a report file could not take the output: whatever was checked, nobody can read the verdict."""
+def _first_paragraph(command: click.Command) -> str:
+    """A command's line in its group's --help: the whole first paragraph of its help. click's own
+    get_short_help_str cuts it to what fits beside the name and adds "..." ("Check this machine: host, Python,
+    git, conda, Jupyter,..."); click's formatter wraps the whole text under the column instead."""
+    import inspect
 
-    exit_code = EXIT_OUTPUT
-
-
-class ReaderGone(OutputError):
-    """The reader of stdout went away (`envcheck doctor | head -1`)."""
-
-    exit_code = EXIT_BROKEN_PIPE
-
-
-@contextlib.contextmanager
-def _writing_stdout() -> Iterator[None]:
-    """Around a write to stdout, where an OSError means the output rather than the work: it becomes an
-    OutputError, which click leaves alone (click itself turns EPIPE into exit 1 and lets ENOSPC through)."""
-    try:
-        yield
-    except BrokenPipeError as exc:
-        raise ReaderGone("stdout: the reading end of the pipe was closed") from exc
-    except OSError as exc:
-        raise OutputError(f"cannot write to stdout: {exc.strerror or exc}") from exc
-
-
-def _echo(text: str = "", *, nl: bool = True) -> None:
-    """Every write to stdout of ours (click.echo flushes, so a full disk or a closed pipe shows up here)."""
-    with _writing_stdout():
-        click.echo(text, nl=nl)
+    text = inspect.cleandoc(command.short_help or command.help or "").split("\n\n")[0]
+    return " ".join(text.split())
 
 
 class _Command(click.Command):
     """click's own output (--help) is printed while the context is made: the only OSError there is stdout's."""
 
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return _first_paragraph(self)
+
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
-        with _writing_stdout():
+        with writing_stdout():
             return super().make_context(info_name, args, parent, **extra)
 
 
@@ -70,9 +65,12 @@ class _Group(click.Group):
     command_class = _Command
     group_class = type  # click: subgroups of the same class
 
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return _first_paragraph(self)
+
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
-        with _writing_stdout():
+        with writing_stdout():
             return super().make_context(info_name, args, parent, **extra)
 
 
@@ -92,80 +90,6 @@ def _split(values: Sequence[str]) -> tuple[str, ...]:
     return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
 
 
-def _use_color(flag: bool | None) -> bool:
-    if flag is not None:
-        return flag
-    if os.environ.get("NO_COLOR"):
-        return False
-    return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
-
-
-def check_writable(option: str, path: str) -> None:
-    """An output file (--junit FILE) must be writable before anything runs: a usage error then really checked
-    nothing. The file system itself is asked (the file opened for writing, a file created and removed beside
-    it): os.access says yes to root for a /proc file or a read-only mount, where the write fails."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise UsageError(f"{option} {path}: is a folder; give a file name")
-    if not os.path.isdir(folder):
-        raise UsageError(f"{option} {path}: folder {folder} does not exist")
-    try:
-        if os.path.lexists(path):
-            if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO, a device, a dangling link
-                raise UsageError(f"{option} {path}: not a regular file")
-            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))  # no O_TRUNC: the old report stays until then
-    except OSError as exc:
-        raise UsageError(f"{option} {path}: not writable: {exc.strerror or exc}") from exc
-    try:  # write_junit writes a temporary file beside it and renames it over: the folder must take new files
-        fd, probe = tempfile.mkstemp(prefix=".envcheck-", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise UsageError(f"{option} {path}: cannot create a file in {folder}: {exc.strerror or exc}") from exc
-
-
-@dataclass(frozen=True)
-class ReportOptions:
-    """How the user asked to see a report; every reporting command takes the same ones (report_options)."""
-
-    as_json: bool = False
-    share: bool = False
-    junit: str | None = None
-    verbose: bool = False
-    color: bool | None = None
-
-    def check(self) -> None:
-        """Usage errors in these options, raised before the command does any work."""
-        if self.as_json and self.share:
-            raise UsageError("--json and --share each print a whole report: choose one")
-        if self.junit:
-            check_writable("--junit", self.junit)
-
-
-_REPORT_OPTIONS = (
-    click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON report and nothing else."),
-    click.option("--share", is_flag=True, help="Print a markdown report for a bug report (secrets masked, home as ~)."),
-    click.option("--junit", metavar="FILE", help="Also write a JUnit XML report to FILE."),
-    click.option("-v", "--verbose", is_flag=True, help="Show every result with its evidence and duration."),
-    click.option("--color/--no-color", default=None, help="Force colour on or off (default: only on a terminal)."),
-)
-
-
-def report_options(command: F) -> F:
-    """Add the report options to a command, checked before it runs, and hand them over as ``report``."""
-
-    @functools.wraps(command)
-    def checked(*args: Any, as_json: bool, share: bool, junit: str | None, verbose: bool, color: bool | None,
-                **kwargs: Any) -> Any:
-        report = ReportOptions(as_json=as_json, share=share, junit=junit, verbose=verbose, color=color)
-        report.check()
-        return command(*args, report=report, **kwargs)
-
-    for option in reversed(_REPORT_OPTIONS):
-        checked = option(checked)
-    return checked  # type: ignore[return-value]  # the same call, with the five options folded into one
-
-
 def _load_policy(ctx: click.Context, param: click.Parameter, path: str | None) -> Policy:
     from envcheck.policy import default_policy, load_policy
 
@@ -179,53 +103,9 @@ def judging_options(command: F) -> F:
                         help="Policy file (YAML or JSON) over the built-in defaults.")(command)
 
 
-def emit_report(report: Report, options: ReportOptions) -> int:
-    """Render one report the way the user asked and return its exit code."""
-    from envcheck.redact import Redactor, person_identity, secret_values
-
-    # Secrets are masked once, on the report's raw strings, before any renderer escapes them.
-    secrets = secret_values()
-    masked = Redactor(secrets=secrets).report(report)
-    if options.junit:
-        from envcheck.report.junit import write_junit
-
-        try:
-            write_junit(masked, options.junit)
-        except OSError as exc:  # checked up front (check_writable), so a disk that filled up since, or an I/O error
-            raise OutputError(f"--junit {options.junit}: cannot write it: {exc.strerror or exc}") from exc
-    if options.as_json:
-        from envcheck.report.jsonreport import render_json
-
-        _echo(render_json(masked), nl=False)
-    elif options.share:
-        from envcheck.report.markdown import render_markdown
-
-        # A shared report also hides who the person is, and says on its last line what it masked.
-        identity = person_identity(hosts=(report.host,))
-        sharing = Redactor(secrets=secrets, home=os.path.expanduser("~"), identity=identity)
-        _echo(render_markdown(sharing.report(report), masked=sharing.summary()), nl=False)
-    else:
-        from envcheck.report.terminal import render_terminal
-
-        _echo(render_terminal(masked, color=_use_color(options.color), verbose=options.verbose), nl=False)
-    return report.exit_code
-
-
-def _echo_rows(command: str, rows: Sequence[tuple[str, str]], *, as_json: bool) -> int:
-    """`--list`: one id and its title a line, the titles aligned; with --json, one versioned object."""
-    if as_json:
-        import json
-
-        items = [{"id": row_id, "title": title} for row_id, title in rows]
-        _echo(json.dumps({"schema": "envcheck.list", "schema_version": 1, "command": command, "items": items},
-                         indent=2))
-        return 0
-    width = max(len(row_id) for row_id, _ in rows)
-    _echo("".join(f"{row_id.ljust(width)}  {title}\n" for row_id, title in rows), nl=False)
-    return 0
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+# max_content_width: click lays help out in at most 80 columns unless told; a wider terminal fits each command's
+# description on one line.
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
 @click.version_option(__version__, prog_name="envcheck")
 def cli() -> None:
     """Is this deep-learning machine really ready? Checks, verdicts and the fix for each problem."""
@@ -265,7 +145,7 @@ def doctor(
     if only and not _split(only):  # `--only ""` (an unset shell variable) would otherwise run every check
         raise UsageError("--only: give a check id or subject; the value was empty")
     if list_checks:  # with --only/--skip: the ids that run would run
-        return _echo_rows("doctor", check_list(_split(only), _split(skip)), as_json=report.as_json)
+        return echo_rows("doctor", check_list(_split(only), _split(skip)), as_json=report.as_json)
     request = DoctorRequest(only=_split(only), skip=_split(skip), policy=policy, strict=strict, timeout_s=timeout_s,
                             with_smoke=with_smoke, with_torch=with_torch, python=python)
     return emit_report(diagnose(request, smoke=functools.partial(_smoke_live, report)), report)
@@ -298,21 +178,26 @@ def _plan_options(func: Any) -> Any:
 def _scaffold(part: str, path: str, kwargs: dict[str, Any], *, then_verify: bool = False) -> int:
     import json
 
-    from envcheck.scaffold.command import Options, scaffold
+    from envcheck.scaffold.command import Options, plan_and_write
 
     opts = Options(path=path, **kwargs)
-    done = scaffold(opts, _echo, part=part, then_verify=then_verify)
-    if done.verified is not None and not opts.as_json:
-        emit_report(done.verified, ReportOptions(verbose=True))
+    summary = plan_and_write(opts, echo, part=part)
+    verified = None
+    if then_verify and not opts.dry_run:  # `scaffold --verify`: `envcheck verify` on what was just written
+        from envcheck.verify import verify as verify_project
+
+        verified = verify_project(Path(summary["target"]))  # verify's own default deadline
+        if not opts.as_json:
+            emit_report(verified, ReportOptions(verbose=True))
     if opts.as_json:  # one JSON document on stdout: the verify report goes inside the summary
-        if done.verified is not None:
+        if verified is not None:
             from envcheck.redact import Redactor, secret_values
             from envcheck.report.jsonreport import render_json
 
-            masked = Redactor(secrets=secret_values()).report(done.verified)
-            done.summary["verify"] = json.loads(render_json(masked))
-        _echo(json.dumps(done.summary, indent=2))
-    return done.verified.exit_code if done.verified is not None else 0
+            masked = Redactor(secrets=secret_values()).report(verified)
+            summary["verify"] = json.loads(render_json(masked))
+        echo(json.dumps(summary, indent=2))
+    return verified.exit_code if verified is not None else 0
 
 
 @cli.command()
@@ -352,46 +237,53 @@ def generate_dockerfile(path: str, **kwargs: Any) -> int:
 @report_options
 @click.option("--timeout", "timeout_s", type=Seconds(min=1, max=7200), default=1800.0, show_default=True,
               help="Deadline for the whole run, in seconds.")
-def verify(path: str, report: ReportOptions, timeout_s: float) -> int:
-    """Build a scaffolded project's images with the local Docker engine and run the smoke test inside them."""
-    from envcheck.scaffold.verify import verify as verify_project
+# Kept by default: the next step after a verify is `docker run` on the same tag (README's commands), and the layers
+# make the next build fast; --no-keep-images is for CI and disk-tight machines.
+@click.option("--keep-images/--no-keep-images", default=True, show_default=True,
+              help="Keep the images verify built (named in the report), or remove them at the end.")
+def verify(path: str, report: ReportOptions, timeout_s: float, keep_images: bool) -> int:
+    """Build a scaffolded project's images with the local Docker engine and run the smoke tests inside them."""
+    from envcheck.verify import verify as verify_project
 
-    verified = verify_project(Path(path).resolve(), timeout_s=timeout_s)
-    # Every build and smoke step is worth seeing here, so the terminal report is always the verbose one.
-    return emit_report(verified, replace(report, verbose=True))
+    verified = verify_project(Path(path).resolve(), timeout_s=timeout_s, shown_as=path, keep_images=keep_images)
+    code = emit_report(verified, report)
+    images = next((r for r in verified.results if r.id == "verify.images"), None)
+    if images is not None and images.evidence.get("images") and not report.as_json:
+        # On stderr, like the JUnit line: without -v the report shows the images' result only as a count.
+        tags = " ".join(images.evidence["images"])
+        kept = not images.evidence.get("removed")
+        say(f"envcheck: {images.observed}" + (f" (`docker image rm {tags}` removes them)" if kept else ""))
+    return code
 
 
-def _smoke_progress(report: ReportOptions) -> Any:
+def _shows_progress(report: ReportOptions) -> bool:
     """Live progress only on a terminal, and never when the whole report is printed as JSON or markdown."""
-    if report.as_json or report.share or not sys.stdout.isatty():
+    return not (report.as_json or report.share) and sys.stdout.isatty()
+
+
+def _smoke_progress(report: ReportOptions, header: str | None) -> Any:
+    if not _shows_progress(report):
         return None
     from rich.console import Console
 
     from envcheck.smoke.progress import LiveProgress
 
-    return LiveProgress(Console(no_color=not _use_color(report.color)))
+    # highlight=False: rich's highlighter would colour numbers and paths in outside strings ("3.11" half cyan).
+    color = use_color(report.color)
+    console = Console(highlight=False, no_color=not color, color_system="auto" if color else None)
+    return LiveProgress(console, header=header)
 
 
-def _smoke_live(report: ReportOptions, **kwargs: Any) -> Report:
-    """envcheck.smoke.smoke_test with live progress, and SIGTERM turned into an orderly exit."""
-    import signal
-
+def _smoke_live(report: ReportOptions, header: str | None = None, **kwargs: Any) -> Report:
+    """envcheck.smoke.smoke_test with live progress, under ``header`` when given. (SIGTERM and SIGHUP unwind it,
+    which ends the child, as they do every command: see main.)"""
     from envcheck.smoke import smoke_test
 
-    def terminated(signum: int, frame: object) -> None:
-        # The child runs in a session of its own: SIGTERM (a CI job's timeout, `kill`) must unwind smoke_test,
-        # which ends the child, instead of killing envcheck alone and leaving the child running.
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, terminated)
-    try:
-        live = _smoke_progress(report)
-        if live is None:
-            return smoke_test(**kwargs)
-        with live:
-            return smoke_test(on_event=live, **kwargs)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    live = _smoke_progress(report, header)
+    if live is None:
+        return smoke_test(**kwargs)
+    with live:
+        return smoke_test(on_event=live, **kwargs)
 
 
 @cli.command()
@@ -423,68 +315,14 @@ def smoke(
     if list_steps:
         from envcheck.smoke import step_list
 
-        return _echo_rows("smoke", step_list(), as_json=report.as_json)
-    smoked = _smoke_live(report, python=python, conda_env=conda_env, docker=image, bench=bench,
+        return echo_rows("smoke", step_list(), as_json=report.as_json)
+    import socket
+
+    # The report's header line goes above the live progress, where it says what runs; the report then omits it.
+    header = f"envcheck smoke on {socket.gethostname()}" if _shows_progress(report) else None
+    smoked = _smoke_live(report, header=header, python=python, conda_env=conda_env, docker=image, bench=bench,
                          run_timeout_s=run_timeout_s, step_timeout_s=step_timeout_s, policy=policy, strict=strict)
-    return emit_report(smoked, report)
-
-
-def _stdout_closed() -> bool:
-    """Whether file descriptor 1 was closed (`envcheck doctor >&-`): CPython then sets sys.stdout to None."""
-    if sys.stdout is None:
-        return True
-    try:
-        os.fstat(sys.stdout.fileno())
-    except OSError as exc:  # first: io.UnsupportedOperation is an OSError and a ValueError, with errno None, for a
-        return exc.errno == errno.EBADF  # stream without a descriptor (click's CliRunner), which is open
-    except ValueError:  # a closed file object
-        return True
-    return False
-
-
-def _quiet_stdout() -> None:
-    """After stdout failed, point descriptor 1 at /dev/null: the interpreter's last flush of what is still buffered
-    then goes there instead of printing "Exception ignored ... BrokenPipeError" and exiting 120
-    (https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        pass  # nothing more can be done for a stdout that is gone
-
-
-def _say(message: str) -> None:
-    """A message on stderr, which may itself be closed or full: then the exit code is all that is left."""
-    try:
-        click.echo(message, err=True)
-    except OSError:
-        pass
-
-
-def error_envelope(message: str, exit_code: int) -> str:
-    """With --json, an error is this object on stdout (README: "The error envelope")."""
-    import json
-
-    return json.dumps({"schema": "envcheck.error", "schema_version": 1, "error": message, "exit_code": exit_code},
-                      indent=2)
-
-
-def _fail(message: str, exit_code: int, *, as_json: bool, show: Callable[[], None] | None = None) -> None:
-    """End with an error: its envelope on stdout when --json was given, the message on stderr either way."""
-    if as_json:
-        try:
-            _echo(error_envelope(message, exit_code))
-        except OutputError:
-            _quiet_stdout()  # the error's own exit code still stands
-    if show is None:
-        _say(f"envcheck: error: {message}")
-    else:
-        try:
-            show()
-        except OSError:
-            pass
-    sys.exit(exit_code)
+    return emit_report(smoked, replace(report, header=header is None))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -492,25 +330,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(argv) if argv is not None else sys.argv[1:]
     # --json means JSON on stdout even for an error found while parsing, so it is looked for in argv itself.
     as_json = "--json" in (args[:args.index("--")] if "--" in args else args)
-    if _stdout_closed():
+    if stdout_closed():
         # Nothing envcheck prints could be seen, and the next file opened would take descriptor 1.
-        _say("envcheck: error: stdout is closed; redirect it to a file or /dev/null instead")
+        say("envcheck: error: stdout is closed; redirect it to a file or /dev/null instead")
         sys.exit(EXIT_OUTPUT)
     try:
-        code = cli.main(args=args, prog_name="envcheck", standalone_mode=False)
+        # SIGTERM and SIGHUP end any command through SystemExit(143 / 129), which unwinds it and ends the children
+        # it started (envcheck/shutdown.py); Ctrl-C stays KeyboardInterrupt, which click makes "Aborted." (130).
+        with shutdown.ending_on_signals():
+            code = cli.main(args=args, prog_name="envcheck", standalone_mode=False)
     except click.exceptions.Abort:
-        _fail("Aborted.", 130, as_json=as_json, show=lambda: click.echo("Aborted.", err=True))
+        fail("Aborted.", 130, as_json=as_json, show=lambda: click.echo("Aborted.", err=True))
     except click.ClickException as exc:
-        _fail(exc.format_message(), EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code,
-              as_json=as_json, show=exc.show)
+        fail(exc.format_message(), EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code,
+             as_json=as_json, show=exc.show)
     except OutputError as exc:
-        _quiet_stdout()
+        quiet_stdout()
         if not isinstance(exc, ReaderGone):  # a reader that left asked for no more: said nothing, like cat
-            _say(f"envcheck: error: {exc}")
+            say(f"envcheck: error: {exc}")
         sys.exit(exc.exit_code)
     except EnvcheckError as exc:
-        _fail(str(exc), exc.exit_code, as_json=as_json)
-    except BrokenPipeError:  # a write that did not go through _echo: the same end as one that did
-        _quiet_stdout()
+        fail(str(exc), exc.exit_code, as_json=as_json)
+    except BrokenPipeError:  # a write that did not go through output.echo: the same end as one that did
+        quiet_stdout()
         sys.exit(EXIT_BROKEN_PIPE)
     sys.exit(code if isinstance(code, int) else 0)

@@ -39,6 +39,7 @@ __all__ = [
     "DATA_VERSION", "BranchStatus", "CondaFacts", "CudaImage", "GpuPeak", "TorchChoice", "TorchRelease",
     "TorchVariant", "UbuntuRelease", "arch_list_covers", "arch_supported", "branch_status", "conda_facts",
     "cuda_family_minimum", "cuda_full_support", "cuda_image", "cuda_min_driver", "cuda_runs_on", "driver_branch",
+    "gpu_capability", "gpu_model_names",
     "gpu_peak", "image_ubuntus", "normalize_driver_cuda", "parse_version", "pip_index_url", "torch_choices",
     "torch_release", "torch_releases", "ubuntu_interim_support_months", "ubuntu_release",
 ]
@@ -316,6 +317,22 @@ def gpu_peak(nvml_name: str) -> GpuPeak | None:
         if any(has_word(nvml_name, m) for m in g.match) and not any(has_word(nvml_name, x) for x in g.exclude):
             return g
     return None
+
+
+def gpu_model_names() -> tuple[str, ...]:
+    """Every GPU model the data knows, by its row name ("A100 SXM4 80GB", "RTX 4090")."""
+    return tuple(g.name for g in gpu_rows())
+
+
+def gpu_capability(model: str) -> tuple[tuple[int, int], str] | None:
+    """A model name as a person writes it ("A100", "h100", "RTX 4090") -> (its compute capability, the row names
+    it matched, joined); None when no row matches or the matching rows disagree on the capability."""
+    rows = [g for g in gpu_rows() if has_word(g.name, model) or any(has_word(m, model) for m in g.match)
+            or has_word(model, g.name)]
+    capabilities = {g.compute_capability for g in rows}
+    if len(capabilities) != 1:
+        return None
+    return _xy(capabilities.pop()), model.strip()
 
 
 # --- conda (pytorch/pytorch#138506; conda-forge pytorch builds) -------------------------------------------

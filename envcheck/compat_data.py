@@ -55,6 +55,7 @@ class UbuntuRelease:
     standard_support_end: date
     esm_end: date | None
     source: str
+    legacy_end: date | None = None  # the paid Legacy add-on of Ubuntu Pro, after ESM
 
 
 @lru_cache(maxsize=1)
@@ -62,7 +63,8 @@ def ubuntu_rows() -> tuple[UbuntuRelease, ...]:
     return tuple(
         UbuntuRelease(r["version"], r["codename"], r["lts"], r["default_python"],
                       date.fromisoformat(r["standard_support_end"]),
-                      date.fromisoformat(r["esm_end"]) if r.get("esm_end") else None, _cite(r))
+                      date.fromisoformat(r["esm_end"]) if r.get("esm_end") else None, _cite(r),
+                      date.fromisoformat(r["legacy_end"]) if r.get("legacy_end") else None)
         for r in raw()["ubuntu"])
 
 
@@ -165,13 +167,16 @@ class GpuPeak:
     memory_gb: float
     source: str
     exclude: tuple[str, ...] = ()  # names containing one of these are another product (H200 NVL, RTX 4090 D)
+    # "8.0": what `scaffold --gpu A100` plans for (NVIDIA's table: https://developer.nvidia.com/cuda-gpus)
+    compute_capability: str = ""
 
 
 @lru_cache(maxsize=1)
 def gpu_rows() -> tuple[GpuPeak, ...]:
     return tuple(GpuPeak(r["name"], tuple(r["match"]), float(r["fp32_tflops"]), _float(r["tf32_tflops"]),
                          _float(r["bf16_tflops"]), _float(r["fp16_tflops"]), float(r["mem_bw_gbs"]),
-                         float(r["memory_gb"]), _cite(r), tuple(r["exclude"])) for r in raw()["gpus"])
+                         float(r["memory_gb"]), _cite(r), tuple(r["exclude"]), str(r["compute_capability"]))
+                 for r in raw()["gpus"])
 
 
 def _float(v: float | int | None) -> float | None:

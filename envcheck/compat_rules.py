@@ -31,12 +31,13 @@ SECTIONS: dict[str, tuple[str, dict[str, _Types]]] = {
     "driver_branches": ("branch", {"branch": _INT, "cuda": _STR}),
     "branch_lifecycle": ("branch", {"branch": _INT, "kind": _STR, "eol": _STR}),
     "ubuntu": ("version", {"version": _STR, "codename": _STR, "lts": _BOOL, "default_python": _STR,
-                           "standard_support_end": _STR, "esm_end": _OPT_STR}),
+                           "standard_support_end": _STR, "esm_end": _OPT_STR, "legacy_end": _OPT_STR}),
     "torch": ("version", {"version": _STR, "python_min": _STR, "python_max": _STR, "latest_patch": _STR,
                           "pypi_cuda_variant": _OPT_STR, "variants": _LIST}),
     "cuda_images": ("cuda", {"cuda": _STR, "ubuntus": _LIST, "cudnn_infix": _STR}),
     "gpus": ("name", {"name": _STR, "match": _LIST, "exclude": _LIST, "fp32_tflops": _NUM, "tf32_tflops": _OPT_NUM,
-                      "bf16_tflops": _OPT_NUM, "fp16_tflops": _OPT_NUM, "mem_bw_gbs": _NUM, "memory_gb": _NUM}),
+                      "bf16_tflops": _OPT_NUM, "fp16_tflops": _OPT_NUM, "mem_bw_gbs": _NUM, "memory_gb": _NUM,
+                      "compute_capability": _STR}),
 }
 _VARIANT: dict[str, _Types] = {"name": _STR, "stable": _BOOL, "cuda": _OPT_STR, "archs": _LIST, "ptx": _BOOL}
 _CONDA: dict[str, _Types] = {"pytorch_channel_last": _STR, "pytorch_cuda_last": _STR, "conda_forge_cuda_builds": _LIST}
@@ -216,6 +217,9 @@ class _Rules:
                 self.out.append(f"{where}: standard_support_end and esm_end must be YYYY-MM-DD dates")
             elif esm <= end:
                 self.out.append(f"{where}: esm_end {esm} is not after standard_support_end {end}")
+            legacy = _iso(r["legacy_end"]) if r["legacy_end"] else None
+            if r["legacy_end"] and (legacy is None or esm is None or legacy <= esm):
+                self.out.append(f"{where}: legacy_end {r['legacy_end']!r} is not a YYYY-MM-DD date after esm_end")
         self.ascending("ubuntu", lambda r: parse_version(r["version"]))
         return {r["version"]: r["lts"] for r in self.data["ubuntu"]}
 

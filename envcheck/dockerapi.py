@@ -1,7 +1,7 @@
 """The Docker adapter: where the engine is, how to talk to it, what a failure to talk means, and how a
 container is built and run. It is the only module that imports the docker SDK.
 
-Four parts, used by ``probes/docker.py``, ``smoke/container.py``, ``scaffold/verify.py``:
+Four parts, used by ``probes/docker.py``, ``smoke/container.py``, ``verify.py``:
 
 - :func:`resolve_endpoint` (from ``envcheck.dockerendpoint``) finds the endpoint the way the docker CLI does
   (``DOCKER_HOST``, then ``DOCKER_CONTEXT`` / ``currentContext`` from the CLI's config, then the default

@@ -32,11 +32,11 @@ SUN_PATH_MAX = 107  # a unix socket's path: sockaddr_un.sun_path holds 108 bytes
 
 def shown(value: str) -> str:
     """``value`` for a report: credentials masked, at most MAX_SHOWN characters, quoted with escapes."""
-    from envcheck.redact import redact, url_userinfos
+    from envcheck.redact import redact, url_secret_literals
 
     # One endpoint URL: its whole userinfo up to the last "@" is masked, as for an environment value, so a
     # password holding "@", "/" or a space is never shown in part.
-    masked = redact(value, secrets=url_userinfos(value))
+    masked = redact(value, secrets=url_secret_literals(value))
     cut = masked[:MAX_SHOWN] + (f"... ({len(value)} characters)" if len(masked) > MAX_SHOWN else "")
     return repr(cut)
 

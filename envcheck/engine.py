@@ -104,10 +104,13 @@ def collect_all(
 
 
 def apply_checks(checks: Sequence[CheckSpec], collected: Mapping[str, Collected], policy: Policy) -> list[Result]:
-    """Apply every check to its probe's facts, in registry order."""
-    results: list[Result] = []
+    """Apply every check to its probe's facts; the Results come in registry order. A check is applied after
+    the checks it requires, even one listed later (docker's GPU checks require gpu.driver), so it can point
+    at their root cause."""
+    emitted: dict[str, list[Result]] = {}
     by_id: dict[str, Result] = {}
-    for check in checks:
+    for check in _required_first(checks):
+        results = emitted.setdefault(check.id, [])
         got = collected.get(check.probe)
         blocker = _blocker(check, by_id)
         start = time.monotonic()
@@ -133,7 +136,28 @@ def apply_checks(checks: Sequence[CheckSpec], collected: Mapping[str, Collected]
             previous = by_id.get(check.id)
             if previous is None or result.status.rank > previous.status.rank:
                 by_id[check.id] = result
-    return results
+    return [result for check in dict.fromkeys(c.id for c in checks) for result in emitted[check]]
+
+
+def _required_first(checks: Sequence[CheckSpec]) -> list[CheckSpec]:
+    """The checks in registry order, except that each comes after the selected checks it requires."""
+    by_id = {c.id: c for c in checks}
+    ordered: dict[str, CheckSpec] = {}
+    visiting: set[str] = set()
+
+    def visit(check: CheckSpec) -> None:
+        if check.id in ordered or check.id in visiting:  # a cycle is the registry's bug: registry order wins
+            return
+        visiting.add(check.id)
+        for required in check.requires:
+            if required in by_id:
+                visit(by_id[required])
+        visiting.discard(check.id)
+        ordered[check.id] = check
+
+    for check in checks:
+        visit(check)
+    return list(ordered.values())
 
 
 def _blocker(check: CheckSpec, done: Mapping[str, Result]) -> Outcome | None:

@@ -26,6 +26,7 @@ Standard library only, like runner.py, which is its one user.
 from __future__ import annotations
 
 import atexit
+import errno
 import itertools
 import os
 import signal
@@ -40,6 +41,7 @@ _ROUNDS = 8  # kill passes: each finds what the previous one's victims forked ju
 _counter = itertools.count(1)
 _live: dict[int, Child] = {}  # started and not yet reaped or ended, by root pid
 _live_lock = threading.Lock()
+_closed = False  # envcheck is exiting on a signal (close): no child may start any more
 
 
 class _Row(NamedTuple):
@@ -61,7 +63,10 @@ class Child:
 
 def start(argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: str | None, stdin: int) -> Child:
     """Start ``argv`` in a session of its own (so a terminal's Ctrl-C reaches envcheck, which ends the tree),
-    stdout and stderr piped, the environment marked. Raises what Popen raises when it cannot start."""
+    stdout and stderr piped, the environment marked. Raises what Popen raises when it cannot start, and
+    OSError(ECANCELED) once envcheck is exiting (:func:`close`)."""
+    if _closed:
+        raise _exiting()
     mark = f"{os.getpid()}.{next(_counter)}"
     marked = dict(os.environ if env is None else env)
     marked[MARK] = mark
@@ -71,7 +76,15 @@ def start(argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: str | None
     child = Child(proc, mark, row.start if row is not None else 0)
     with _live_lock:
         _live[proc.pid] = child
+        closed = _closed
+    if closed:  # close() ran while Popen was starting it, too early to see it: it is ended here instead
+        end_tree(child, grace_s=0.2)
+        raise _exiting()
     return child
+
+
+def _exiting() -> OSError:
+    return OSError(errno.ECANCELED, "not started: envcheck is exiting")
 
 
 def forget(child: Child) -> None:
@@ -121,6 +134,18 @@ def end_all() -> None:
     """End every tree still running: at exit, those of commands on probe threads the engine stopped waiting for.
     They run in sessions of their own, so nothing else would end them."""
     with _live_lock:
+        running = list(_live.values())
+    for child in running:
+        end_tree(child, grace_s=0.2)
+
+
+def close() -> None:
+    """envcheck is exiting on a signal: end every tree still running, and start no more. A probe's thread goes on
+    while the main thread unwinds, and would start its next command; Python waits for some of those threads at
+    exit (concurrent.futures workers), so that command would hold the exit until its own deadline."""
+    global _closed
+    with _live_lock:  # one step: a start() registering its child either is in this list or sees _closed
+        _closed = True
         running = list(_live.values())
     for child in running:
         end_tree(child, grace_s=0.2)

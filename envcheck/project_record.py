@@ -75,6 +75,7 @@ class ProjectRecord:
     cuda: str | None  # the variant's CUDA version; None for the CPU build
     decisions: tuple[RecordedDecision, ...] = ()
     schema_version: int = SCHEMA_VERSION
+    planned_gpu: str | None = None  # --gpu's compute capability ("8.0"); None: the GPU it was planned on, if any
 
     def decided(self, key: str) -> RecordedDecision | None:
         """The decision named ``key`` ("minor_compat", "route", ...), if the plan made one."""
@@ -96,6 +97,8 @@ class ProjectRecord:
             "variant": self.variant,
             "cuda": self.cuda,
             "decisions": [d.to_json() for d in self.decisions],
+            # Only when --gpu was given, so records planned without it keep their exact text.
+            **({"planned_gpu": self.planned_gpu} if self.planned_gpu is not None else {}),
         }
 
     def to_text(self) -> str:
@@ -123,6 +126,7 @@ class ProjectRecord:
             planned_for=_str(data, "planned_for"), planned_driver=_optional_str(data, "planned_driver"),
             host=RecordedHost.from_json(data.get("host", _MISSING)), torch=_str(data, "torch"),
             variant=_str(data, "variant"), cuda=_optional_str(data, "cuda"), schema_version=version,
+            planned_gpu=_optional_str(data, "planned_gpu"),
             decisions=tuple(_decision(item, f"decisions[{i}].") for i, item in enumerate(decisions)),
         )
 

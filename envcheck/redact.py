@@ -65,12 +65,22 @@ def secret_values(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
     env = os.environ if env is None else env
     found: set[str] = set()
     for name, value in env.items():
-        if is_secret_name(name):
+        if is_secret_name(name) and len(value) >= MIN_LITERAL:
             found.add(value)
         if "://" in value:
-            for userinfo in url_userinfos(value):
-                found.update((userinfo, userinfo.partition(":")[2]))
-    return tuple(sorted((v for v in found if len(v) >= MIN_LITERAL), key=lambda v: (-len(v), v)))
+            found.update(url_secret_literals(value))
+    return tuple(sorted(found, key=lambda v: (-len(v), v)))
+
+
+def url_secret_literals(value: str) -> list[str]:
+    """What to mask for one URL-holding value: each userinfo and its password wherever they appear (when long
+    enough to be told from ordinary text), and each userinfo in its place after "://" and before "@" whatever its
+    length: a short userinfo such as "0:0/x" is masked there and nowhere else."""
+    literals: list[str] = []
+    for userinfo in url_userinfos(value):
+        literals += [v for v in (userinfo, userinfo.partition(":")[2]) if len(v) >= MIN_LITERAL]
+        literals.append(f"://{userinfo}@")
+    return literals
 
 
 # --- where secrets stand in text ------------------------------------------------------------------------------
@@ -212,12 +222,18 @@ def _masked(text: str, spans: list[tuple[int, int]]) -> tuple[str, int]:
     return "".join(parts) + text[pos:], count
 
 
+def _in_place(literal: str) -> bool:
+    """A URL's userinfo kept with the "://" before it and the "@" after it (see url_secret_literals)."""
+    return literal.startswith("://") and literal.endswith("@") and len(literal) > 4
+
+
 class Redactor:
     """Masks secrets (and, given them, the home folder and who the person is) in raw text, counting by kind."""
 
     def __init__(self, *, secrets: Sequence[str] = (), home: str | None = None,
                  identity: Sequence[tuple[str, str]] = ()) -> None:
-        self._secrets = sorted({s for s in secrets if len(s) >= MIN_LITERAL}, key=lambda s: (-len(s), s))
+        self._secrets = sorted({s for s in secrets if len(s) >= MIN_LITERAL or _in_place(s)},
+                               key=lambda s: (-len(s), s))
         home = (home or "").rstrip("/")
         self._home = re.compile(re.escape(home) + r"(?=/|\b|$)") if home else None
         # Whole words only (a user "ada" is not the "ada" in "Canada"; it is in "ada-laptop"), longest first (a name
@@ -233,7 +249,7 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 self.counts[SECRET_VALUES] += text.count(secret)
-                text = text.replace(secret, MASK)
+                text = text.replace(secret, f"://{MASK}@" if _in_place(secret) else MASK)
         if self._home is not None:
             text, n = self._home.subn("~", text)
             self.counts[HOME] += n

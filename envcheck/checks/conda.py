@@ -1,7 +1,9 @@
 """Verdicts about conda: installed, version, active env, every env, environments.txt, channels, the
-`pytorch` channel, the ``__cuda`` virtual package, mamba and micromamba.
+`pytorch` channel, the ``__cuda`` virtual package, mamba and micromamba, and pixi and uv.
 
-No conda at all is *not applicable* (skip) with the Miniforge install command, unless the policy
+The envs are judged through whichever manager answered (conda, else mamba, else micromamba): a machine
+with only micromamba gets the same checks, with fixes spelled for micromamba.
+No manager at all is *not applicable* (skip) with the Miniforge install command, unless the policy
 requires conda. Every check that needs `conda info --json` is unknown, with its reason, when that
 call timed out or printed something unreadable.
 """
@@ -55,22 +57,35 @@ def _no_info(facts: CondaFacts) -> Outcome | None:
     return None
 
 
+def _cli(facts: CondaFacts) -> str:
+    """The command a fix starts with: the manager that is installed (`conda`, `mamba` or `micromamba`)."""
+    return facts.manager or "conda"
+
+
 def installed(facts: CondaFacts, policy: Policy) -> Outcome:
     if facts.exe is None:
         status = Status.FAIL if policy.require_conda else Status.SKIP
-        return Outcome(status=status, observed="conda not found",
+        missing = "no conda, mamba or micromamba found"
+        return Outcome(status=status, observed=missing,
                        expected="conda (Miniforge)" if policy.require_conda else "",
-                       reason="conda not found" + (": this policy requires it" if policy.require_conda else
-                                                   " (optional; Miniforge installs it: https://conda-forge.org/download/)"),
+                       reason=missing + (": this policy requires conda" if policy.require_conda else
+                                         " (optional; Miniforge installs conda and mamba: https://conda-forge.org/download/)"),
                        fix=MINIFORGE_INSTALL, evidence={"searched": list(facts.searched)})
-    shown = f"conda {facts.version} at {facts.exe}" if facts.version else f"conda at {facts.exe}"
+    manager = _cli(facts)
+    shown = f"{manager} {facts.version} at {facts.exe}" if facts.version else f"{manager} at {facts.exe}"
+    if manager != "conda":
+        shown += ", no conda"
     evidence = {"path": facts.exe, "found_via": facts.found_via, "root_prefix": facts.root_prefix}
+    if manager != "conda":
+        evidence["manager"] = manager
     if facts.stale_conda_exe:
         return Outcome(
             status=Status.WARN, observed=f"$CONDA_EXE={facts.stale_conda_exe} does not exist; using {facts.exe}",
             expected="$CONDA_EXE naming a conda that exists",
             reason="a shell set up by `conda init` for a conda that was moved or deleted",
-            fix=f"{shlex.quote(facts.exe)} init bash  # then open a new shell", evidence=evidence,
+            # micromamba and mamba 2 spell it `shell init` (micromamba/src/shell.cpp in mamba-org/mamba).
+            fix=f"{shlex.quote(facts.exe)} {'init bash' if manager == 'conda' else 'shell init -s bash'}"
+            "  # then open a new shell", evidence=evidence,
         )
     return Outcome(status=Status.PASS, observed=f"{shown} (via {facts.found_via})", evidence=evidence)
 
@@ -80,6 +95,17 @@ def version(facts: CondaFacts, policy: Policy) -> Outcome:
         return _no_info(facts) or Outcome(status=Status.UNKNOWN, reason="conda did not report its version",
                                           fix=f"{shlex.quote(facts.exe or 'conda')} --version")
     evidence = {"version": facts.version, "source": facts.version_source, "solver": facts.solver}
+    if facts.manager != "conda":  # mamba 2 and micromamba solve with libmamba at every version: no solver advice
+        return Outcome(status=Status.PASS, observed=f"{facts.manager} {facts.version}, libmamba solver",
+                       evidence={**evidence, "manager": facts.manager})
+    if facts.json_ignored:
+        return Outcome(
+            status=Status.WARN, observed=f"conda {facts.version} ignores --json: `conda info --json` printed text",
+            expected="conda that answers in JSON", evidence={**evidence, "json_ignored": True},
+            reason="conda 23.7.0-23.7.2 print text for `conda info --json` (conda/conda#12972, fixed in 23.7.3); "
+            "envcheck read the text, but scripts and IDEs that parse the JSON fail",
+            fix="conda update -n base conda",
+        )
     update = "conda update -n base -c conda-forge conda"
     if _vtuple(facts.version) < _vtuple(policy.conda_warn_below):
         return Outcome(status=Status.WARN, observed=f"conda {facts.version}",
@@ -101,7 +127,7 @@ def active_env(facts: CondaFacts, policy: Policy) -> Outcome:
     if not facts.active_exists:
         return Outcome(status=Status.FAIL, observed=f"{name} at {facts.active_prefix}: folder does not exist",
                        expected="the active env exists", reason="this shell still has a deleted env activated",
-                       fix="conda deactivate")
+                       fix=f"{_cli(facts)} deactivate")
     evidence = {"prefix": facts.active_prefix, "python_on_path": facts.python_on_path}
     on_path = facts.python_on_path
     if on_path and not on_path.startswith(facts.active_prefix.rstrip("/") + "/"):
@@ -109,13 +135,14 @@ def active_env(facts: CondaFacts, policy: Policy) -> Outcome:
             status=Status.WARN, observed=f"{name} is active, but `python` is {on_path}",
             expected=f"python from {facts.active_prefix}/bin",
             reason="something earlier on PATH (or an env without python) shadows the active env's interpreter",
-            fix=f"conda install -n {shlex.quote(name)} python  # if the env has no python; else fix PATH in ~/.bashrc",
+            fix=f"{_cli(facts)} install -n {shlex.quote(name)} python  # if the env has no python; "
+            "else fix PATH in ~/.bashrc",
             evidence=evidence,
         )
     return Outcome(status=Status.PASS, observed=f"{name} ({facts.active_prefix})", evidence=evidence)
 
 
-def _env_outcome(env: CondaEnv, policy: Policy) -> Outcome:
+def _env_outcome(env: CondaEnv, policy: Policy, cli: str) -> Outcome:
     evidence = {"prefix": env.prefix, "python": env.python_version, "torch": env.torch_version,
                 "torch_source": env.torch_source}
     if not env.exists:
@@ -134,7 +161,7 @@ def _env_outcome(env: CondaEnv, policy: Policy) -> Outcome:
     if _vtuple(env.python_version) < _vtuple(policy.python_min):
         return Outcome(status=Status.WARN, item=env.name, observed=observed, expected=f"Python >= {policy.python_min}",
                        reason="current PyTorch, numpy and friends no longer release for this Python",
-                       fix=f"conda install -n {shlex.quote(env.name)} -c conda-forge 'python>={policy.python_min}'",
+                       fix=f"{cli} install -n {shlex.quote(env.name)} -c conda-forge 'python>={policy.python_min}'",
                        evidence=evidence)
     return Outcome(status=Status.PASS, item=env.name, observed=observed, evidence=evidence)
 
@@ -143,7 +170,7 @@ def envs(facts: CondaFacts, policy: Policy) -> list[Outcome]:
     blocked = _no_info(facts)
     if blocked:
         return [blocked]
-    return [_env_outcome(env, policy) for env in facts.envs]  # none: the engine records a skip
+    return [_env_outcome(env, policy, _cli(facts)) for env in facts.envs]  # none: the engine records a skip
 
 
 def environments_txt(facts: CondaFacts, policy: Policy) -> Outcome:
@@ -178,7 +205,9 @@ def channels(facts: CondaFacts, policy: Policy) -> Outcome:
             status=Status.WARN, observed=f"`defaults` in use{mixed} ({defaults[0]})", expected="conda-forge only",
             reason="repo.anaconda.com falls under Anaconda's Terms of Service: organisations of 200+ people need a "
             "paid licence" + ("; mixing it with conda-forge also mixes binary builds" if mixed else ""),
-            fix="conda config --add channels conda-forge\nconda config --remove channels defaults",
+            fix="conda config --add channels conda-forge\nconda config --remove channels defaults"
+            if _cli(facts) == "conda" else  # libmamba's `config` has prepend/remove (micromamba/src/config.cpp)
+            f"{_cli(facts)} config prepend channels conda-forge\n{_cli(facts)} config remove channels defaults",
             evidence=evidence,
         )
     if not facts.channels:
@@ -205,9 +234,11 @@ def pytorch_channel(facts: CondaFacts, policy: Policy) -> Outcome:
         parts.append("torch from it in " + ", ".join(f"{e.name} ({e.torch_version})" for e in frozen))
     if newer:
         parts.append("torch > 2.5 in " + ", ".join(f"{e.name} ({e.torch_version})" for e in newer))
-    fixes = ["conda config --remove channels pytorch"] if configured else []
-    fixes += [f"conda remove -n {shlex.quote(e.name)} pytorch pytorch-cuda torchvision torchaudio && "
-              f"conda install -n {shlex.quote(e.name)} -c conda-forge pytorch" for e in frozen]
+    cli = _cli(facts)
+    fixes = [f"{cli} config --remove channels pytorch" if cli == "conda" else f"{cli} config remove channels pytorch"
+             ] if configured else []
+    fixes += [f"{cli} remove -n {shlex.quote(e.name)} pytorch pytorch-cuda torchvision torchaudio && "
+              f"{cli} install -n {shlex.quote(e.name)} -c conda-forge pytorch" for e in frozen]
     return Outcome(
         status=Status.WARN, observed="; ".join(parts), expected="torch from conda-forge or pip",
         reason="the PyTorch team stopped publishing to the `pytorch` channel after 2.5 (pytorch/pytorch#138506): "
@@ -254,6 +285,16 @@ def mamba(facts: CondaFacts, policy: Policy) -> list[Outcome]:
     return outcomes or [Outcome(status=Status.SKIP, reason="neither mamba nor micromamba found (optional)")]
 
 
+def pixi_uv(facts: CondaFacts, policy: Policy) -> Outcome:
+    """Information only: which of the env tools outside conda are here, and their versions."""
+    if not facts.other_tools:
+        return Outcome(status=Status.SKIP, reason="neither pixi nor uv is on PATH (optional)")
+    shown = [f"{t.name} {t.version}" if t.version else f"{t.name} (version unreadable: {t.error or 'no output'})"
+             for t in facts.other_tools]
+    return Outcome(status=Status.PASS, observed=", ".join(shown),
+                   evidence={t.name: {"path": t.path, "version": t.version} for t in facts.other_tools})
+
+
 CHECKS = (
     CheckSpec("conda.installed", "conda installed", "conda", installed),
     CheckSpec("conda.version", "conda version", "conda", version, requires=("conda.installed",)),
@@ -267,4 +308,5 @@ CHECKS = (
     CheckSpec("conda.cuda-virtual-package", "conda sees CUDA (__cuda)", "conda", cuda_virtual_package,
               requires=("conda.installed",)),
     CheckSpec("conda.mamba", "mamba / micromamba", "conda", mamba),
+    CheckSpec("conda.pixi-uv", "pixi / uv", "conda", pixi_uv),
 )

@@ -353,6 +353,10 @@ def group_membership(facts: DockerFacts, policy: Policy) -> Outcome:
                    evidence=evidence)
 
 
+# GPUs reach a container only through the host's driver: with none (and a policy that wants one) gpu.driver
+# is the one red line, and the toolkit, runtime and CDI results point at it (they are moot when the whole
+# report is run without the gpu checks, and then judge on their own).
+_GPU_DRIVER = ("gpu.driver",)
 _REACHABLE = ("docker.daemon-reachable",)
 CHECKS = (
     CheckSpec("docker.installed", "Docker engine installed", "docker", installed),
@@ -363,10 +367,12 @@ CHECKS = (
     CheckSpec("docker.storage", "Docker storage driver", "docker", storage, requires=_REACHABLE),
     CheckSpec("docker.cgroup", "Docker cgroup version and driver", "docker", cgroup, requires=_REACHABLE),
     CheckSpec("docker.disk", "free space at Docker's data root", "docker", disk, requires=("docker.installed",)),
-    CheckSpec("docker.runtime-nvidia", "nvidia runtime registered", "docker", runtime_nvidia, requires=_REACHABLE),
-    CheckSpec("docker.cdi-specs", "CDI specs for NVIDIA GPUs", "docker", cdi_specs, requires=("docker.installed",)),
+    CheckSpec("docker.runtime-nvidia", "nvidia runtime registered", "docker", runtime_nvidia,
+              requires=(*_REACHABLE, *_GPU_DRIVER)),
+    CheckSpec("docker.cdi-specs", "CDI specs for NVIDIA GPUs", "docker", cdi_specs,
+              requires=("docker.installed", *_GPU_DRIVER)),
     CheckSpec("docker.nvidia-toolkit", "NVIDIA Container Toolkit", "docker", nvidia_toolkit,
-              requires=("docker.installed",)),
+              requires=("docker.installed", *_GPU_DRIVER)),
     CheckSpec("docker.tcp-exposure", "Docker API not on TCP without TLS", "docker", tcp_exposure,
               requires=("docker.installed",)),
     CheckSpec("docker.group-membership", "membership of group docker", "docker", group_membership,

@@ -178,9 +178,13 @@ def reboot_pending(facts: GpuFacts, policy: Policy) -> Outcome:
             waiting.append(f"{d.label}: ECC mode {'on' if d.ecc_pending else 'off'} pending (reset)")
         if d.mig_current is not None and d.mig_pending is not None and d.mig_current != d.mig_pending:
             waiting.append(f"{d.label}: MIG mode {'on' if d.mig_pending else 'off'} pending (reset)")
-    if facts.reboot.required:
-        waiting.append(pending_reboot_text(facts.reboot))
     items = failing + waiting
+    # /var/run/reboot-required is host.reboot-required's verdict: judged there once, pointed at here.
+    host_flag = "; the host waits for a reboot as well (host.reboot-required)" if facts.reboot.required else ""
+    if not items and facts.reboot.required:
+        return Outcome(status=Status.SKIP, observed=pending_reboot_text(facts.reboot),
+                       reason="nothing GPU-specific waits; the pending reboot is host.reboot-required's",
+                       caused_by="host.reboot-required", evidence={"pending": [pending_reboot_text(facts.reboot)]})
     if not items:
         return Outcome(status=Status.PASS, observed="nothing waits for a reboot or a GPU reset")
     resets = [w for w in waiting if w.endswith("(reset)")]
@@ -189,7 +193,8 @@ def reboot_pending(facts: GpuFacts, policy: Policy) -> Outcome:
         " && ".join(f"sudo nvidia-smi -r -i {i}" for i in indices) + "  # with no process on them; or: sudo reboot"
     return Outcome(status=Status.FAIL if failing else Status.WARN, observed="; ".join(items),
                    expected="nothing pending", reason=f"{len(items)} change(s) take effect only after a reboot"
-                   + (f" or a reset of {len(indices)} GPU(s)" if resets else ""), fix=fix, evidence={"pending": items})
+                   + (f" or a reset of {len(indices)} GPU(s)" if resets else "") + host_flag, fix=fix,
+                   evidence={"pending": items})
 
 
 _NVML = ("gpu.nvml",)
@@ -217,8 +222,9 @@ CHECKS = (
               requires=("gpu.driver",)),
     CheckSpec("gpu.torch-wheels", "PyTorch wheels that fit this driver and GPU", "gpu", gpu_compat.torch_wheels,
               requires=_NVML),
+    # Not blocked by gpu.driver: without a driver it still says which torch is installed and what it would need.
     CheckSpec("gpu.torch-build", "Installed torch runs on this driver and GPU", "gpu-torch", gpu_compat.torch_build,
-              requires=("gpu.driver",)),
+              requires=("python.version",)),
     CheckSpec("gpu.reboot-pending", "Nothing waits for a reboot or GPU reset", "gpu", reboot_pending,
               requires=("gpu.driver",)),
 )

@@ -6,12 +6,13 @@ this driver and GPU architecture, and (opt-in, ``doctor --torch``) whether the i
 from __future__ import annotations
 
 from datetime import date
+from typing import Mapping
 
 from envcheck import compat
 from envcheck.fixes import UBUNTU_DRIVERS_GPGPU
 from envcheck.model import Outcome, Status
 from envcheck.policy import Policy
-from envcheck.probes.gpu import GpuFacts, TorchBuildFacts
+from envcheck.probes.gpu import GpuFacts, TorchBuildFacts, TorchFacts
 
 
 def _driver(facts: GpuFacts) -> str | None:
@@ -122,7 +123,17 @@ def torch_build(build: TorchBuildFacts, policy: Policy) -> Outcome:
                        reason="not asked: importing torch takes seconds; run `envcheck doctor --torch`")
     torch, facts = build.torch, build.gpu
     if torch is None or facts is None:
-        return Outcome(status=Status.SKIP, reason="no NVIDIA driver found: torch not imported")
+        return Outcome(status=Status.UNKNOWN, reason="the torch child did not run")
+    if facts.driver_present:
+        # A driver that is there but does not work (not loaded, no library) is gpu.driver's red line: point at it
+        # in the words of the engine's `requires`. Without any driver this check still names the build (below),
+        # so it cannot simply require gpu.driver.
+        from envcheck.checks.gpu import driver as judge_driver
+
+        root = judge_driver(facts, policy).status
+        if root not in (Status.PASS, Status.WARN):
+            return Outcome(status=Status.UNKNOWN, reason=f"could not check because gpu.driver is {root.value}",
+                           caused_by="gpu.driver")
     evidence = {"python": torch.python, "torch": torch.version, "cuda": torch.cuda, "arch_list": list(torch.arch_list),
                 "seconds": torch.duration_s}
     if torch.missing:
@@ -130,6 +141,8 @@ def torch_build(build: TorchBuildFacts, policy: Policy) -> Outcome:
                        evidence=evidence)
     if torch.error:
         return Outcome(status=Status.UNKNOWN, reason=torch.error, evidence=evidence)
+    if not facts.driver_present:
+        return _without_driver(torch, evidence)
     if torch.cuda is None:
         wheels = torch_wheels(facts, policy)
         return Outcome(status=Status.WARN, observed=f"torch {torch.version}: a CPU-only build", expected="a CUDA build",
@@ -171,3 +184,18 @@ def torch_build(build: TorchBuildFacts, policy: Policy) -> Outcome:
                        fix=torch_wheels(facts, policy).fix or UBUNTU_DRIVERS_GPGPU, evidence=evidence)
     return Outcome(status=Status.PASS, observed=f"torch {torch.version} (CUDA {torch.cuda}) runs on driver {driver}",
                    evidence=evidence)
+
+
+def _without_driver(torch: TorchFacts, evidence: Mapping[str, object]) -> Outcome:
+    """No NVIDIA driver (gpu.driver says so): which build is installed, and whether it would run once one is."""
+    if torch.cuda is None:
+        return Outcome(status=Status.SKIP, observed=f"torch {torch.version}: a CPU-only build",
+                       reason="no NVIDIA driver (gpu.driver), so nothing to run on a GPU; a CPU-only build never "
+                       "uses one: after installing a driver, install a CUDA build (gpu.torch-wheels then names it)",
+                       evidence=evidence)
+    need = compat.cuda_min_driver(torch.cuda)
+    later = f"it runs once a driver >= {need} is installed" if need else \
+        f"envcheck's data has no minimum driver for CUDA {torch.cuda}"
+    return Outcome(status=Status.SKIP, observed=f"torch {torch.version}: a CUDA {torch.cuda} build",
+                   reason=f"no NVIDIA driver (gpu.driver), so nothing to run it on; {later} "
+                   "(CUDA Toolkit release notes, Table 3)", evidence={**evidence, "min_driver": need})

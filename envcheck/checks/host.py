@@ -8,12 +8,16 @@ from __future__ import annotations
 import calendar
 import shlex
 from datetime import date
+from typing import TYPE_CHECKING
 
 from envcheck.model import Outcome, Status
 from envcheck.policy import Policy
 from envcheck.probes.host import Disk, HostFacts
 from envcheck.probes.reboot import FLAG, PendingReboot
 from envcheck.units import CheckSpec
+
+if TYPE_CHECKING:  # the data module loads compat.json: imported at run time only by the check that reads it
+    from envcheck.compat_data import UbuntuRelease
 
 GIB = 1024**3
 # MemTotal leaves out what firmware and the kernel reserve: a 16 GiB machine reports about 15.5 GiB.
@@ -54,8 +58,22 @@ def _add_months(year: int, month: int, months: int) -> date:
     return date(y, m + 1, calendar.monthrange(y, m + 1)[1])
 
 
+def _yymm(version: str) -> tuple[int, int]:
+    year, month = (int(p) for p in version.split(".")[:2])
+    return year, month
+
+
+def _paid_phases(release: UbuntuRelease, today: date, lead: str) -> str:
+    """What support can still be bought for a release whose free support ended (empty when none can)."""
+    if release.esm_end is not None and release.esm_end >= today:
+        return f"{lead}Ubuntu Pro (ESM) sells security updates until {release.esm_end.isoformat()}"
+    if release.legacy_end is not None and release.legacy_end >= today:
+        return f"{lead}only the paid Legacy add-on of Ubuntu Pro still covers it, until {release.legacy_end:%B %Y}"
+    return ""
+
+
 def ubuntu_support(facts: HostFacts, policy: Policy) -> Outcome:
-    from envcheck import compat  # data file read once, only when this check runs
+    from envcheck import compat, compat_data  # data file read once, only when this check runs
 
     osr = facts.os_release
     name = _pretty(facts)
@@ -77,6 +95,19 @@ def ubuntu_support(facts: HostFacts, policy: Policy) -> Outcome:
         except ValueError:
             return Outcome(status=Status.UNKNOWN, observed=name, reason=f"VERSION_ID {version!r} is not YY.MM",
                            fix="grep -E '^(ID|VERSION_ID)=' /etc/os-release")
+        lts_rows = [r for r in compat_data.ubuntu_rows() if r.lts]
+        oldest = lts_rows[0] if lts_rows else None
+        if month == 4 and year % 2 == 0 and oldest is not None and (year, month) < _yymm(oldest.version):
+            # Support only ever ends: an LTS older than the oldest one in the data ended before it did.
+            evidence["oldest_known"] = oldest.version
+            return Outcome(
+                status=Status.FAIL, observed=f"{name}: out of standard support since before "
+                         f"{oldest.standard_support_end.isoformat()}",
+                expected="a release in standard support", evidence=evidence, fix=upgrade,
+                reason=f"Ubuntu {version} LTS is older than {oldest.version} LTS, the oldest in envcheck's data, "
+                       f"whose standard support ended {oldest.standard_support_end.isoformat()}; support only "
+                       f"ever ends, so {version}'s ended earlier",
+            )
         if month == 4 and year % 2 == 0:  # an LTS newer than envcheck's data
             return Outcome(status=Status.UNKNOWN, observed=name, evidence=evidence,
                            reason=f"Ubuntu {version} is not in envcheck's data ({compat.DATA_VERSION}); "
@@ -94,20 +125,33 @@ def ubuntu_support(facts: HostFacts, policy: Policy) -> Outcome:
                    "CUDA images and most guides target LTS releases",
         )
     evidence.update(standard_support_end=release.standard_support_end.isoformat(),
-                    esm_end=release.esm_end.isoformat() if release.esm_end else None, source=release.source)
+                    esm_end=release.esm_end.isoformat() if release.esm_end else None,
+                    legacy_end=release.legacy_end.isoformat() if release.legacy_end else None, source=release.source)
     label = f"Ubuntu {release.version} {'LTS ' if release.lts else ''}({release.codename})"
-    end, esm = release.standard_support_end, release.esm_end
+    end, esm, legacy = release.standard_support_end, release.esm_end, release.legacy_end
     if end < facts.today:
+        # The phases as Canonical sells them (https://ubuntu.com/about/release-cycle): standard support,
+        # then Expanded Security Maintenance with Ubuntu Pro, then Pro's paid Legacy add-on.
+        last = max(d for d in (end, esm, legacy) if d is not None)
+        if last < facts.today:
+            return Outcome(
+                status=Status.FAIL, observed=f"{label}: all support ended {last.isoformat()}",
+                expected="a supported Ubuntu release", evidence=evidence, fix=upgrade,
+                reason="no security updates at all, not even paid ones, and current CUDA images and drivers no "
+                       "longer target it",
+            )
         if esm is None or esm < facts.today:
             return Outcome(
-                status=Status.FAIL, observed=f"{label}: all support ended {(esm or end).isoformat()}",
-                expected="a supported Ubuntu release", evidence=evidence, fix=upgrade,
-                reason="no security updates at all, and current CUDA images and drivers no longer target it",
+                status=Status.FAIL, observed=f"{label}: standard support ended {end.isoformat()}"
+                + (f", ESM ended {esm.isoformat()}" if esm else ""),
+                expected="a release in standard support", evidence=evidence, fix=upgrade,
+                reason="no free security updates, nor Ubuntu Pro's ESM" + _paid_phases(release, facts.today, "; "),
             )
         return Outcome(
             status=Status.WARN, observed=f"{label}: standard support ended {end.isoformat()}",
             expected="a release in standard support", evidence=evidence, fix=upgrade,
-            reason=f"only Ubuntu Pro (ESM) security updates remain, until {esm.isoformat()}",
+            reason=f"only Ubuntu Pro (ESM) security updates remain, until {esm.isoformat()}"
+                   + (f"; then the paid Legacy add-on, until {legacy:%B %Y}" if legacy else ""),
         )
     left = (end - facts.today).days
     if left <= days:

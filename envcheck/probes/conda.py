@@ -1,5 +1,9 @@
 """Facts about conda: where it is, what `conda info --json` says, each env read from disk, mamba tools.
 
+With no conda, mamba or micromamba answers instead (MANAGERS says the order and why): their libmamba
+answers and conda 23.7's text table are read into conda's shape by envcheck.probes.conda_formats.
+pixi and uv, when on PATH, are named with their versions (other_tools).
+
 Finding conda: after `conda init`, `conda` is a shell function (conda/shell/etc/profile.d/conda.sh
 defines ``conda()`` and exports ``CONDA_EXE``) that a subprocess cannot see, so look at ``$CONDA_EXE``,
 then PATH, then the usual install prefixes.
@@ -24,10 +28,10 @@ import re
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
-from envcheck.probes import nvidia_proc
+from envcheck.probes import conda_formats, nvidia_proc
 from envcheck.redact import redact
 from envcheck.units import ProbeContext, ProbeSpec
 
@@ -35,6 +39,13 @@ HOME_PREFIXES = ("miniforge3", "mambaforge", "miniconda3", "anaconda3")
 SYSTEM_PREFIXES = ("/opt/conda", "/opt/miniconda3", "/opt/miniforge3")
 _MARGIN_S = 0.3  # leave the engine time to collect our facts before its own deadline fires
 _VERSION = re.compile(r"(\d+\.\d+(?:\.\d+)?)")
+# Which manager answers for the envs, in this order: conda's `info --json` names its envs, channels and version in
+# one call and is what `conda activate` in the user's shell reads; mamba next (1.x wraps conda, 2.x is libmamba);
+# micromamba last (standalone, its own root in $MAMBA_ROOT_PREFIX). A machine with only micromamba is still checked.
+MANAGERS = ("conda", "mamba", "micromamba")
+# Env tools outside conda's world, named with their versions: many new projects make their envs with them.
+OTHER_TOOLS = ("pixi", "uv")
+OTHER_TOOL_TIMEOUT_S = 3.0  # `--version` of a Rust binary answers in milliseconds; an info row never waits long
 
 
 @dataclass(frozen=True)
@@ -60,8 +71,10 @@ class Tool:
 
 @dataclass(frozen=True)
 class CondaFacts:
-    exe: str | None  # None: conda was found nowhere
-    found_via: str = ""  # "$CONDA_EXE", "PATH" or "install prefix"
+    exe: str | None  # the manager's executable; None: no conda, mamba or micromamba was found anywhere
+    found_via: str = ""  # "$CONDA_EXE", "PATH", "install prefix", or where mamba / micromamba was found
+    manager: str = "conda"  # which of MANAGERS answered for the envs
+    json_ignored: bool = False  # conda printed its text table when asked for --json (conda/conda#12972)
     searched: tuple[str, ...] = ()  # where we looked, for the "not found" message
     stale_conda_exe: str | None = None  # $CONDA_EXE when it names a file that does not exist
     info_error: str = ""  # why `conda info --json` gave no answer ("" when it did)
@@ -83,6 +96,7 @@ class CondaFacts:
     environments_txt_stale: tuple[str, ...] = ()  # listed, but gone or no longer a conda env
     environments_txt_error: str = ""
     tools: tuple[Tool, ...] = ()
+    other_tools: tuple[Tool, ...] = ()  # pixi and uv when they are on PATH
 
 
 def _executable(path: str) -> bool:
@@ -186,7 +200,7 @@ def _read_environments_txt(home: str) -> tuple[str, tuple[str, ...], tuple[str, 
     return path, entries, stale, ""
 
 
-def parse_info(text: str) -> tuple[dict[str, Any] | None, str]:
+def parse_info(text: str, command: str = "conda info --json") -> tuple[dict[str, Any] | None, str]:
     """conda's JSON object, or why there is none. Tolerates noise before the object (plugins that print)."""
     try:
         whole = json.loads(text)
@@ -195,15 +209,15 @@ def parse_info(text: str) -> tuple[dict[str, Any] | None, str]:
     if isinstance(whole, dict):
         return whole, ""
     if whole is not None:
-        return None, "`conda info --json` printed JSON that is not an object"
+        return None, f"`{command}` printed JSON that is not an object"
     start = text.find("{")
     if start < 0:
         first = text.strip().splitlines()[:1] or ["(no output)"]
-        return None, f"`conda info --json` printed no JSON: {first[0][:160]}"
+        return None, f"`{command}` printed no JSON: {first[0][:160]}"
     try:
         data, _ = json.JSONDecoder().raw_decode(text, start)
     except json.JSONDecodeError as exc:
-        return None, f"`conda info --json` printed something that is not JSON ({exc.msg} at char {exc.pos})"
+        return None, f"`{command}` printed something that is not JSON ({exc.msg} at char {exc.pos})"
     return data, ""
 
 
@@ -260,33 +274,68 @@ def collect(ctx: ProbeContext) -> CondaFacts:
     )
     base_guess = _install_prefix(exe) if exe else None
     tools_found = _find_tools(ctx.env, ctx.home, base_guess)
-    if exe is None:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            tools = list(pool.map(lambda t: _tool_version(ctx, t[0], t[1], None, left_s), tools_found))
+    others_found = [(t, p) for t in OTHER_TOOLS if (p := shutil.which(t, path=ctx.env.get("PATH", "")))]
+    manager = "conda"
+    if exe is None and tools_found:  # no conda: mamba, else micromamba, answers for the envs (see MANAGERS)
+        manager, exe = tools_found[0]
+        via = "$MAMBA_EXE" if exe == ctx.env.get("MAMBA_EXE") else "PATH" if exe == shutil.which(
+            manager, path=ctx.env.get("PATH", "")) else "home folder"
+        base_guess = ctx.env.get("MAMBA_ROOT_PREFIX") or None
+        common["searched"] = searched + tuple(p for _, p in tools_found)
+
+    # The manager's calls and the tools' --version calls overlap: the probe costs the slowest, not the sum.
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        info_timeout_s = left_s()
+        info_future = pool.submit(ctx.run, [exe, "info", "--json"], timeout_s=info_timeout_s,
+                                  env=ctx.env) if exe else None
+        # libmamba's `info` lists no envs; `env list --json` does (conda's `info --json` lists them itself).
+        list_future = pool.submit(ctx.run, [exe, "env", "list", "--json"], timeout_s=info_timeout_s,
+                                  env=ctx.env) if exe and manager != "conda" else None
+        tool_futures = [pool.submit(_tool_version, ctx, t, p, base_guess, left_s) for t, p in tools_found]
+        other_futures = [pool.submit(_tool_version, ctx, t, p, None, lambda: min(OTHER_TOOL_TIMEOUT_S, left_s()))
+                         for t, p in others_found]
+        info_run = info_future.result() if info_future else None
+        list_run = list_future.result() if list_future else None
+        tools = [f.result() for f in tool_futures]
+        common["other_tools"] = tuple(f.result() for f in other_futures)
+    if exe is None or info_run is None:
         return CondaFacts(exe=None, tools=tuple(tools), **common)
 
-    # conda info and the tools' --version calls overlap: the probe costs the slowest of them, not the sum.
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        info_timeout_s = left_s()
-        info_future = pool.submit(ctx.run, [exe, "info", "--json"], timeout_s=info_timeout_s, env=ctx.env)
-        tool_futures = [pool.submit(_tool_version, ctx, t, p, base_guess, left_s) for t, p in tools_found]
-        info_run = info_future.result()
-        tools = [f.result() for f in tool_futures]
-
+    command = f"{manager} info --json"
     data: dict[str, Any] | None = None
+    json_ignored = False
     if info_run.timed_out:  # a hung conda (a lock, a stalled network drive): a fact of its own, not "no env"
-        info_error = f"`conda info --json` did not answer within {info_timeout_s:.1f} s: conda hangs ({exe})"
+        info_error = f"`{command}` did not answer within {info_timeout_s:.1f} s: {manager} hangs ({exe})"
     elif info_run.missing:
         info_error = info_run.describe()
     else:
-        data, info_error = parse_info(info_run.out)
+        data, info_error = parse_info(info_run.out, command)
+        rows = conda_formats.parse_text_table(info_run.out) if data is None and info_run.ok else {}
+        if rows:  # conda 23.7.0-23.7.2 printed its text table for --json (conda/conda#12972): read the text
+            data, info_error, json_ignored = conda_formats.from_text_table(rows), "", True
+            data["envs"] = _known_prefixes(data, txt_entries)
         if info_run.rc != 0:
             # With --json, conda reports its own errors as {"error": ..., "exception_name": ...} on stdout.
             message = str(data.get("error") or data.get("message") or "") if data else ""
-            info_error = f"`conda info --json` exited {info_run.rc}: {message.strip()[:200]}" if message \
+            info_error = f"`{command}` exited {info_run.rc}: {message.strip()[:200]}" if message \
                 else info_run.describe()
             data = None
-    return _facts_from_info(ctx, exe, via, base_guess, data, info_error, tools, common)
+    if data is not None and conda_formats.is_libmamba_info(data):
+        listed, _ = parse_info(list_run.out, f"{manager} env list --json") if list_run and list_run.ok else (None, "")
+        envs = _strings(listed.get("envs")) if listed else []
+        data = conda_formats.from_libmamba(data, envs, manager)
+    facts = _facts_from_info(ctx, exe, via, base_guess, data, info_error, tools, common)
+    return replace(facts, manager=manager, json_ignored=json_ignored)
+
+
+def _known_prefixes(data: dict[str, Any], environments_txt: tuple[str, ...]) -> list[str]:
+    """The envs conda would list, for an answer that names none: conda's list_all_known_prefixes()
+    (conda/core/envs_manager.py) is the base, every env folder in each envs dir, and environments.txt."""
+    root = data.get("root_prefix")
+    found = [root] if isinstance(root, str) else []
+    for folder in _strings(data.get("envs_dirs")):
+        found += sorted(os.path.dirname(m) for m in glob.glob(os.path.join(glob.escape(folder), "*", "conda-meta")))
+    return list(dict.fromkeys(found + list(environments_txt)))
 
 
 def _facts_from_info(

@@ -136,7 +136,7 @@ def collect(ctx: ProbeContext) -> GpuFacts:
 class TorchBuildFacts:
     asked: bool
     gpu: GpuFacts | None = None  # the driver and GPUs the build is judged against
-    torch: TorchFacts | None = None  # None: not run (not asked, or no sign of a driver)
+    torch: TorchFacts | None = None  # None: not asked
 
 
 TORCH_TIMEOUT_S = 30.0  # import torch (~2 s here) plus CUDA initialisation on a busy GPU node
@@ -145,9 +145,8 @@ TORCH_TIMEOUT_S = 30.0  # import torch (~2 s here) plus CUDA initialisation on a
 def collect_torch_build(ctx: ProbeContext) -> TorchBuildFacts:
     if not ctx.options.torch_check:
         return TorchBuildFacts(asked=False)
-    if not (ctx.fs.exists(nvidia_proc.VERSION) or ctx.fs.exists("/dev/nvidiactl")):
-        # No driver: no ~2 s torch import for nothing.
-        return TorchBuildFacts(asked=True, gpu=collect(replace(ctx, timeout_s=min(ctx.timeout_s, 5.0))))
+    # Imported even without a driver: the user asked which torch is installed, and whether that build
+    # would run once a driver is installed is worth knowing before installing one.
     python = ctx.options.python or sys.executable
     box: list[TorchFacts] = []
     thread = threading.Thread(target=lambda: box.append(collect_torch(ctx, python, max(0.5, ctx.timeout_s - 0.3))),

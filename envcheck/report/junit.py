@@ -1,5 +1,11 @@
 """JUnit XML for CI dashboards: one testcase per result; fail is a failure, unknown an error.
 
+JUnit has no "warning" element: a testcase passes, fails, errs or is skipped. A warning stays a pass (it does not
+fail the run without --strict, so it must not turn the CI job's test view red either) and carries what a person
+needs in the two places CI dashboards show for a passing case: <properties> (envcheck.status, envcheck.reason,
+envcheck.fix; the per-testcase properties pytest's record_property writes, which GitLab and Jenkins display) and
+<system-out>, as text.
+
 The XML is always well-formed, whatever the report holds (report/safetext.py: control characters stripped,
 then only what XML 1.0 allows), and the file is written whole or not at all (:func:`write_junit`).
 """
@@ -42,7 +48,11 @@ def render_junit(report: Report) -> str:
         elif r.status is Status.SKIP:
             ET.SubElement(case, "skipped", message=message)
         elif r.status is Status.WARN:
-            ET.SubElement(case, "system-out").text = "warning: " + body
+            properties = ET.SubElement(case, "properties")
+            for key, value in (("status", "warn"), ("reason", r.reason), ("fix", r.fix)):
+                if value:
+                    ET.SubElement(properties, "property", name=f"envcheck.{key}", value=value)
+            ET.SubElement(case, "system-out").text = f"warning: {r.reason}\n{body}" if r.reason else f"warning: {body}"
     return ET.tostring(suite, encoding="unicode") + "\n"
 
 

@@ -9,18 +9,19 @@ plan (no disk), refuse or list what would be replaced, and only then write, all 
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
-from envcheck.model import Report, UsageError
-from envcheck.project_record import RECORD_PATH, ProjectRecord, read_record
+from envcheck.model import UsageError
+from envcheck.project_record import RECORD_PATH, ProjectRecord, UnreadableRecord, read_record
 from envcheck.scaffold import interrupts, validate
 from envcheck.scaffold.decide import Request
 from envcheck.scaffold.facts import PlanFacts, collect_plan_facts
 from envcheck.scaffold.journal import leftovers, older_leftovers, recover
 from envcheck.scaffold.plan import Plan, plan_project
+from envcheck.scaffold.recorded import changes, recorded_facts, recorded_request, summary_line, unusable_line
 from envcheck.scaffold.write import WriteResult, check_target, replaced_files, write_tree
 
 Say = Callable[[str], None]
@@ -34,6 +35,8 @@ class Options:
     torch: str | None = None
     cuda: str = "auto"
     driver: str | None = None
+    gpu: str | None = None
+    replan: bool = False  # generate: plan for this machine, not from the project's record
     route: str | None = None
     minor_compat: bool = False
     jupyter: bool = True
@@ -50,18 +53,13 @@ def _recorded_name(target: Path) -> str | None:
     return record.name if isinstance(record, ProjectRecord) else None
 
 
-@dataclass(frozen=True)
-class ScaffoldResult:
-    summary: dict[str, Any]  # the plan and what was written, as `--json` prints it
-    verified: Report | None = None  # `scaffold --verify`: the images built and smoke-tested
-
-
 def build_request(opts: Options, *, existing_project: bool = False) -> tuple[Path, Request]:
     """Validate every option; nothing has been probed or written yet."""
     target = validate.target_path(opts.path)
     if existing_project and not target.is_dir():
         raise UsageError(f"{target} is not a folder: `envcheck scaffold {opts.path}` creates a project")
     name = opts.name or (_recorded_name(target) if existing_project else None) or target.name
+    gpu, gpu_label = validate.gpu_option(opts.gpu) if opts.gpu else (None, None)
     request = Request(
         name=validate.dist_name(name),
         package=validate.package_name(name),
@@ -69,6 +67,8 @@ def build_request(opts: Options, *, existing_project: bool = False) -> tuple[Pat
         torch=validate.torch_version(opts.torch) if opts.torch else None,
         cuda=validate.cuda_option(opts.cuda),
         driver=validate.driver_version(opts.driver) if opts.driver else None,
+        gpu=gpu,
+        gpu_label=gpu_label,
         route=opts.route,
         minor_compat=opts.minor_compat,
         jupyter=opts.jupyter,
@@ -85,6 +85,7 @@ def plan_text(plan: Plan, replaces: list[str]) -> str:
     lines += ["", "Files:"]
     lines += [f"  {path}{'  (replaces the existing file)' if path in replaces else ''}" for path in sorted(plan.files)]
     lines += [f"  note: {note}" for note in plan.facts.notes]
+    lines += [f"Warning: {warning}" for warning in plan.decisions.warnings]
     return "\n".join(lines)
 
 
@@ -94,37 +95,99 @@ def plan_and_write(opts: Options, say: Say, *, part: str = "project", facts: Pla
     check_target(target)
     recovered = _undo_leftovers(target, opts, say)
     facts = facts if facts is not None else collect_plan_facts()
+    record = read_record(target / RECORD_PATH) if part != "project" else None
+    replan_from: ProjectRecord | None = None
+    if isinstance(record, ProjectRecord) and not opts.replan:
+        facts, request = recorded_facts(record, facts), recorded_request(record, request)
+        _say_text(opts, say, summary_line(record))
+    elif isinstance(record, ProjectRecord):
+        replan_from = record
+    elif part != "project":
+        _say_text(opts, say, "Note: " + unusable_line(record if isinstance(record, UnreadableRecord) else None))
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     plan = plan_project(str(target), request, facts, part=part, created=created)
-    replaces = replaced_files(target, plan.files)
+    replaces, unchanged = _compare(target, plan.files)
     existing = validate.existing_entries(target) if part == "project" else replaces
     summary = plan.to_json(replaces=tuple(replaces), dry_run=opts.dry_run)
     summary["needs_force"] = bool(existing) and not opts.force
+    summary["unchanged"] = unchanged
+    summary["warnings"] = list(plan.decisions.warnings)
     if recovered:
         summary["leftovers"] = recovered
+    if replan_from is not None:
+        summary["replan_changes"] = changes(replan_from, plan.decisions.items)
+        _say_text(opts, say, _replan_text(summary["replan_changes"]))
     if existing and not opts.force and not opts.dry_run:
-        shown = ", ".join(existing[:8]) + (f" and {len(existing) - 8} more" if len(existing) > 8 else "")
-        what = "is not empty" if part == "project" else "already has"
-        raise UsageError(f"{target} {what}: {shown}. Nothing was written; pass --force to replace "
-                         f"{'the project' if part == 'project' else 'them'} (user files outside the plan stay)")
+        raise UsageError(_refusal(target, existing, part))
     if opts.dry_run:
         if not opts.as_json:
             say(plan_text(plan, replaces))
             say("\nDry run: nothing was written." + (f" {target} is not empty: writing needs --force."
                                                      if summary["needs_force"] else ""))
         return summary
+    if unchanged and not opts.as_json:
+        say(f"Unchanged (same content, not rewritten): {', '.join(unchanged)}")
     if replaces and not opts.as_json:
-        say(f"Replacing {len(replaces)} existing file(s) in {target}:")
+        say(f"Replacing {len(replaces)} existing file{'s' if len(replaces) != 1 else ''} in {target}:")
         for path in replaces:
             say(f"  {path}")
-    written = _write(target, plan, opts, summary, part=part, git=part == "project" and request.git)
+    to_write = {path: text for path, text in plan.files.items() if path not in unchanged}
+    if not to_write:
+        if not opts.as_json:
+            say(plan_text(plan, replaces))
+            say(f"\nNothing to write: every planned file in {target} already has this content.")
+        summary["written"] = []
+        return summary
+    written = _write(target, replace(plan, files=to_write), opts, summary, part=part,
+                     git=part == "project" and request.git)
     if not opts.as_json:
         say(plan_text(plan, replaces))
-        say(f"\nWrote {len(plan.files)} files into {target}.")
+        say(f"\nWrote {len(to_write)} file{'s' if len(to_write) != 1 else ''} into {target}.")
         say_written(written, say)
         if "git" in summary:
             say(summary["git"]["message"])
     return summary
+
+
+def _say_text(opts: Options, say: Say, text: str) -> None:
+    if not opts.as_json and text:
+        say(text)
+
+
+def _replan_text(lines: list[str]) -> str:
+    if not lines:
+        return f"--replan: the plan for this machine makes the same decisions as {RECORD_PATH}"
+    return "\n".join([f"--replan: planned for this machine; changes from {RECORD_PATH} (old -> new):"]
+                     + [f"  {line}" for line in lines]
+                     + [f"  ({RECORD_PATH} and the project's other files keep the old decisions)"])
+
+
+def _compare(target: Path, files: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """(the planned files that exist with other content, those that exist with exactly the planned content):
+    an identical file is neither replaced nor backed up, so --force lists only what really changes."""
+    replaces: list[str] = []
+    unchanged: list[str] = []
+    for rel in replaced_files(target, files):
+        path = target / rel
+        try:
+            same = path.is_file() and not path.is_symlink() and path.read_bytes() == files[rel].encode("utf-8")
+        except OSError:
+            same = False
+        (unchanged if same else replaces).append(rel)
+    return replaces, unchanged
+
+
+def _refusal(target: Path, existing: list[str], part: str) -> str:
+    """Why nothing was written: a project's folder is counted by its top-level entries (a .venv alone holds tens
+    of thousands of files), and --dry-run shows the plan without writing."""
+    if part == "project":
+        top = sorted({entry.split("/", 1)[0] for entry in existing})
+        shown = ", ".join(top[:8]) + (f" and {len(top) - 8} more" if len(top) > 8 else "")
+        return (f"{target} is not empty ({len(top)} top-level entr{'ies' if len(top) != 1 else 'y'}: {shown}). "
+                "Nothing was written; pass --dry-run to see the plan, or --force to replace the project "
+                "(user files outside the plan stay)")
+    return (f"{target} already has {', '.join(existing)} with other content. Nothing was written; pass --dry-run "
+            "to see the plan, or --force to replace them (the old files are kept in a backup)")
 
 
 def _write(target: Path, plan: Plan, opts: Options, summary: dict[str, Any], *, part: str, git: bool) -> WriteResult:
@@ -175,12 +238,3 @@ def say_written(written: WriteResult, say: Say) -> None:
     for note in written.notes:
         say(f"Note: {note}")
 
-
-def scaffold(opts: Options, say: Say, *, part: str = "project", then_verify: bool = False) -> ScaffoldResult:
-    """`envcheck scaffold` (or `generate PART`), then, with ``then_verify``, `envcheck verify` on what it wrote."""
-    summary = plan_and_write(opts, say, part=part)
-    if not then_verify or opts.dry_run:
-        return ScaffoldResult(summary)
-    from envcheck.scaffold.verify import verify
-
-    return ScaffoldResult(summary, verify(Path(summary["target"])))  # verify's own default deadline

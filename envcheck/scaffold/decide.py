@@ -27,6 +27,8 @@ class Request:
     torch: str | None = None
     cuda: str = "auto"  # auto | cpu | X.Y
     driver: str | None = None  # --driver: plan for another machine
+    gpu: tuple[int, int] | None = None  # --gpu: the compute capability to plan for instead of the detected one
+    gpu_label: str | None = None  # --gpu as the user named it ("A100", "sm_80"), for the plan's words
     route: str | None = None  # None: the default (pip)
     minor_compat: bool = False
     jupyter: bool = True
@@ -56,6 +58,7 @@ class Decisions:
     planned_for: str
     items: tuple[Decision, ...]
     minor_compat_used: bool = False  # the CUDA build runs on the driver only through minor-version compatibility
+    warnings: tuple[str, ...] = ()  # what the plan could not give that the machine would seem to want
 
     @property
     def cuda(self) -> str | None:
@@ -73,9 +76,14 @@ def _fits(release: compat.TorchRelease, python: str) -> bool:
 
 def _target(facts: PlanFacts, req: Request) -> tuple[str | None, tuple[int, int] | None, str]:
     """The driver and capability the plan is for, and how to say whose they are."""
+    sm = f"sm_{req.gpu[0]}{req.gpu[1]}" if req.gpu is not None else ""
+    asked = (f"{req.gpu_label} ({sm}, --gpu)" if req.gpu_label else f"{sm} (--gpu)") if sm else None
     if req.driver:
-        return req.driver, None, f"a machine with NVIDIA driver {req.driver} (--driver; its GPU is not known here)"
+        gpu = f"its GPU {asked}" if asked else "its GPU is not known here"
+        return req.driver, req.gpu, f"a machine with NVIDIA driver {req.driver} (--driver; {gpu})"
     if facts.driver:
+        if asked:
+            return facts.driver, req.gpu, f"a machine with this machine's driver {facts.driver} and GPU {asked}"
         gpu = facts.gpu_name or "an NVIDIA GPU"
         return facts.driver, facts.capability, f"this machine ({gpu}, driver {facts.driver})"
     return None, None, "this machine (no NVIDIA driver found: CPU only)"
@@ -250,12 +258,19 @@ def decide(facts: PlanFacts, req: Request) -> Decisions:
     ubuntu, ubuntu_reason = choose_ubuntu(release, variant.cuda, None if req.driver else facts.ubuntu)
     row = compat.ubuntu_release(ubuntu)
     image_python = row.default_python if row else "unknown"
-    image = compat.cuda_image(variant.cuda, ubuntu) if variant.cuda else None
+    # The Dockerfile installs the PyTorch-index Linux wheel, which brings the CUDA runtime, cuBLAS, cuDNN and NCCL
+    # itself (as nvidia-*-cu1x pip dependencies, or inside the wheel for older releases): a cudnn-runtime base would
+    # ship those libraries twice. The `base` flavour still sets NVIDIA_REQUIRE_CUDA (the driver guard) and the
+    # NVIDIA_* variables the container toolkit reads (https://hub.docker.com/r/nvidia/cuda,
+    # https://gitlab.com/nvidia/container-images/cuda/-/blob/master/doc/supported-tags.md).
+    image = compat.cuda_image(variant.cuda, ubuntu, flavor="base", cudnn=False) if variant.cuda else None
     if image is not None:
         weak = (f" (this tag rests on weaker evidence: `docker manifest inspect nvidia/cuda:{image.tag}` says whether "
                 "it exists)" if image.unverified else "")
         base_reason = (f"nvidia/cuda:{image.tag}: the latest patch of CUDA {variant.cuda} (older patches are deleted "
-                       f"from Docker Hub), runtime flavour with cuDNN{weak}; {ubuntu_reason}")
+                       f"from Docker Hub), base flavour: the {variant.name} wheel brings its own CUDA runtime, cuBLAS, "
+                       f"cuDNN and NCCL, so a cudnn-runtime image would hold them twice; the base image keeps the "
+                       f"driver check (NVIDIA_REQUIRE_CUDA){weak}; {ubuntu_reason}")
         if minor_compat_used:
             base_reason += (f"; the image requires cuda>={variant.cuda} (NVIDIA_REQUIRE_CUDA), more than driver "
                             f"{driver} fully supports: where the NVIDIA Container Toolkit refuses it ('unsatisfied "
@@ -264,10 +279,15 @@ def decide(facts: PlanFacts, req: Request) -> Decisions:
         base_reason = f"no nvidia/cuda tag is known for CUDA {variant.cuda}: no CUDA Dockerfile"
     else:
         base_reason = "a CPU plan: only Dockerfile.cpu"
+    warnings: list[str] = []
+    if driver is not None and variant.cuda is None and req.cuda == "auto":
+        # A GPU machine planned CPU-only is a surprise worth a line of its own, not only a reason in the list.
+        warnings.append(f"a CPU-only plan for a machine with NVIDIA driver {driver}: "
+                        f"{choice.reason.split(': ', 1)[-1]}; a newer driver would allow a CUDA build")
     items = [
-        Decision("target", planned_for, "--driver names another machine" if req.driver else "probed on this machine"),
+        Decision("target", planned_for, _target_reason(req)),
         Decision("python", python.value, python.reason),
-        Decision("torch", release.latest_patch, choice.reason + (
+        Decision("torch", release.latest_patch, choice.reason + _python_cap(req, release) + (
             f"; --torch {req.torch} asked: the release's latest patch, {release.latest_patch}, is installed (patch "
             "releases fix bugs only)" if req.torch and req.torch not in (release.version, release.latest_patch)
             else "")),
@@ -290,4 +310,24 @@ def decide(facts: PlanFacts, req: Request) -> Decisions:
     return Decisions(choice=choice, cpu=cpu, python=python.value, route=route, route_reason=route_reason,
                      ubuntu=ubuntu, image_python=image_python, cuda_image=image, base_reason=base_reason,
                      conda_cuda_max=conda_cuda_max, planned_for=planned_for, items=tuple(items),
-                     minor_compat_used=minor_compat_used)
+                     minor_compat_used=minor_compat_used, warnings=tuple(warnings))
+
+
+def _target_reason(req: Request) -> str:
+    if req.driver:
+        return "--driver names another machine" + (" and --gpu its GPU" if req.gpu else "")
+    return "--gpu names the GPU; the driver is probed on this machine" if req.gpu else "probed on this machine"
+
+
+def _python_cap(req: Request, release: compat.TorchRelease) -> str:
+    """Why --python held torch back, when a newer release exists that drops that Python."""
+    if not req.python or req.torch:
+        return ""
+    newer = [r for r in compat.torch_releases()
+             if compat.parse_version(r.version) > compat.parse_version(release.version) and not _fits(r, req.python)]
+    if not newer:
+        return ""
+    dropped = min(newer, key=lambda r: compat.parse_version(r.version))
+    side = "dropped" if _xy(req.python) < _xy(dropped.python_min) else "does not yet support"
+    return (f"; torch {dropped.version} {side} Python {req.python}; {release.latest_patch} is the newest for "
+            f"{req.python}")

@@ -71,6 +71,7 @@ def context(req: Request, facts: PlanFacts, d: Decisions) -> dict[str, Any]:
         # torch wheels before 2.3 were built against NumPy 1 and cannot use NumPy 2 (pytorch/pytorch#107302; the
         # NumPy 2 build fix, #121880, went into release/2.3).
         "numpy_spec": "numpy<2" if compat.parse_version(choice.release.version) < (2, 3) else "numpy>=2,<3",
+        "pytest_spec": "pytest>=8",  # pyproject's test extra and the images' pytest: one requirement
         "variant": choice.variant.name,
         "cuda": choice.variant.cuda,
         "index_url": compat.pip_index_url(choice.variant.name),
@@ -154,6 +155,7 @@ def record(req: Request, facts: PlanFacts, d: Decisions, created: str) -> Projec
         variant=d.choice.variant.name,
         cuda=d.cuda,
         decisions=tuple(RecordedDecision(x.key, x.value, x.reason) for x in d.items),
+        planned_gpu=f"{req.gpu[0]}.{req.gpu[1]}" if req.gpu is not None else None,
     )
 
 

@@ -8,6 +8,7 @@ folder already holds.
 
 from __future__ import annotations
 
+import difflib
 import keyword
 import os
 import re
@@ -35,6 +36,8 @@ _TORCH = re.compile(r"^(\d{1,2})\.(\d{1,3})(?:\.(\d{1,3}))?$")
 _CUDA = re.compile(r"^(\d{1,2})\.(\d{1,2})$")
 # Linux driver versions: "535.104.05", "570.26", "580.65.06".
 _DRIVER = re.compile(r"^(\d{3})\.(\d{1,3})(?:\.(\d{1,3}))?$")
+# A compute capability as NVIDIA writes it ("8.0") or as nvcc and torch.cuda.get_arch_list() do ("sm_80", "sm_90a").
+_CAPABILITY = re.compile(r"^(?:(?P<major>\d{1,2})\.(?P<minor>\d)|sm_?(?P<sm>\d{2,3})a?)$", re.IGNORECASE)
 
 
 def show(value: str) -> str:
@@ -142,6 +145,26 @@ def cuda_option(value: str) -> str:
     if value in ("auto", "cpu") or _CUDA.match(value):
         return value
     raise UsageError(f"--cuda {show(value)}: expected auto, cpu or a CUDA version like 12.6")
+
+
+def gpu_option(value: str) -> tuple[tuple[int, int], str | None]:
+    """``--gpu``: a compute capability (``8.0``, ``sm_80``) or a GPU model name from envcheck's GPU data (``A100``);
+    returns the capability and, for a name, the name as the plan should say it."""
+    text = value.strip()
+    found = _CAPABILITY.match(text)
+    if found:
+        major, minor = (found["major"], found["minor"]) if found["major"] else (found["sm"][:-1], found["sm"][-1])
+        return (int(major), int(minor)), None
+    from envcheck.compat import gpu_capability, gpu_model_names
+
+    named = gpu_capability(text)
+    if named is not None:
+        return named
+    close = difflib.get_close_matches(text.upper(), [n.upper() for n in gpu_model_names()], n=4, cutoff=0.5)
+    shown = {n.upper(): n for n in gpu_model_names()}
+    hint = f" (close: {', '.join(shown[c] for c in close)})" if close else ""
+    raise UsageError(f"--gpu {show(value)}: not a compute capability like 8.0 or sm_80, nor a GPU model in "
+                     f"envcheck's data{hint}")
 
 
 def driver_version(value: str) -> str:

@@ -33,7 +33,14 @@ def smoke_test(
     env: Mapping[str, str] | None = None,
     strict: bool = False,
 ) -> Report:
-    """The whole smoke run as a Report (command "smoke"); a named target that is not there is a UsageError."""
+    """The whole smoke run as a Report (command "smoke"); a named target that is not there is a UsageError.
+
+    ``run_timeout_s`` bounds all of it, from here: finding the target (asking conda for the env), starting the
+    child and every wait on it share one deadline, so a slow conda leaves the child less time, not more."""
+    # First: the imports below take a noticeable part of a second, and they belong to the reported duration.
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    start = time.monotonic()
+    run_deadline = start + run_timeout_s
     from envcheck.probes import nvidia_proc
     from envcheck.smoke import records, steps, targets
     from envcheck.smoke.driver import LineSource, child_args, drive, start_local
@@ -43,10 +50,13 @@ def smoke_test(
     policy = policy or default_policy()
     env = dict(os.environ) if env is None else dict(env)
     home = os.path.expanduser("~")
-    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    start = time.monotonic()
+
+    def left_s() -> float:
+        """What is left of the run's deadline; a little at least, so that a call that takes a limit still gets one."""
+        return max(0.1, run_deadline - time.monotonic())
+
     target = targets.resolve(python=python, conda_env=conda_env, docker=docker, env=env, home=home, run=runner.run,
-                             timeout_s=min(targets.MANAGER_TIMEOUT_S, run_timeout_s))
+                             timeout_s=min(targets.MANAGER_TIMEOUT_S, left_s()))
     host_gpus = nvidia_proc.read_gpus()
     # Only the child started here knows this run's nonce, so only its records count (smoke/records.py).
     nonce = records.new_nonce()
@@ -60,8 +70,8 @@ def smoke_test(
         return spec.timeout_s if spec is not None else QUIET_S
 
     def driven(source: LineSource) -> ChildTranscript:
-        return drive(source, target, timeout_s_for=timeout_s_for, run_timeout_s=run_timeout_s, nonce=nonce,
-                     on_event=on_event, bench=bench)
+        return drive(source, target, timeout_s_for=timeout_s_for, run_timeout_s=run_timeout_s,
+                     run_deadline=run_deadline, nonce=nonce, on_event=on_event, bench=bench)
 
     if target.error:
         child = ChildTranscript(target, Ended.NOT_STARTED, error=target.error, bench=bench)
@@ -70,8 +80,8 @@ def smoke_test(
 
         try:
             stream = container.start(target.image or "", target.python, child_args(bench), env=env, home=home,
-                                     timeout_s=min(30.0, run_timeout_s), gpus=bool(host_gpus),
-                                     run_timeout_s=run_timeout_s, nonce=nonce)
+                                     timeout_s=min(30.0, left_s()), gpus=bool(host_gpus),
+                                     run_timeout_s=left_s(), nonce=nonce)
         except container.ContainerError as exc:
             child = ChildTranscript(target, Ended.NOT_STARTED, error=str(exc), error_fix=exc.fix, bench=bench)
         else:
@@ -87,7 +97,8 @@ def smoke_test(
             local.close(grace_s=2.0)
             raise
     judging = Judging(policy, target, nvidia_proc.driver_version(), host_gpus,
-                      python_version=str((child.hello or {}).get("version") or "") or None, hello=child.hello or {})
+                      python_version=str((child.hello or {}).get("version") or "") or None, hello=child.hello or {},
+                      step_timeout_s=step_timeout_s)
     return Report(
         command="smoke", host=socket.gethostname(), started_at=started_at,
         duration_s=round(time.monotonic() - start, 4), results=tuple(steps.results(child, judging)), strict=strict,

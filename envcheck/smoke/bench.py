@@ -77,9 +77,11 @@ def matmul(facts: BenchMatmulFacts, j: Judging) -> Outcome:
     expected = f"{label} >= {floor:g}% of the dense datasheet peak"
     if value and top and 100 * value / top < floor:
         return Outcome(status=Status.WARN, observed=observed, expected=expected,
-                       reason=f"{label} reaches {100 * value / top:.0f}% of {top:g}: "
-                       "clocks held down (power or thermal limits), another process on the GPU, or a slow link",
-                       fix="nvidia-smi -q -d PERFORMANCE,CLOCK,POWER  # throttle reasons", evidence=evidence)
+                       reason=f"{label} reaches {100 * value / top:.0f}% of {top:g}, under the policy's "
+                       f"smoke_matmul_peak_min_pct {floor:g}: clocks held down (power or thermal limits), another "
+                       "process on the GPU, or a slow link",
+                       fix="nvidia-smi -q -d PERFORMANCE,CLOCK,POWER  # throttle reasons; or a lower "
+                       "smoke_matmul_peak_min_pct in a file passed with --policy FILE", evidence=evidence)
     return Outcome(status=Status.PASS, observed=observed, expected=expected, evidence=evidence)
 
 
@@ -91,8 +93,10 @@ def memory(facts: BenchMemoryFacts, j: Judging) -> Outcome:
     evidence = {**facts.raw, "peak_gbs": top}
     if top and 100 * facts.gbs / top < floor:
         return Outcome(status=Status.WARN, observed=observed, expected=f">= {floor:g}% of {top:g} GB/s",
-                       reason="memory bandwidth below the datasheet's: clocks held down or the GPU is shared",
-                       fix="nvidia-smi -q -d PERFORMANCE,CLOCK  # throttle reasons", evidence=evidence)
+                       reason=f"memory bandwidth under the policy's smoke_memory_peak_min_pct {floor:g} of the "
+                       "datasheet's: clocks held down or the GPU is shared",
+                       fix="nvidia-smi -q -d PERFORMANCE,CLOCK  # throttle reasons; or a lower "
+                       "smoke_memory_peak_min_pct in a file passed with --policy FILE", evidence=evidence)
     return Outcome(status=Status.PASS, observed=observed, expected=f">= {floor:g}% of the datasheet" if top else "",
                    evidence=evidence)
 

@@ -61,6 +61,7 @@ def drive(
     timeout_s_for: Callable[[str], float],
     run_timeout_s: float,
     nonce: str,
+    run_deadline: float | None = None,
     on_event: Callable[[Mapping[str, Any]], None] | None = None,
     bench: bool = False,
     find_oom: Callable[[int], OomFinding] = oom.find,
@@ -69,9 +70,10 @@ def drive(
 
     Every wait for the child's next line has a limit: ``timeout_s_for(step)`` while a step runs, and
     ``timeout_s_for(STARTUP)`` / ``timeout_s_for(BETWEEN)`` before its hello and between two steps; no
-    wait outlives ``run_timeout_s``. Only records carrying ``nonce`` count (``records.Reading``)."""
+    wait outlives ``run_timeout_s`` (or ``run_deadline``, when the run began before the child: smoke_test finds
+    the target first). Only records carrying ``nonce`` count (``records.Reading``)."""
     start = time.monotonic()
-    run_deadline = start + run_timeout_s
+    run_deadline = start + run_timeout_s if run_deadline is None else run_deadline
     reading = Reading(nonce, planned_steps(bench))
     opened = start
     step_deadline = start + timeout_s_for(STARTUP)

@@ -23,3 +23,10 @@ class Judging:
     host_gpus: tuple[HostGpu, ...] = ()
     python_version: str | None = None  # the target's, from the child's hello
     hello: Mapping[str, Any] = field(default_factory=dict)  # the rest of it: pip, PEP 668 marker, distribution
+    step_timeout_s: float | None = None  # the user's --step-timeout; None: each step's own default limit
+    item: str | None = None  # the device the judged step ran on: "cpu", a GPU's label, or None for the whole run
+
+    @property
+    def on_gpu(self) -> bool:
+        """Whether the judged step ran on a GPU, so that a GPU's fixes (ECC, reset) can apply to it."""
+        return self.item is not None and self.item != "cpu"

@@ -13,7 +13,7 @@ from typing import Any, Callable, Generic, Mapping, TypeVar
 
 from envcheck.engine import blocked_by
 from envcheck.model import Outcome, Result, Status
-from envcheck.smoke import bench, fixes, judges
+from envcheck.smoke import QUIET_S, bench, fixes, judges
 from envcheck.smoke import facts as f
 from envcheck.smoke.events import ChildError, ChildTranscript, Ended, StepEnd, StepState
 from envcheck.smoke.facts import StepFacts
@@ -106,11 +106,31 @@ def describe_end(child: ChildTranscript) -> str:
     return f"{text}, not by envcheck"
 
 
-def _killed_by_envcheck(child: ChildTranscript) -> str:
-    """Which of envcheck's deadlines cut the child off, and which option sets it."""
+def _limit(child: ChildTranscript, j: Judging) -> str:
+    """The limit that cut the child off, named as the user can change it."""
     if child.ended is Ended.RUN_DEADLINE:
-        return f"envcheck killed it when the whole run's deadline ({child.timeout_s:g} s, --timeout) ran out"
-    return f"envcheck killed it when its deadline ({child.timeout_s:g} s, --step-timeout) ran out"
+        return f"--timeout {child.timeout_s:g} s (the whole run's limit)"
+    if j.step_timeout_s is not None:
+        return f"--step-timeout {child.timeout_s:g} s, which you set"
+    return f"the default limit of {child.timeout_s:g} s (--step-timeout sets another)"
+
+
+def _cut_by_user(child: ChildTranscript, j: Judging) -> bool:
+    """Cut off at a limit the user chose (--timeout always is one): the README counts such a timeout as
+    unknown, since it shows only that the machine was slower than the limit asked, not that a step hangs."""
+    return child.ended is Ended.RUN_DEADLINE or (child.ended is Ended.STEP_DEADLINE and j.step_timeout_s is not None)
+
+
+def _longer(child: ChildTranscript, wait_s: float) -> str:
+    """The command that reruns with a longer limit than the one that cut the child off."""
+    if child.ended is Ended.RUN_DEADLINE:
+        return f"envcheck smoke --timeout {max(1200.0, 2 * child.timeout_s):g}  # a longer --timeout"
+    return f"envcheck smoke --step-timeout {max(wait_s, 2 * child.timeout_s):g}  # a longer --step-timeout"
+
+
+def _killed_by_envcheck(child: ChildTranscript, j: Judging) -> str:
+    """Which of envcheck's limits cut the child off, and which option sets it."""
+    return f"envcheck cut it off at {_limit(child, j)}"
 
 
 def _tail(text: str, lines: int = 6) -> str:
@@ -152,7 +172,7 @@ def _judged(end: StepEnd, spec: StepSpec[Any], j: Judging, cuda: Result | None) 
         return Outcome(status=Status.UNKNOWN, reason=f"could not judge the child's facts: {end.facts_error}",
                        evidence=dict(end.raw_facts))
     try:
-        return spec.judge(end.facts, j)
+        return spec.judge(end.facts, replace(j, item=end.item))
     except Exception as exc:  # a judge's bug: could not check, never a pass
         return Outcome(status=Status.UNKNOWN, reason=f"could not judge the child's facts: {type(exc).__name__}: {exc}",
                        evidence=dict(end.raw_facts))
@@ -165,9 +185,14 @@ def target_result(child: ChildTranscript, j: Judging) -> Result:
     if child.ended is Ended.NOT_STARTED or (not hello and child.target.error):
         outcome = Outcome(status=Status.FAIL, observed=child.target.description,
                           reason=child.error or child.target.error, fix=fixes.for_target(child))
+    elif not hello and child.ended.cut_off and _cut_by_user(child, j):
+        outcome = Outcome(status=Status.UNKNOWN, observed=child.target.description, expected="the child's first line",
+                          reason=f"no hello within {child.timeout_s:g} s: cut at {_limit(child, j)}; starting "
+                          "Python and the child can take longer than that", fix=_longer(child, QUIET_S),
+                          evidence={"stderr_tail": child.stderr_tail})
     elif not hello:
         how = describe_end(child) if child.ended is Ended.EXIT \
-            else f"no hello within {child.timeout_s:g} s; {_killed_by_envcheck(child)}"
+            else f"no hello within {child.timeout_s:g} s; {_killed_by_envcheck(child, j)}"
         outcome = Outcome(status=Status.FAIL, observed=child.target.description, expected="the child's first line",
                           reason=f"the interpreter did not start the child ({how}): {_tail(child.stderr_tail, 3)}",
                           fix=fixes.for_target(child), evidence={"stderr_tail": child.stderr_tail})
@@ -177,20 +202,22 @@ def target_result(child: ChildTranscript, j: Judging) -> Result:
     return Result("smoke.target", title, outcome, 0.0)
 
 
-def _interrupted(child: ChildTranscript, spec: StepSpec[Any]) -> Outcome:
+def _interrupted(child: ChildTranscript, spec: StepSpec[Any], j: Judging) -> Outcome:
     evidence = {"stderr_tail": child.stderr_tail, "open_for_s": child.open_for_s, "noise": list(child.noise[-5:])}
     closed = "its output ended but it kept running" if child.output_closed else ""
-    if child.ended is Ended.RUN_DEADLINE:
-        return Outcome(status=Status.UNKNOWN, observed=f"{closed or 'still running'} after {child.open_for_s:.1f} s",
-                       reason=f"the whole run's deadline ({child.timeout_s:g} s, --timeout) ran out during this "
-                       "step, and envcheck killed the child",
-                       fix="envcheck smoke --timeout 1200  # a longer deadline for the whole run", evidence=evidence)
+    if _cut_by_user(child, j):
+        # A limit the user chose says nothing about a hang: this step's own default limit is far longer.
+        observed = f"{closed}: cut off after {child.open_for_s:.1f} s" if closed \
+            else f"still running after {child.open_for_s:.1f} s"
+        return Outcome(status=Status.UNKNOWN, observed=observed,
+                       expected=f"done within {child.timeout_s:g} s",
+                       reason=f"cut at {_limit(child, j)}, before this step finished (its default limit is "
+                       f"{spec.timeout_s:g} s)", fix=_longer(child, spec.timeout_s), evidence=evidence)
     if child.ended is Ended.STEP_DEADLINE:
         observed = f"{closed}: cut off after {child.open_for_s:.1f} s" if closed \
             else f"no result after {child.open_for_s:.1f} s: hung, cut off"
         return Outcome(status=Status.FAIL, observed=observed, expected=f"done within {child.timeout_s:g} s",
-                       reason=f"the step did not finish within its deadline: {_killed_by_envcheck(child)}. "
-                       + fixes.HANGS.get(spec.name, ""),
+                       reason=f"the step did not finish within {_limit(child, j)}. " + fixes.HANGS.get(spec.name, ""),
                        fix=fixes.hang(spec.name, child.target), evidence=evidence)
     return Outcome(status=Status.FAIL, observed=f"the interpreter died during this step ({describe_end(child)})",
                    expected="the step completes", reason="stderr: " + (_tail(child.stderr_tail) or "(empty)"),
@@ -220,22 +247,27 @@ def results(child: ChildTranscript, j: Judging) -> list[Result]:
             root = spec.id
     if child.open_step is not None and child.open_step[0] in BY_NAME:
         spec = BY_NAME[child.open_step[0]]
-        outcome = replace(_interrupted(child, spec), item=child.open_step[1])
+        outcome = replace(_interrupted(child, spec, j), item=child.open_step[1])
         out.append(Result(spec.id, spec.title, outcome, child.open_for_s))
         reported.add(spec.name)
         root = spec.id
     elif child.ended is not Ended.DONE and root is None:
         root = "smoke.target"  # stopped between steps: the stderr tail is on no step, so say it on the target
         ran = _ran(child)
-        if child.ended.cut_off:  # quiet, then killed by us: not an exit of its own
+        status = Status.FAIL
+        if child.ended.cut_off and _cut_by_user(child, j):
+            status = Status.UNKNOWN
+            why = f"the child went quiet between steps, {ran}, and was cut at {_limit(child, j)}"
+            fix = _longer(child, QUIET_S)
+        elif child.ended.cut_off:  # quiet, then killed by us: not an exit of its own
             why = (f"the child went quiet between steps and was cut off after {child.timeout_s:g} s, {ran}: "
-                   f"{_killed_by_envcheck(child)}")
+                   f"{_killed_by_envcheck(child, j)}")
             fix = "envcheck smoke --step-timeout 600  # if this machine is only slow"
         else:
             why = f"the child stopped between steps, {ran} ({describe_end(child)})"
             fix = fixes.crash("", child.target)
         out[0] = Result("smoke.target", out[0].title, Outcome(
-            status=Status.FAIL, observed=out[0].observed, expected="the child runs to the end",
+            status=status, observed=out[0].observed, expected="the child runs to the end",
             reason=f"{why}: {_tail(child.stderr_tail, 3)}",
             fix=fix, evidence={"stderr_tail": child.stderr_tail}), 0.0)
     elif root is None and len(reported) < len(planned_steps(child.bench)):

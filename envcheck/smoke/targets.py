@@ -1,9 +1,10 @@
 """Where the smoke test runs: the interpreter (or image) the user names, not envcheck's own.
 
 Resolution order for the default: the active conda env (``CONDA_PREFIX``), then the active venv
-(``VIRTUAL_ENV``), then ``python3`` on PATH; the report says which it took. ``--conda-env NAME`` asks conda
-itself (``$CONDA_EXE info --json``: after ``conda init``, ``conda`` is a shell function a subprocess cannot
-see) and falls back to ``~/.conda/environments.txt`` and ``<root>/envs/NAME`` for the usual roots.
+(``VIRTUAL_ENV``), then ``python3`` on PATH; the report says which it took. ``--conda-env NAME`` asks the
+env manager itself (``$CONDA_EXE info --json``: after ``conda init``, ``conda`` is a shell function a subprocess
+cannot see; else mamba or micromamba, ``$MAMBA_EXE``) and falls back to ``~/.conda/environments.txt`` and
+``<root>/envs/NAME`` for the usual roots.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Mapping
 
 from envcheck.model import UsageError
+from envcheck.probes import conda_formats
 
 MANAGER_TIMEOUT_S = 15.0  # `conda info --json`: about a second, several on a busy machine; never the whole run
 CONDA_ROOTS = ("miniforge3", "miniconda3", "anaconda3", "mambaforge", "micromamba", ".conda")
@@ -86,32 +89,59 @@ def active(env: Mapping[str, str]) -> Target:
     return Target("path", "python3", "python3 on PATH", error="no conda env or venv is active and no python3 on PATH")
 
 
+def find_manager(env: Mapping[str, str], home: str) -> tuple[str, str] | None:
+    """(name, executable) of the env manager to ask: conda, else mamba, else micromamba (the probe's order,
+    envcheck.probes.conda.MANAGERS: conda's answer is what `conda activate` uses; the others stand in for it)."""
+    path = env.get("PATH")
+    conda = env.get("CONDA_EXE") or shutil.which("conda", path=path)
+    if conda:
+        return "conda", conda
+    mamba = shutil.which("mamba", path=path)
+    if mamba:
+        return "mamba", mamba
+    for micromamba in (env.get("MAMBA_EXE"), shutil.which("micromamba", path=path),
+                       os.path.join(home, ".local", "bin", "micromamba")):
+        if micromamba and _executable(micromamba):
+            return "micromamba", micromamba
+    return None
+
+
+def _ask(manager: str, argv: list[str], run: Callable[..., Any], timeout_s: float) -> tuple[dict[str, Any], str]:
+    """The JSON object a manager printed, or why there is none."""
+    result = run(argv, timeout_s=timeout_s)
+    if result.timed_out:  # a hung manager is not "no env": say so (a lock, a stalled network drive)
+        return {}, f"`{' '.join(argv)}` did not answer within {timeout_s:g} s ({manager} hangs)"
+    if not result.ok:
+        return {}, result.describe()
+    try:
+        answer = json.loads(result.out)
+    except ValueError:
+        answer = {}
+    return (answer if isinstance(answer, dict) else {}), ""
+
+
 def conda_prefix(name: str, *, env: Mapping[str, str], home: str, run: Callable[..., Any], timeout_s: float) -> str:
-    """The prefix of the conda env called ``name`` ("base" is the root prefix)."""
+    """The prefix of the conda env called ``name`` ("base" is the root prefix), through conda, mamba or micromamba."""
     seen: list[str] = []
-    asked = ""  # why conda could not list its envs, for the error when the files do not find the env either
-    exe = env.get("CONDA_EXE") or shutil.which("conda", path=env.get("PATH"))
-    if exe:
-        result = run([exe, "info", "--json"], timeout_s=timeout_s)
-        if result.timed_out:  # a hung conda is not "no env": say so (a lock, a stalled network drive)
-            asked = f"`{exe} info --json` did not answer within {timeout_s:g} s (conda hangs)"
-        elif not result.ok:
-            asked = result.describe()
-        else:
-            try:
-                info = json.loads(result.out)
-            except ValueError:
-                info = {}
-            info = info if isinstance(info, dict) else {}
-            root = info.get("root_prefix") or info.get("conda_prefix")
-            if name == "base" and isinstance(root, str) and root:
-                return root
-            envs = info.get("envs")
-            seen.extend(p for p in (envs if isinstance(envs, list) else []) if isinstance(p, str))
-    roots = [env["CONDA_ROOT"]] if env.get("CONDA_ROOT") else []
+    manager = find_manager(env, home)
+    asked = ""  # why the manager could not list its envs, for the error when the files do not find the env either
+    roots = [env[var] for var in ("CONDA_ROOT", "MAMBA_ROOT_PREFIX") if env.get(var)]
+    if manager:
+        tool, exe = manager
+        deadline = time.monotonic() + timeout_s
+        info, asked = _ask(tool, [exe, "info", "--json"], run, timeout_s)
+        if not asked and conda_formats.is_libmamba_info(info):  # mamba 2, micromamba: envs only from `env list`
+            listed, asked = _ask(tool, [exe, "env", "list", "--json"], run, max(0.1, deadline - time.monotonic()))
+            names = listed.get("envs")
+            info = conda_formats.from_libmamba(
+                info, [p for p in names if isinstance(p, str)] if isinstance(names, list) else [], tool)
+        root = info.get("root_prefix") or info.get("conda_prefix")
+        if name == "base" and isinstance(root, str) and root:
+            return root
+        envs = info.get("envs")
+        seen.extend(p for p in (envs if isinstance(envs, list) else []) if isinstance(p, str))
+        roots.insert(0, os.path.dirname(os.path.dirname(os.path.realpath(exe))))  # <root>/bin/<tool>
     roots += [os.path.join(home, r) for r in CONDA_ROOTS] + list(SYSTEM_CONDA_ROOTS)
-    if exe:  # <root>/bin/conda or <root>/condabin/conda
-        roots.insert(0, os.path.dirname(os.path.dirname(os.path.realpath(exe))))
     try:
         with open(os.path.join(home, ".conda", "environments.txt"), encoding="utf-8") as handle:
             seen.extend(line.strip() for line in handle if line.strip())
@@ -125,11 +155,13 @@ def conda_prefix(name: str, *, env: Mapping[str, str], home: str, run: Callable[
         if matches and _executable(_python_in(prefix)):
             return prefix
     known = sorted({os.path.basename(p.rstrip("/")) for p in seen if _executable(_python_in(p))})
+    found = f" (found: {', '.join(known)})" if known else ""
     if asked:
         raise UsageError(f"--conda-env {name}: {asked}; ~/.conda/environments.txt and the usual roots hold no env "
-                         f"of that name" + (f" (found: {', '.join(known)})" if known else ""))
-    raise UsageError(
-        f"--conda-env {name}: no such conda env with a bin/python"
-        + (f" (found: {', '.join(known)})" if known else " (no conda env found at all)")
-    )
-
+                         f"of that name{found}")
+    if manager is None:
+        raise UsageError(f"--conda-env {name}: no conda, mamba or micromamba is installed (looked for $CONDA_EXE, "
+                         f"conda and mamba on PATH, $MAMBA_EXE, micromamba on PATH and ~/.local/bin/micromamba), "
+                         f"and ~/.conda/environments.txt and the usual roots hold no env of that name{found}")
+    raise UsageError(f"--conda-env {name}: no such conda env with a bin/python" + (found or f" ({manager[0]} lists "
+                                                                                            "no env with one)"))

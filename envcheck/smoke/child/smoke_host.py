@@ -12,7 +12,7 @@ from typing import Any
 # nvmlReturn_t codes (nvml.h) by the names the rest of envcheck uses for them: nvidia-ml-py's exception
 # classes, NVMLError_<name> (envcheck/nvml_child.py strips the prefix; envcheck/checks/gpu_errors.py keys
 # its causes and fixes on the result). This child cannot import either, so the table is repeated here, and
-# tests/test_smoke_child.py checks it against nvidia-ml-py's own mapping and gpu_errors.py's names.
+# tests/smoke/test_smoke_child.py checks it against nvidia-ml-py's own mapping and gpu_errors.py's names.
 NVML_ERRORS = {
     1: "Uninitialized", 2: "InvalidArgument", 3: "NotSupported", 4: "NoPermission", 5: "AlreadyInitialized",
     6: "NotFound", 7: "InsufficientSize", 8: "InsufficientPower", 9: "DriverNotLoaded", 10: "Timeout",
