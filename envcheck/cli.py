@@ -153,24 +153,41 @@ def doctor(
 
 # --- scaffold, generate, verify: decisions and writing live in envcheck/scaffold/ ---------------------------
 
+# Options of every planning command; _ENVIRONMENT_OPTIONS only shape environment.yml (and a whole project), so
+# `generate dockerfile --help` does not offer them.
 _PLAN_OPTIONS = (
     click.option("--name", help="Project (distribution) name; default: the folder's name."),
     click.option("--python", metavar="X.Y", help="Python version; default: this Python, kept inside torch's range."),
     click.option("--torch", metavar="X.Y[.Z]", help="PyTorch release; default: the newest that fits."),
     click.option("--cuda", default="auto", show_default=True, metavar="auto|cpu|X.Y", help="CUDA variant of torch."),
     click.option("--driver", metavar="VERSION", help="Plan for another machine with this NVIDIA driver."),
-    click.option("--route", type=click.Choice(["pip", "conda-forge"]), help="How torch enters environment.yml [pip]."),
+    click.option("--gpu", metavar="CC|MODEL",
+                 help="Plan for this GPU: a compute capability (8.0, sm_80) or a model (A100, H100, RTX 4090)."),
     click.option("--minor-compat", is_flag=True,
                  help="Allow CUDA builds that the driver runs only by minor-version compatibility."),
-    click.option("--jupyter/--no-jupyter", default=True, help="Add the notebook and Jupyter [on]."),
-    click.option("--force", is_flag=True, help="Replace existing files (listed first; other files stay)."),
+    click.option("--force", is_flag=True, help="Replace files whose content differs (listed first; other files stay)."),
     click.option("--dry-run", is_flag=True, help="Print the plan; write nothing."),
     click.option("--json", "as_json", is_flag=True, help="Print the plan (and what was written) as JSON."),
 )
 
 
+_ENVIRONMENT_OPTIONS = (
+    click.option("--route", type=click.Choice(["pip", "conda-forge"]), help="How torch enters environment.yml [pip]."),
+    click.option("--jupyter/--no-jupyter", default=True, help="Add the notebook and Jupyter [on]."),
+)
+_REPLAN = click.option("--replan", is_flag=True,
+                       help="Plan for this machine instead of the decisions in .envcheck/project.json (shows the "
+                            "changes).")
+
+
 def _plan_options(func: Any) -> Any:
     for option in reversed(_PLAN_OPTIONS):
+        func = option(func)
+    return func
+
+
+def _environment_options(func: Any) -> Any:
+    for option in reversed(_ENVIRONMENT_OPTIONS):
         func = option(func)
     return func
 
@@ -203,6 +220,7 @@ def _scaffold(part: str, path: str, kwargs: dict[str, Any], *, then_verify: bool
 @cli.command()
 @click.argument("path")
 @_plan_options
+@_environment_options
 @click.option("--docker/--no-docker", default=True, help="Add Dockerfile, Dockerfile.cpu and .dockerignore [on].")
 @click.option("--git/--no-git", default=True, help="git init, with a first commit when git has an identity [on].")
 @click.option("--verify", "then_verify", is_flag=True, help="Then build the images and run the smoke test in them.")
@@ -213,12 +231,16 @@ def scaffold(path: str, then_verify: bool, **kwargs: Any) -> int:
 
 @cli.group()
 def generate() -> None:
-    """Write one file of a scaffolded project into an existing folder, with the same decisions."""
+    """Write one file of a scaffolded project into an existing folder, with the same decisions.
+
+    The decisions are those its .envcheck/project.json records; --replan plans for this machine instead."""
 
 
 @generate.command("environment")
 @click.argument("path")
 @_plan_options
+@_environment_options
+@_REPLAN
 def generate_environment(path: str, **kwargs: Any) -> int:
     """Write PATH/environment.yml."""
     return _scaffold("environment", path, kwargs)
@@ -227,6 +249,7 @@ def generate_environment(path: str, **kwargs: Any) -> int:
 @generate.command("dockerfile")
 @click.argument("path")
 @_plan_options
+@_REPLAN
 def generate_dockerfile(path: str, **kwargs: Any) -> int:
     """Write PATH/Dockerfile (when there is a CUDA build) and PATH/Dockerfile.cpu."""
     return _scaffold("dockerfile", path, kwargs)
@@ -242,7 +265,7 @@ def generate_dockerfile(path: str, **kwargs: Any) -> int:
 @click.option("--keep-images/--no-keep-images", default=True, show_default=True,
               help="Keep the images verify built (named in the report), or remove them at the end.")
 def verify(path: str, report: ReportOptions, timeout_s: float, keep_images: bool) -> int:
-    """Build a scaffolded project's images with the local Docker engine and run the smoke tests inside them."""
+    """Build a scaffolded project's images with the local Docker engine and run the smoke test inside them."""
     from envcheck.verify import verify as verify_project
 
     verified = verify_project(Path(path).resolve(), timeout_s=timeout_s, shown_as=path, keep_images=keep_images)

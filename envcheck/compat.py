@@ -23,6 +23,7 @@ from envcheck.compat_data import (
     TorchVariant,
     UbuntuRelease,
     conda_row,
+    gpu_capability_rows,
     gpu_rows,
     has_word,
     image_rows,
@@ -321,15 +322,14 @@ def gpu_peak(nvml_name: str) -> GpuPeak | None:
 
 def gpu_model_names() -> tuple[str, ...]:
     """Every GPU model the data knows, by its row name ("A100 SXM4 80GB", "RTX 4090")."""
-    return tuple(g.name for g in gpu_rows())
+    return tuple(name for name, _, _ in gpu_capability_rows())
 
 
 def gpu_capability(model: str) -> tuple[tuple[int, int], str] | None:
     """A model name as a person writes it ("A100", "h100", "RTX 4090") -> (its compute capability, the row names
     it matched, joined); None when no row matches or the matching rows disagree on the capability."""
-    rows = [g for g in gpu_rows() if has_word(g.name, model) or any(has_word(m, model) for m in g.match)
-            or has_word(model, g.name)]
-    capabilities = {g.compute_capability for g in rows}
+    capabilities = {capability for name, match, capability in gpu_capability_rows()
+                    if has_word(name, model) or any(has_word(m, model) for m in match) or has_word(model, name)}
     if len(capabilities) != 1:
         return None
     return _xy(capabilities.pop()), model.strip()

@@ -167,16 +167,20 @@ class GpuPeak:
     memory_gb: float
     source: str
     exclude: tuple[str, ...] = ()  # names containing one of these are another product (H200 NVL, RTX 4090 D)
-    # "8.0": what `scaffold --gpu A100` plans for (NVIDIA's table: https://developer.nvidia.com/cuda-gpus)
-    compute_capability: str = ""
 
 
 @lru_cache(maxsize=1)
 def gpu_rows() -> tuple[GpuPeak, ...]:
     return tuple(GpuPeak(r["name"], tuple(r["match"]), float(r["fp32_tflops"]), _float(r["tf32_tflops"]),
                          _float(r["bf16_tflops"]), _float(r["fp16_tflops"]), float(r["mem_bw_gbs"]),
-                         float(r["memory_gb"]), _cite(r), tuple(r["exclude"]), str(r["compute_capability"]))
-                 for r in raw()["gpus"])
+                         float(r["memory_gb"]), _cite(r), tuple(r["exclude"])) for r in raw()["gpus"])
+
+
+def gpu_capability_rows() -> tuple[tuple[str, tuple[str, ...], str], ...]:
+    """(row name, its NVML name matches, compute capability "8.0") per GPU row: what `scaffold --gpu A100` plans
+    for (NVIDIA's table: https://developer.nvidia.com/cuda-gpus). Kept apart from GpuPeak, whose fields are the
+    bench's evidence."""
+    return tuple((r["name"], tuple(r["match"]), str(r["compute_capability"])) for r in raw()["gpus"])
 
 
 def _float(v: float | int | None) -> float | None:

@@ -205,12 +205,13 @@ def _engine_gpu_gap(client: Any) -> str:
     return gpu_runtime_gap(driver, runtimes, (kind for _, kind in specs))
 
 
-def _training(tag: str, dockerfile: str, timeout_s: float) -> list[Result]:
-    """envcheck's own smoke ladder in the image, as `envcheck smoke --docker TAG` runs it; each result names the
-    Dockerfile, so the two images' results stay apart in one report."""
+def _training(tag: str, dockerfile: str, timeout_s: float, *, gpus: bool) -> list[Result]:
+    """envcheck's own smoke ladder in the image, as `envcheck smoke --docker TAG` runs it (the CPU image without the
+    host's GPUs: its torch is a CPU build on purpose); each result names the Dockerfile, so the two images' results
+    stay apart in one report."""
     from envcheck.smoke import smoke_test
 
-    ran = smoke_test(docker=tag, run_timeout_s=timeout_s)
+    ran = smoke_test(docker=tag, run_timeout_s=timeout_s, gpus=gpus)
     return [replace(r, outcome=replace(r.outcome, item=f"{dockerfile} {r.item}" if r.item else dockerfile))
             for r in ran.results]
 
@@ -313,5 +314,5 @@ def _verify_image(client: Any, project: Path, dockerfile: str, record: ProjectRe
         smoke = replace(smoke, item=dockerfile)
     results.append(Result("verify.smoke", f"smoke test inside {dockerfile}", smoke, round(time.monotonic() - t0, 3)))
     if log.ok and not gap:
-        results.extend(_training(tag, dockerfile, max(deadline - time.monotonic(), 30)))
+        results.extend(_training(tag, dockerfile, max(deadline - time.monotonic(), 30), gpus=flavor == "cuda"))
     return (tag if log.ok else ""), results

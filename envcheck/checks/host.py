@@ -1,23 +1,18 @@
-"""Verdicts about the host: distribution and Ubuntu support, kernel, CPU, memory, disks, reboot, container, tools.
+"""Verdicts about the host: kernel, CPU, memory, disks, reboot, container, tools.
 
-Ubuntu support dates come from envcheck.compat (data with sources); thresholds from the policy.
+The distribution and its Ubuntu support phases are judged in host_os.py; thresholds come from the policy.
 """
 
 from __future__ import annotations
 
-import calendar
 import shlex
-from datetime import date
-from typing import TYPE_CHECKING
 
+from envcheck.checks.host_os import os_release, ubuntu_support
 from envcheck.model import Outcome, Status
 from envcheck.policy import Policy
 from envcheck.probes.host import Disk, HostFacts
 from envcheck.probes.reboot import FLAG, PendingReboot
 from envcheck.units import CheckSpec
-
-if TYPE_CHECKING:  # the data module loads compat.json: imported at run time only by the check that reads it
-    from envcheck.compat_data import UbuntuRelease
 
 GIB = 1024**3
 # MemTotal leaves out what firmware and the kernel reserve: a 16 GiB machine reports about 15.5 GiB.
@@ -34,136 +29,6 @@ _SHM_WARN_BYTES = 1 * GIB
 
 def gib(n: int | float | None) -> str:
     return "n/a" if n is None else f"{n / GIB:.1f} GiB"
-
-
-def _pretty(facts: HostFacts) -> str:
-    osr = facts.os_release
-    return osr.get("PRETTY_NAME") or f"{osr.get('NAME', 'unknown')} {osr.get('VERSION', '')}".strip()
-
-
-def os_release(facts: HostFacts, policy: Policy) -> Outcome:
-    if not facts.os_release:
-        return Outcome(status=Status.UNKNOWN, observed="no os-release", reason=facts.os_release_error,
-                       expected="/etc/os-release or /usr/lib/os-release",
-                       fix="ls -l /etc/os-release /usr/lib/os-release  # base-files (Debian/Ubuntu) ships them")
-    keys = ("ID", "ID_LIKE", "VERSION_ID", "VERSION_CODENAME", "PRETTY_NAME")
-    return Outcome(status=Status.PASS, observed=_pretty(facts),
-                   evidence={"path": facts.os_release_path, **{k: facts.os_release[k] for k in keys
-                                                                if k in facts.os_release}})
-
-
-def _add_months(year: int, month: int, months: int) -> date:
-    index = year * 12 + (month - 1) + months
-    y, m = divmod(index, 12)
-    return date(y, m + 1, calendar.monthrange(y, m + 1)[1])
-
-
-def _yymm(version: str) -> tuple[int, int]:
-    year, month = (int(p) for p in version.split(".")[:2])
-    return year, month
-
-
-def _paid_phases(release: UbuntuRelease, today: date, lead: str) -> str:
-    """What support can still be bought for a release whose free support ended (empty when none can)."""
-    if release.esm_end is not None and release.esm_end >= today:
-        return f"{lead}Ubuntu Pro (ESM) sells security updates until {release.esm_end.isoformat()}"
-    if release.legacy_end is not None and release.legacy_end >= today:
-        return f"{lead}only the paid Legacy add-on of Ubuntu Pro still covers it, until {release.legacy_end:%B %Y}"
-    return ""
-
-
-def ubuntu_support(facts: HostFacts, policy: Policy) -> Outcome:
-    from envcheck import compat, compat_data  # data file read once, only when this check runs
-
-    osr = facts.os_release
-    name = _pretty(facts)
-    if osr.get("ID") != "ubuntu":
-        based = " (based on Ubuntu)" if "ubuntu" in osr.get("ID_LIKE", "").split() else ""
-        return Outcome(
-            status=Status.WARN, observed=f"{name}{based}", expected="Ubuntu LTS",
-            reason="envcheck's advice (apt packages, CUDA images, support dates) is written for Ubuntu LTS; "
-                   "the other checks still run",
-        )
-    version = osr.get("VERSION_ID", "")
-    release = compat.ubuntu_release(version)
-    days = policy.ubuntu_support_warn_days
-    evidence: dict[str, object] = {"version_id": version, "data_version": compat.DATA_VERSION}
-    upgrade = "sudo do-release-upgrade  # or reinstall with the current LTS"
-    if release is None:
-        try:
-            year, month = (int(p) for p in version.split(".")[:2])
-        except ValueError:
-            return Outcome(status=Status.UNKNOWN, observed=name, reason=f"VERSION_ID {version!r} is not YY.MM",
-                           fix="grep -E '^(ID|VERSION_ID)=' /etc/os-release")
-        lts_rows = [r for r in compat_data.ubuntu_rows() if r.lts]
-        oldest = lts_rows[0] if lts_rows else None
-        if month == 4 and year % 2 == 0 and oldest is not None and (year, month) < _yymm(oldest.version):
-            # Support only ever ends: an LTS older than the oldest one in the data ended before it did.
-            evidence["oldest_known"] = oldest.version
-            return Outcome(
-                status=Status.FAIL, observed=f"{name}: out of standard support since before "
-                         f"{oldest.standard_support_end.isoformat()}",
-                expected="a release in standard support", evidence=evidence, fix=upgrade,
-                reason=f"Ubuntu {version} LTS is older than {oldest.version} LTS, the oldest in envcheck's data, "
-                       f"whose standard support ended {oldest.standard_support_end.isoformat()}; support only "
-                       f"ever ends, so {version}'s ended earlier",
-            )
-        if month == 4 and year % 2 == 0:  # an LTS newer than envcheck's data
-            return Outcome(status=Status.UNKNOWN, observed=name, evidence=evidence,
-                           reason=f"Ubuntu {version} is not in envcheck's data ({compat.DATA_VERSION}); "
-                                  "update envcheck to judge its support dates",
-                           fix="ubuntu-distro-info --supported --fullname  # Ubuntu's own list; "
-                               "sudo apt-get install -y distro-info if missing")
-        end = _add_months(2000 + year, month, compat.ubuntu_interim_support_months())
-        evidence["support_end_estimate"] = end.isoformat()
-        ended = end < facts.today
-        return Outcome(
-            status=Status.FAIL if ended else Status.WARN,
-            observed=f"{name}: interim release, support {'ended' if ended else 'ends'} about {end:%Y-%m}",
-            expected="an Ubuntu LTS release", evidence=evidence, fix=upgrade,
-            reason=f"interim releases get {compat.ubuntu_interim_support_months()} months of updates; "
-                   "CUDA images and most guides target LTS releases",
-        )
-    evidence.update(standard_support_end=release.standard_support_end.isoformat(),
-                    esm_end=release.esm_end.isoformat() if release.esm_end else None,
-                    legacy_end=release.legacy_end.isoformat() if release.legacy_end else None, source=release.source)
-    label = f"Ubuntu {release.version} {'LTS ' if release.lts else ''}({release.codename})"
-    end, esm, legacy = release.standard_support_end, release.esm_end, release.legacy_end
-    if end < facts.today:
-        # The phases as Canonical sells them (https://ubuntu.com/about/release-cycle): standard support,
-        # then Expanded Security Maintenance with Ubuntu Pro, then Pro's paid Legacy add-on.
-        last = max(d for d in (end, esm, legacy) if d is not None)
-        if last < facts.today:
-            return Outcome(
-                status=Status.FAIL, observed=f"{label}: all support ended {last.isoformat()}",
-                expected="a supported Ubuntu release", evidence=evidence, fix=upgrade,
-                reason="no security updates at all, not even paid ones, and current CUDA images and drivers no "
-                       "longer target it",
-            )
-        if esm is None or esm < facts.today:
-            return Outcome(
-                status=Status.FAIL, observed=f"{label}: standard support ended {end.isoformat()}"
-                + (f", ESM ended {esm.isoformat()}" if esm else ""),
-                expected="a release in standard support", evidence=evidence, fix=upgrade,
-                reason="no free security updates, nor Ubuntu Pro's ESM" + _paid_phases(release, facts.today, "; "),
-            )
-        return Outcome(
-            status=Status.WARN, observed=f"{label}: standard support ended {end.isoformat()}",
-            expected="a release in standard support", evidence=evidence, fix=upgrade,
-            reason=f"only Ubuntu Pro (ESM) security updates remain, until {esm.isoformat()}"
-                   + (f"; then the paid Legacy add-on, until {legacy:%B %Y}" if legacy else ""),
-        )
-    left = (end - facts.today).days
-    if left <= days:
-        return Outcome(
-            status=Status.WARN, observed=f"{label}: standard support ends {end.isoformat()} (in {left} days)",
-            expected=f"more than {days} days of standard support left", evidence=evidence, fix=upgrade,
-            reason="plan the upgrade before updates stop",
-        )
-    if not release.lts and policy.ubuntu_require_lts:
-        return Outcome(status=Status.WARN, observed=f"{label}: not an LTS release", expected="an Ubuntu LTS release",
-                       evidence=evidence, fix=upgrade, reason="the policy asks for an LTS release")
-    return Outcome(status=Status.PASS, observed=f"{label}, standard support until {end.isoformat()}", evidence=evidence)
 
 
 def kernel(facts: HostFacts, policy: Policy) -> Outcome:

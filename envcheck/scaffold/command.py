@@ -8,6 +8,7 @@ plan (no disk), refuse or list what would be replaced, and only then write, all 
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -95,7 +96,8 @@ def plan_and_write(opts: Options, say: Say, *, part: str = "project", facts: Pla
     check_target(target)
     recovered = _undo_leftovers(target, opts, say)
     facts = facts if facts is not None else collect_plan_facts()
-    record = read_record(target / RECORD_PATH) if part != "project" else None
+    # A folder without a record is a plain folder, not an unreadable record: say which it is.
+    record = read_record(target / RECORD_PATH) if part != "project" and os.path.lexists(target / RECORD_PATH) else None
     replan_from: ProjectRecord | None = None
     if isinstance(record, ProjectRecord) and not opts.replan:
         facts, request = recorded_facts(record, facts), recorded_request(record, request)
@@ -112,6 +114,10 @@ def plan_and_write(opts: Options, say: Say, *, part: str = "project", facts: Pla
     summary["needs_force"] = bool(existing) and not opts.force
     summary["unchanged"] = unchanged
     summary["warnings"] = list(plan.decisions.warnings)
+    if part == "dockerfile":
+        summary["warnings"] += _missing_copy_sources(target, plan.files)
+        for warning in summary["warnings"][len(plan.decisions.warnings):]:
+            _say_text(opts, say, f"Warning: {warning}")
     if recovered:
         summary["leftovers"] = recovered
     if replan_from is not None:
@@ -175,6 +181,23 @@ def _compare(target: Path, files: Mapping[str, str]) -> tuple[list[str], list[st
             same = False
         (unchanged if same else replaces).append(rel)
     return replaces, unchanged
+
+
+def _missing_copy_sources(target: Path, files: Mapping[str, str]) -> list[str]:
+    """The Dockerfiles' COPY sources this folder lacks: `generate dockerfile` in a folder that was not scaffolded
+    writes COPY lines `docker build` cannot satisfy ("COPY failed: ... not found")."""
+    sources: list[str] = []
+    for text in files.values():
+        for line in text.splitlines():
+            words = line.split()
+            if len(words) >= 3 and words[0] == "COPY" and not any(w.startswith("--from") for w in words):
+                sources += [w for w in words[1:-1] if not w.startswith("--") and w not in sources]
+    missing = [src for src in sources if not os.path.lexists(target / src.rstrip("/"))]
+    if not missing:
+        return []
+    return [f"the Dockerfile copies {', '.join(missing)}, which {target} lacks: `docker build` fails until "
+            f"{'they exist' if len(missing) > 1 else 'it exists'} (`envcheck scaffold` creates them), or remove "
+            f"{'those COPY lines' if len(missing) > 1 else 'that COPY line'}"]
 
 
 def _refusal(target: Path, existing: list[str], part: str) -> str:

@@ -36,17 +36,23 @@ def recorded_facts(record: ProjectRecord, current: PlanFacts) -> PlanFacts:
 
 
 def recorded_request(record: ProjectRecord, request: Request) -> Request:
-    """The request with the record's decisions filled in wherever the command line left the default."""
+    """The request with the record's decisions filled in wherever the command line left the default.
+
+    Python and the route are pinned only where the record says they were asked for: otherwise the recorded host
+    facts decide them again the same way, and the reasons (which environment.yml's comments quote) stay the same
+    words, so an unchanged plan rewrites no file."""
     python = record.decided("python")
     route = record.decided("route")
+    asked_python = python.value if python and python.reason.startswith("--python") else None
+    asked_route = route.value if route and route.reason.startswith("--route") else None
     return replace(
         request,
         driver=request.driver or record.planned_driver,
         gpu=request.gpu or _capability(record.planned_gpu),
         gpu_label=request.gpu_label if request.gpu else None,
-        python=request.python or (python.value if python else None),
+        python=request.python or asked_python,
         torch=request.torch or record.torch,
-        route=request.route or (route.value if route and route.value in ("pip", "conda-forge") else None),
+        route=request.route or (asked_route if asked_route in ("pip", "conda-forge") else None),
         minor_compat=request.minor_compat or record.decided("minor_compat") is not None,
     )
 
@@ -58,13 +64,13 @@ def summary_line(record: ProjectRecord) -> str:
     parts = [f"torch {record.torch} {record.variant}"]
     parts += [f"python {python.value}"] if python else []
     parts += [f"route {route.value}"] if route else []
-    return (f"using the decisions recorded in {RECORD_PATH}: {', '.join(parts)}, planned for {record.planned_for}"
-            " (--replan plans for this machine instead)")
+    return (f"using the decisions recorded in {RECORD_PATH}: {', '.join(parts)}, planned for {record.planned_for}; "
+            "--replan plans for this machine instead")
 
 
 def unusable_line(record: UnreadableRecord | None) -> str:
     why = record.reason if record is not None else f"no {RECORD_PATH} in this folder"
-    return f"{why}: planned for this machine"
+    return f"{why}: planned for this machine and the options given"
 
 
 def changes(record: ProjectRecord, items: tuple[Decision, ...]) -> list[str]:

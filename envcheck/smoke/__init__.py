@@ -32,11 +32,15 @@ def smoke_test(
     on_event: Callable[[Mapping[str, Any]], None] | None = None,
     env: Mapping[str, str] | None = None,
     strict: bool = False,
+    gpus: bool = True,
 ) -> Report:
     """The whole smoke run as a Report (command "smoke"); a named target that is not there is a UsageError.
 
     ``run_timeout_s`` bounds all of it, from here: finding the target (asking conda for the env), starting the
-    child and every wait on it share one deadline, so a slow conda leaves the child less time, not more."""
+    child and every wait on it share one deadline, so a slow conda leaves the child less time, not more.
+
+    ``gpus=False`` is a CPU-only run by design (`envcheck verify` on a project's Dockerfile.cpu): the container gets
+    no GPU, and the host's GPUs are not held against a CPU-only torch."""
     # First: the imports below take a noticeable part of a second, and they belong to the reported duration.
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = time.monotonic()
@@ -57,7 +61,7 @@ def smoke_test(
 
     target = targets.resolve(python=python, conda_env=conda_env, docker=docker, env=env, home=home, run=runner.run,
                              timeout_s=min(targets.MANAGER_TIMEOUT_S, left_s()))
-    host_gpus = nvidia_proc.read_gpus()
+    host_gpus = nvidia_proc.read_gpus() if gpus else ()
     # Only the child started here knows this run's nonce, so only its records count (smoke/records.py).
     nonce = records.new_nonce()
 

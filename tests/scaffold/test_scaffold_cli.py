@@ -199,7 +199,7 @@ def test_verify_success_path_builds_and_runs_the_smoke_test_as_non_root(tmp_path
         "USER 10001:10001\n"
         'CMD ["python3", "-m", "offline.train", "--steps", "5"]\n'
     )
-    ran = envcheck_main(["verify", str(project), "--json", "--timeout", "600"])
+    ran = envcheck_main(["verify", str(project), "--json", "--timeout", "600", "--no-keep-images"])
     assert ran.code == 0, ran.out + ran.err
     results = {r["id"]: r for r in json.loads(ran.out)["results"]}
     assert results["verify.build"]["status"] == "pass"

@@ -144,6 +144,37 @@ def test_pyproject_and_readme(project: Path) -> None:
         assert must in readme, must
 
 
+def test_readme_gives_every_route_with_the_wheel_index(project: Path) -> None:
+    readme = (project / "README.md").read_text()
+    index = compat.pip_index_url("cu130")  # R580's pick: torch's CUDA 13.0 build
+    torch = f"torch=={compat.torch_releases()[-1].latest_patch} --index-url {index}"
+    for must in ("conda env create -f environment.yml && conda activate mnist-demo",
+                 "mamba env create -f environment.yml && mamba activate mnist-demo",
+                 "micromamba create -f environment.yml && micromamba activate mnist-demo",
+                 f"pip install {torch}\n", "uv venv --python ", f"uv pip install {torch}\n",
+                 "docker run --rm --gpus all mnist-demo:cuda python -m pytest -p no:cacheprovider"):
+        assert must in readme, must
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
+    meta = tomllib.loads((project / "pyproject.toml").read_text())
+    assert meta["tool"]["pytest"]["ini_options"]["addopts"] == "-rs"  # the README promises the skip reasons
+    assert meta["project"]["optional-dependencies"]["test"] == ["pytest>=8"]
+    ignored = (project / ".gitignore").read_text().splitlines()
+    assert {".envcheck/backup/", ".envcheck/staging-*"} <= set(ignored)
+
+
+def test_the_image_that_gets_the_tests_gets_pytest(project: Path) -> None:
+    for name in ("Dockerfile", "Dockerfile.cpu"):
+        steps = _instructions(project / name)
+        copied = steps.index(("COPY", "tests/ tests/"))
+        assert any(word == "RUN" and 'pip install --no-cache-dir "pytest>=8"' in args for word, args in steps[copied:])
+
+
+def test_conda_forge_readme_gives_only_the_conda_routes(conda_forge_project: Path) -> None:
+    readme = (conda_forge_project / "README.md").read_text()
+    assert "CONDA_OVERRIDE_CUDA=13.0 micromamba create -f environment.yml && micromamba activate forge" in readme
+    assert "--index-url" not in readme and "uv pip" not in readme  # the plan installs conda-forge's pytorch
+
+
 def test_notebook_is_valid_nbformat_4(project: Path) -> None:
     import nbformat
 
