@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from envcheck.proctree import MARK
+from envcheck import proctree
 
 RSS_BOUND_MB = 150.0
 DOCTOR_DEADLINE_S = 5.0  # the built-in policy's probe_timeout_s
@@ -55,24 +55,6 @@ def child_script(folder: Path, name: str, kind: str) -> Path:
     return path
 
 
-def survivors(envcheck_pid: int) -> list[int]:
-    """Running processes that carry the mark of the envcheck process ``envcheck_pid``."""
-    prefix = f"{MARK}={envcheck_pid}.".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            environ = Path(f"/proc/{entry}/environ").read_bytes()
-            stat = Path(f"/proc/{entry}/stat").read_bytes()
-        except OSError:
-            continue
-        running = stat[stat.rfind(b")") + 2:][:1] not in (b"Z", b"X")
-        if running and any(item.startswith(prefix) for item in environ.split(b"\0")):
-            found.append(int(entry))
-    return found
-
-
 def measure(argv: list[str], env: dict[str, str], folder: Path) -> tuple[float, float, float, list[int]]:
     """(peak RSS in MB, wall seconds, the report's duration_s, survivors) of one envcheck run."""
     report = folder / "report.json"
@@ -87,7 +69,7 @@ def measure(argv: list[str], env: dict[str, str], folder: Path) -> tuple[float, 
     except (OSError, ValueError, KeyError, TypeError):
         reported_s = float("nan")
     time.sleep(0.2)  # a survivor has had time to show itself
-    left = survivors(pid)
+    left = proctree.survivors(pid)
     for stray in left:  # the machine stays usable for the next case
         try:
             os.kill(stray, signal.SIGKILL)

@@ -34,6 +34,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping, NamedTuple, Sequence
 
 MARK = "ENVCHECK_TREE"  # environment variable every started child inherits: "<envcheck pid>.<counter>"
@@ -228,3 +229,22 @@ def _signal_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def survivors(envcheck_pid: int) -> list[int]:
+    """Processes still running (not zombies) that the envcheck process ``envcheck_pid`` started, found by the
+    mark they inherit: what a test or benchmark checks is empty once that envcheck has ended its children."""
+    prefix = f"{MARK}={envcheck_pid}.".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+            stat = Path(f"/proc/{entry}/stat").read_bytes()
+        except OSError:
+            continue
+        running = stat[stat.rfind(b")") + 2:][:1] not in (b"Z", b"X")
+        if running and any(item.startswith(prefix) for item in environ.split(b"\0")):
+            found.append(int(entry))
+    return found

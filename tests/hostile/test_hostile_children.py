@@ -247,20 +247,6 @@ def _flooder(folder: Path, name: str) -> Path:
     return path
 
 
-def _marked_processes(envcheck_pid: int) -> list[int]:
-    """Processes still running that a given envcheck process started (they carry its mark)."""
-    prefix = f"{proctree.MARK}={envcheck_pid}.".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            environ = Path(f"/proc/{entry}/environ").read_bytes() if entry.isdigit() else b""
-        except OSError:
-            continue
-        if any(item.startswith(prefix) for item in environ.split(b"\0")) and _alive(int(entry)):
-            found.append(int(entry))
-    return found
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["conda-exe", "git-on-path", "python-option"])
 def test_doctor_with_a_flooding_tool_stays_small_and_on_time(case: str, tmp_path: Path) -> None:
@@ -282,7 +268,7 @@ def test_doctor_with_a_flooding_tool_stays_small_and_on_time(case: str, tmp_path
     assert proc.returncode in (1, 3)  # a failure or an unknown: the tool did not answer
     assert wall_s < 3.0 + MARGIN_S
     assert list(tmp_path.glob("root-*.pid")), "the flooding tool never ran"
-    assert _survivors(tmp_path) == [] and _marked_processes(proc.pid) == []
+    assert _survivors(tmp_path) == [] and proctree.survivors(proc.pid) == []
     assert len(out) < 100_000
 
 
