@@ -460,8 +460,8 @@ def scaffold_plan(tmp: Path, args: list[str], machine: tuple[str | None, str | N
 TMP, CHECKOUT, INTERPRETER = "tmp", "checkout", "interpreter"
 
 
-def _substitutions(tmp: Path, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
-    subs = {str(tmp): "<tmp>"}
+def _substitutions(tmp: Path, kinds: tuple[str, ...], recorded: Mapping[str, str] = {}) -> list[tuple[str, str]]:
+    subs = {str(tmp): "<tmp>", **recorded}
     if CHECKOUT in kinds:  # the templates' folder in a scaffold plan
         subs[str(REPO) + "/"] = "<repo>/"
     if INTERPRETER in kinds:  # the interpreter a child ran in, and where its packages are
@@ -491,8 +491,8 @@ def normalise(value: Any, subs: list[tuple[str, str]], volatile: Mapping[str, st
 
 
 def normalised(cases: dict[str, Any], tmp: Path, volatile: Mapping[str, str] = {},
-               kinds: tuple[str, ...] = (TMP,)) -> dict[str, Any]:
-    out: dict[str, Any] = normalise(cases, _substitutions(tmp, kinds), volatile)
+               kinds: tuple[str, ...] = (TMP,), recorded: Mapping[str, str] = {}) -> dict[str, Any]:
+    out: dict[str, Any] = normalise(cases, _substitutions(tmp, kinds, recorded), volatile)
     return out
 
 
@@ -631,7 +631,16 @@ def family_smoke(tmp: Path) -> dict[str, Any]:
     cases["real:cpu-torch"] = real_smoke_results()
     for result in cases["real:cpu-torch"]:
         result["observed"] = SMOKE_TIMING.sub("(<t> ms/step)", result["observed"])
-    return normalised(cases, tmp, SMOKE_VOLATILE, (TMP, INTERPRETER))
+    return normalised(cases, tmp, SMOKE_VOLATILE, (TMP, INTERPRETER), _recorded_interpreter())
+
+
+def _recorded_interpreter() -> dict[str, str]:
+    """The CPU recording was made with the venv of an envcheck checkout (tests/data/smoke/README.md), the same kind
+    of interpreter as this run's: its hello line's interpreter and prefix get the same placeholders, wherever that
+    checkout lay. The other recordings name interpreters of other machines, kept as they are."""
+    hello = json.loads((SMOKE / "cpu-torch2.13-bench-recorded.jsonl").read_text().splitlines()[0])
+    prefix = str(hello["prefix"])
+    return {str(hello["python"]): "<python>", prefix + "/": "<prefix>/", prefix: "<prefix>"}
 
 
 FAMILIES: dict[str, Callable[[Path], dict[str, Any]]] = {
