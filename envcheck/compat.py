@@ -326,8 +326,8 @@ def gpu_model_names() -> tuple[str, ...]:
 
 
 def gpu_capability(model: str) -> tuple[tuple[int, int], str] | None:
-    """A model name as a person writes it ("A100", "h100", "RTX 4090") -> (its compute capability, the row names
-    it matched, joined); None when no row matches or the matching rows disagree on the capability."""
+    """A model name as a person writes it ("A100", "h100", "RTX 4090") -> (its compute capability, that name
+    stripped); None when no row matches or the matching rows disagree on the capability."""
     capabilities = {capability for name, match, capability in gpu_capability_rows()
                     if has_word(name, model) or any(has_word(m, model) for m in match) or has_word(model, name)}
     if len(capabilities) != 1:

@@ -46,3 +46,17 @@ class HostFS:
 
 
 HOST = HostFS()
+
+
+def read_at_most(fd: int, limit: int) -> bytes:
+    """At most ``limit`` bytes from ``fd``, read until its end: a caller that must refuse an oversized file (its
+    size in fstat can lie: a file still growing, /proc) asks for its cap + 1 and looks at the length."""
+    chunks: list[bytes] = []
+    left = limit
+    while left > 0:
+        chunk = os.read(fd, min(left, 65536))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from envcheck.hostfs import read_at_most
 from envcheck.model import UsageError
 
 MAX_POLICY_BYTES = 1 << 20  # 1 MiB: a real policy is under 2 KB; the cap is checked before reading
@@ -212,24 +213,17 @@ def _read_text(path: str, where: str) -> str:
             raise UsageError(f"policy: {where} is not a regular file")
         if info.st_size > MAX_POLICY_BYTES:
             raise UsageError(f"policy: {where} has {info.st_size} bytes; a policy file has at most {MAX_POLICY_BYTES}")
-        chunks: list[bytes] = []
-        size = 0
-        while size <= MAX_POLICY_BYTES:  # st_size can lie (a file still growing, /proc): read at most cap + 1
-            chunk = os.read(fd, MAX_POLICY_BYTES + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
+        data = read_at_most(fd, MAX_POLICY_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"policy: cannot read {where}: {exc.strerror or exc}") from exc
     finally:
         os.close(fd)
-    if size > MAX_POLICY_BYTES:
+    if len(data) > MAX_POLICY_BYTES:
         raise UsageError(f"policy: {where} has more than {MAX_POLICY_BYTES} bytes; a policy file has at most that")
     try:
         # utf-8-sig: Windows editors (Notepad before 2019, PowerShell 5's Out-File) start UTF-8 files with a BOM;
         # it carries no meaning, so it is dropped rather than refused.
-        return b"".join(chunks).decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UsageError(f"policy: {where} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
                          f"{exc.start})") from exc

@@ -34,7 +34,6 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Mapping, NamedTuple, Sequence
 
 MARK = "ENVCHECK_TREE"  # environment variable every started child inherits: "<envcheck pid>.<counter>"
@@ -203,13 +202,17 @@ def _row(pid: int) -> _Row | None:
         return None
 
 
-def _marked(pid: int, mark: str) -> bool:
+def _environ(pid: int) -> list[bytes]:
+    """The ``NAME=value`` entries ``pid`` started with; none when it is gone or another user's."""
     try:
         with open(f"/proc/{pid}/environ", "rb") as handle:
-            environ = handle.read()
-    except OSError:  # gone, or another user's
-        return False
-    return f"{MARK}={mark}".encode() in environ.split(b"\0")
+            return handle.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def _marked(pid: int, mark: str) -> bool:
+    return f"{MARK}={mark}".encode() in _environ(pid)
 
 
 def _alive(pid: int, start: int) -> bool:
@@ -235,16 +238,5 @@ def survivors(envcheck_pid: int) -> list[int]:
     """Processes still running (not zombies) that the envcheck process ``envcheck_pid`` started, found by the
     mark they inherit: what a test or benchmark checks is empty once that envcheck has ended its children."""
     prefix = f"{MARK}={envcheck_pid}.".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            environ = Path(f"/proc/{entry}/environ").read_bytes()
-            stat = Path(f"/proc/{entry}/stat").read_bytes()
-        except OSError:
-            continue
-        running = stat[stat.rfind(b")") + 2:][:1] not in (b"Z", b"X")
-        if running and any(item.startswith(prefix) for item in environ.split(b"\0")):
-            found.append(int(entry))
-    return found
+    return [pid for pid, row in _table().items()
+            if not row.zombie and any(item.startswith(prefix) for item in _environ(pid))]

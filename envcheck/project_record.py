@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from envcheck.hostfs import read_at_most
+
 RECORD_PATH = ".envcheck/project.json"  # relative to the project's root folder
 SCHEMA = "envcheck.project"
 SCHEMA_VERSION = 1
@@ -146,7 +148,7 @@ def read_record(path: Path) -> ProjectRecord | UnreadableRecord:
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 return UnreadableRecord(f"{path} is not a regular file")
-            raw = _read_at_most(fd, MAX_RECORD_BYTES + 1)
+            raw = read_at_most(fd, MAX_RECORD_BYTES + 1)
         finally:
             os.close(fd)
     except OSError as exc:
@@ -161,18 +163,6 @@ def read_record(path: Path) -> ProjectRecord | UnreadableRecord:
         return ProjectRecord.from_json(data)
     except ValueError as exc:
         return UnreadableRecord(f"{path} {exc}")
-
-
-def _read_at_most(fd: int, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    left = limit
-    while left > 0:
-        chunk = os.read(fd, min(left, 65536))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
 
 
 # --- field readers: each names the field and what it holds when the type is wrong --------------------------

@@ -75,7 +75,10 @@ def parse(lines: tuple[str, ...] | list[str]) -> list[XidEvent]:
     return events
 
 
-def read_kernel_log(path: str = "/dev/kmsg", *, timeout_s: float = 1.0) -> KernelLog:
+KMSG = "/dev/kmsg"
+
+
+def read_kernel_log(path: str = KMSG, *, timeout_s: float = 1.0) -> KernelLog:
     """Every record the kernel still holds, without waiting for new ones.
 
     ``/dev/kmsg`` returns one record per read (``prio,seq,usec,flags;text``) and EAGAIN at the end;
@@ -123,9 +126,6 @@ def _wrapped(lines: tuple[str, ...]) -> bool:
     head, sep, _ = lines[0].partition(";")
     fields = head.split(",")
     return bool(sep) and len(fields) >= 3 and fields[1].isdigit() and int(fields[1]) > 0
-
-
-KMSG = "/dev/kmsg"
 
 
 def kernel_log(

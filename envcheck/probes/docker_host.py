@@ -103,9 +103,8 @@ def find_tcp_exposure(
         "DOCKER_TLS_VERIFY") else []
     json_hits: list[str] = []
     for path in (fs.path("/etc/docker/daemon.json"), os.path.join(home, ".config", "docker", "daemon.json")):
-        try:
-            with open(path, encoding="utf-8") as handle:
-                config = json.load(handle)
+        try:  # both paths are already where they lie on this machine: HOST reads them as they are, bounded
+            config = json.loads(HOST.read_text(path))
         except FileNotFoundError:
             continue
         except (OSError, ValueError) as exc:

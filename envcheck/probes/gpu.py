@@ -37,7 +37,6 @@ __all__ = ["ChildState", "GpuDevice", "GpuFacts", "NodeState", "TorchBuildFacts"
            "collect", "collect_torch_build", "kernel_log", "throttle_names"]
 
 CHILD = Path(__file__).resolve().parent / "gpu_nvml_child.py"
-KMSG = xid.KMSG
 NVIDIA_MODPROBE = "/usr/bin/nvidia-modprobe"
 # How the NVML child ended: "ok" (it printed its JSON; NVML itself may still have failed: init_error),
 # "timeout" (killed at the deadline), "crashed", "no-pynvml" (nvidia-ml-py missing) or "bad-output".
@@ -162,7 +161,7 @@ def collect_torch_build(ctx: ProbeContext) -> TorchBuildFacts:
 
 def kernel_log(ctx: ProbeContext) -> xid.KernelLog:
     """The kernel log as this context sees it (a replayed machine keeps its own /dev/kmsg)."""
-    return xid.kernel_log(ctx.run, kmsg=ctx.fs.path(KMSG), read_timeout_s=max(0.2, ctx.timeout_s / 4),
+    return xid.kernel_log(ctx.run, kmsg=ctx.fs.path(xid.KMSG), read_timeout_s=max(0.2, ctx.timeout_s / 4),
                           dmesg_timeout_s=max(0.5, ctx.timeout_s / 4), env=ctx.env)
 
 

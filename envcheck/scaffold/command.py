@@ -23,7 +23,7 @@ from envcheck.scaffold.facts import PlanFacts, collect_plan_facts
 from envcheck.scaffold.journal import leftovers, older_leftovers, recover
 from envcheck.scaffold.plan import Plan, plan_project
 from envcheck.scaffold.recorded import changes, recorded_facts, recorded_request, summary_line, unusable_line
-from envcheck.scaffold.write import WriteResult, check_target, replaced_files, write_tree
+from envcheck.scaffold.write import WriteResult, check_target, refusal, replaced_files, write_tree
 
 Say = Callable[[str], None]
 
@@ -124,7 +124,7 @@ def plan_and_write(opts: Options, say: Say, *, part: str = "project", facts: Pla
         summary["replan_changes"] = changes(replan_from, plan.decisions.items)
         _say_text(opts, say, _replan_text(summary["replan_changes"]))
     if existing and not opts.force and not opts.dry_run:
-        raise UsageError(_refusal(target, existing, part))
+        raise UsageError(refusal(target, existing, whole_project=part == "project"))
     if opts.dry_run:
         if not opts.as_json:
             say(plan_text(plan, replaces))
@@ -174,11 +174,15 @@ def _compare(target: Path, files: Mapping[str, str]) -> tuple[list[str], list[st
     replaces: list[str] = []
     unchanged: list[str] = []
     for rel in replaced_files(target, files):
-        path = target / rel
+        path, planned = target / rel, files[rel].encode("utf-8")
+        same = False
         try:
-            same = path.is_file() and not path.is_symlink() and path.read_bytes() == files[rel].encode("utf-8")
+            # A regular file only (opening a FIFO would block), read no further than the planned size and a byte.
+            if path.is_file() and not path.is_symlink():
+                with open(path, "rb") as handle:
+                    same = handle.read(len(planned) + 1) == planned
         except OSError:
-            same = False
+            pass
         (unchanged if same else replaces).append(rel)
     return replaces, unchanged
 
@@ -198,19 +202,6 @@ def _missing_copy_sources(target: Path, files: Mapping[str, str]) -> list[str]:
     return [f"the Dockerfile copies {', '.join(missing)}, which {target} lacks: `docker build` fails until "
             f"{'they exist' if len(missing) > 1 else 'it exists'} (`envcheck scaffold` creates them), or remove "
             f"{'those COPY lines' if len(missing) > 1 else 'that COPY line'}"]
-
-
-def _refusal(target: Path, existing: list[str], part: str) -> str:
-    """Why nothing was written: a project's folder is counted by its top-level entries (a .venv alone holds tens
-    of thousands of files), and --dry-run shows the plan without writing."""
-    if part == "project":
-        top = sorted({entry.split("/", 1)[0] for entry in existing})
-        shown = ", ".join(top[:8]) + (f" and {len(top) - 8} more" if len(top) > 8 else "")
-        return (f"{target} is not empty ({len(top)} top-level entr{'ies' if len(top) != 1 else 'y'}: {shown}). "
-                "Nothing was written; pass --dry-run to see the plan, or --force to replace the project "
-                "(user files outside the plan stay)")
-    return (f"{target} already has {', '.join(existing)} with other content. Nothing was written; pass --dry-run "
-            "to see the plan, or --force to replace them (the old files are kept in a backup)")
 
 
 def _write(target: Path, plan: Plan, opts: Options, summary: dict[str, Any], *, part: str, git: bool) -> WriteResult:

@@ -191,17 +191,13 @@ def safe_relpath(rel: str) -> PurePosixPath:
 
 
 def existing_entries(target: Path) -> list[str]:
-    """What the target already holds (relative paths, files only, sorted); empty when it does not exist."""
+    """The target's top-level entries (sorted); empty when it does not exist. One listing, not a walk: whether a
+    folder is empty, and what to name in the refusal, needs no more, and a .venv inside holds tens of thousands of
+    files. A folder that cannot be listed is refused, never taken for an empty one."""
     if not target.is_dir():
         return []
-    found: list[str] = []
-    for root, dirs, files in os.walk(target):
-        dirs.sort()
-        for name in dirs:
-            if os.path.islink(os.path.join(root, name)):  # os.walk does not enter links: list them as entries
-                found.append(Path(root, name).relative_to(target).as_posix())
-        for name in sorted(files):
-            found.append(Path(root, name).relative_to(target).as_posix())
-        if not files and not dirs and Path(root) != target:
-            found.append(Path(root).relative_to(target).as_posix() + "/")
-    return found
+    try:
+        return sorted(os.listdir(target))
+    except OSError as err:
+        raise UsageError(f"cannot list {target} ({err.strerror or err}): envcheck writes a project only into a "
+                         f"folder it can list (ls -ld {target})") from err

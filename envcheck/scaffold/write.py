@@ -97,6 +97,19 @@ def check_target(target: Path) -> None:
                          "folder; move it away first")
 
 
+def refusal(target: Path, existing: list[str], *, whole_project: bool) -> str:
+    """Why nothing was written, in the same words from the command's check and from write_tree's own (which
+    catches a file that appeared in between): a project's folder is counted by its top-level entries (a .venv
+    alone holds tens of thousands of files), and --dry-run shows the plan without writing."""
+    if whole_project:  # ``existing``: the top-level entries; otherwise the planned files already there
+        shown = ", ".join(existing[:8]) + (f" and {len(existing) - 8} more" if len(existing) > 8 else "")
+        return (f"{target} is not empty ({len(existing)} top-level entr{'ies' if len(existing) != 1 else 'y'}: "
+                f"{shown}). Nothing was written; pass --dry-run to see the plan, or --force to replace the project "
+                "(user files outside the plan stay)")
+    return (f"{target} already has {', '.join(existing)} with other content. Nothing was written; pass --dry-run "
+            "to see the plan, or --force to replace them (the old files are kept in a backup)")
+
+
 def write_tree(target: Path, files: Mapping[str, str], *, force: bool = False, whole_project: bool = True,
                ops: FileOps | None = None) -> WriteResult:
     """Write ``{relative path: text}`` under ``target``; see the module docstring.
@@ -112,8 +125,7 @@ def write_tree(target: Path, files: Mapping[str, str], *, force: bool = False, w
         existing = existing_entries(target)
         replaced = replaced_files(target, files)
         if (existing if whole_project else replaced) and not force:
-            what = f"is not empty ({len(existing)} entries)" if whole_project else f"already has {', '.join(replaced)}"
-            raise UsageError(f"{target} {what}: pass --force to replace the project's files")
+            raise UsageError(refusal(target, existing if whole_project else replaced, whole_project=whole_project))
         if target.is_dir() and not os.access(target, os.W_OK | os.X_OK):
             raise WriteError(f"{target} is not writable for this user: nothing was written (ls -ld {target})")
         run = _Run(target, files, ops, signals)

@@ -69,9 +69,9 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def decode_end(event: Mapping[str, Any], decoder: FactsDecoder | None) -> StepEnd:
-    """An "end" line as a StepEnd; ``decoder`` is the step's facts type (None: a step this envcheck does not
-    know, from a newer child). Never raises: a malformed field is kept as the reason it cannot be judged."""
+def decode_end(event: Mapping[str, Any], decoder: FactsDecoder) -> StepEnd:
+    """An "end" line as a StepEnd; ``decoder`` is the step's facts type (the reader drops a step this envcheck
+    does not know). Never raises: a malformed field is kept as the reason it cannot be judged."""
     state = {"error": StepState.ERROR, "skip": StepState.SKIP}.get(str(event.get("state")), StepState.OK)
     duration = event.get("duration_s")
     common: dict[str, Any] = {
@@ -89,8 +89,6 @@ def decode_end(event: Mapping[str, Any], decoder: FactsDecoder | None) -> StepEn
     raw = event.get("facts") or {}
     if not isinstance(raw, dict):
         return StepEnd(**common, facts_error=f"FactsError: not an object: {raw!r:.80}")
-    if decoder is None:
-        return StepEnd(**common, raw_facts=raw)
     try:
         return StepEnd(**common, facts=decoder(raw), raw_facts=raw)
     except FactsError as exc:

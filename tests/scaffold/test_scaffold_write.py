@@ -12,7 +12,7 @@ import pytest
 from helpers.scaffold_helpers import envcheck_main, files_under, mounted_tmpfs
 
 from envcheck.model import UsageError
-from envcheck.scaffold import render
+from envcheck.scaffold import render, validate
 from envcheck.scaffold import write as writer
 from envcheck.scaffold.fsops import FileOps
 from envcheck.scaffold.render import TemplateError
@@ -57,6 +57,34 @@ def test_non_empty_target_is_refused_without_force(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="--force"):
         write_tree(target, {"a.txt": "a\n"})
     assert files_under(target) == {"notes.txt"}
+
+
+def test_write_trees_refusal_names_top_level_entries_as_the_commands_does(tmp_path: Path) -> None:
+    target = tmp_path / "t"
+    (target / ".venv" / "lib").mkdir(parents=True)
+    for i in range(3):
+        (target / ".venv" / "lib" / f"f{i}.py").write_text("")
+    (target / "notes.txt").write_text("mine\n")
+    with pytest.raises(UsageError) as refused:
+        write_tree(target, {"a.txt": "a\n"})
+    assert str(refused.value) == (f"{target} is not empty (2 top-level entries: .venv, notes.txt). Nothing was "
+                                  "written; pass --dry-run to see the plan, or --force to replace the project "
+                                  "(user files outside the plan stay)")
+
+
+def test_a_folder_that_cannot_be_listed_is_refused_not_taken_for_empty(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "t"
+    target.mkdir()
+
+    def denied(path: object) -> list[str]:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(validate.os, "listdir", denied)
+    with pytest.raises(UsageError) as refused:
+        validate.existing_entries(target)
+    assert str(refused.value) == (f"cannot list {target} (Permission denied): envcheck writes a project only into "
+                                  f"a folder it can list (ls -ld {target})")
 
 
 def test_force_replaces_only_planned_files_and_keeps_the_rest(tmp_path: Path) -> None:

@@ -30,10 +30,13 @@ def nvml_error(rc: int) -> str:
     return f"NVML error {rc}" + (f" ({name})" if name else "")
 
 
+MAX_READ = 16 * 1024 * 1024  # /proc/self/maps with torch and CUDA loaded is well under 1 MiB: a bound, not a cut
+
+
 def read_text(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
+            return handle.read(MAX_READ)
     except OSError:
         return None
 
