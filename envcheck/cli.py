@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import math
+import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -32,7 +33,8 @@ from envcheck.output import (
 )
 
 if TYPE_CHECKING:  # importing policy at run time is left to the commands that judge
-    from envcheck.policy import Policy
+    from envcheck.fleet.merge import FleetView
+    from envcheck.policy_groups import PolicySource
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -90,14 +92,16 @@ def _split(values: Sequence[str]) -> tuple[str, ...]:
     return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
 
 
-def _load_policy(ctx: click.Context, param: click.Parameter, path: str | None) -> Policy:
-    from envcheck.policy import default_policy, load_policy
+def _load_policy(ctx: click.Context, param: click.Parameter, path: str | None) -> PolicySource:
+    from envcheck.policy_groups import default_policy_source, load_policy_source
 
-    return default_policy() if path is None else load_policy(path)  # `--policy ""` names no file: an error
+    # `--policy ""` names no file: an error. The effective policy depends on the host and its groups, which the
+    # command knows: it is computed there.
+    return default_policy_source() if path is None else load_policy_source(path)
 
 
 def judging_options(command: F) -> F:
-    """--policy (loaded into a Policy) and --strict: how the results are judged, for doctor and smoke alike."""
+    """--policy (read into a PolicySource) and --strict: how the results are judged, for doctor and smoke alike."""
     command = click.option("--strict", is_flag=True, help="Count warnings as failures (exit code 1).")(command)
     return click.option("--policy", "policy", metavar="FILE", callback=_load_policy,
                         help="Policy file (YAML or JSON) over the built-in defaults.")(command)
@@ -127,9 +131,13 @@ def cli() -> None:
               help="Also import torch in a child process (about 2 s) and judge its CUDA build (gpu.torch-build).")
 @click.option("--python", "python", metavar="PATH",
               help="Judge this interpreter instead of the python3 on PATH (python.*, gpu.torch-build, --smoke).")
+@click.option("--host", "host", metavar="NAME",
+              help="This machine's name for the policy's host globs and the report [default: its hostname].")
+@click.option("--group", "groups", multiple=True, metavar="NAME",
+              help="An inventory group this host is in, for the policy's groups (repeat for several).")
 def doctor(
     report: ReportOptions,
-    policy: Policy,
+    policy: PolicySource,
     strict: bool,
     only: tuple[str, ...],
     skip: tuple[str, ...],
@@ -138,16 +146,19 @@ def doctor(
     with_smoke: bool,
     with_torch: bool,
     python: str | None,
+    host: str | None,
+    groups: tuple[str, ...],
 ) -> int:
     """Check this machine: host, Python, git, conda, Jupyter, Docker, NVIDIA GPUs."""
     from envcheck.doctor import DoctorRequest, check_list, diagnose
 
     if only and not _split(only):  # `--only ""` (an unset shell variable) would otherwise run every check
         raise UsageError("--only: give a check id or subject; the value was empty")
-    if list_checks:  # with --only/--skip: the ids that run would run
-        return echo_rows("doctor", check_list(_split(only), _split(skip)), as_json=report.as_json)
-    request = DoctorRequest(only=_split(only), skip=_split(skip), policy=policy, strict=strict, timeout_s=timeout_s,
-                            with_smoke=with_smoke, with_torch=with_torch, python=python)
+    request = DoctorRequest(only=_split(only), skip=_split(skip), policy=policy, host=host, groups=_split(groups),
+                            strict=strict, timeout_s=timeout_s, with_smoke=with_smoke, with_torch=with_torch,
+                            python=python)
+    if list_checks:  # with --only/--skip: the ids that run would run; with --policy: its requirement checks too
+        return echo_rows("doctor", check_list(_split(only), _split(skip), request), as_json=report.as_json)
     return emit_report(diagnose(request, smoke=functools.partial(_smoke_live, report)), report)
 
 
@@ -324,7 +335,7 @@ def _smoke_live(report: ReportOptions, header: str | None = None, **kwargs: Any)
                    "(default: each step's own, 30-180 s; 30 s for start-up and between steps).")
 def smoke(
     report: ReportOptions,
-    policy: Policy,
+    policy: PolicySource,
     strict: bool,
     python: str | None,
     conda_env: str | None,
@@ -341,11 +352,171 @@ def smoke(
         return echo_rows("smoke", step_list(), as_json=report.as_json)
     import socket
 
+    from envcheck.engine import counted_by_policy
+
+    judged = policy.effective(socket.gethostname(), ())
     # The report's header line goes above the live progress, where it says what runs; the report then omits it.
     header = f"envcheck smoke on {socket.gethostname()}" if _shows_progress(report) else None
     smoked = _smoke_live(report, header=header, python=python, conda_env=conda_env, docker=image, bench=bench,
-                         run_timeout_s=run_timeout_s, step_timeout_s=step_timeout_s, policy=policy, strict=strict)
+                         run_timeout_s=run_timeout_s, step_timeout_s=step_timeout_s, policy=judged.policy,
+                         strict=strict)
+    smoked = replace(smoked, results=counted_by_policy(smoked.results, judged.policy), policy=judged.ref)
     return emit_report(smoked, replace(report, header=header is None))
+
+
+@cli.command()
+@click.argument("name", required=False)
+def recipe(name: str | None) -> int:
+    """Print a file that runs envcheck from NHC or node-problem-detector (no NAME: list them)."""
+    from envcheck.recipes import RECIPES, recipe_text
+
+    if name is None:
+        return echo_rows("recipe", [(key, about) for key, (_file, about) in RECIPES.items()], as_json=False)
+    echo(recipe_text(name), nl=False)
+    return 0
+
+
+@cli.group(invoke_without_command=True)
+@click.option("-i", "--inventory", "inventory", metavar="INVENTORY", help="Ansible inventory (file, folder or list).")
+@click.option("--policy", "policy", metavar="FILE", callback=_load_policy,
+              help="Policy file (YAML or JSON), carried to every host; its groups match inventory groups.")
+@click.option("--limit", metavar="PATTERN", help="Only these hosts (Ansible's --limit pattern).")
+@click.option("--forks", type=click.IntRange(1, 500), default=20, show_default=True, help="Hosts run at once.")
+@click.option("--out", "out", metavar="DIR", help="Folder for one JSON file per host [./envcheck-fleet-<time>].")
+@click.option("--timeout", "timeout_s", type=Seconds(min=10, max=7200), default=600.0, show_default=True,
+              help="Seconds each host may take (connecting, copying, envcheck); then it is cut (timed-out).")
+@click.option("--json", "as_json", is_flag=True, help="Print the fleet JSON instead of the table.")
+@click.pass_context
+def fleet(ctx: click.Context, inventory: str | None, policy: PolicySource, limit: str | None, forks: int,
+          out: str | None, timeout_s: float, as_json: bool) -> int:
+    """Run envcheck doctor on every host of an Ansible inventory and show the fleet (needs envcheck[fleet])."""
+    if ctx.invoked_subcommand is not None:
+        return 0
+    if inventory is None:
+        raise click.UsageError("Missing option '-i' / '--inventory'.")
+    from envcheck.fleet.command import default_out
+    from envcheck.fleet.command import fleet as fleet_run
+
+    def progress(line: str) -> None:
+        click.echo("\r" + line + "\x1b[K", nl=False, err=True)
+
+    folder = Path(out) if out else default_out()
+    result = fleet_run(inventory, policy=policy, limit=limit, forks=forks, out=folder, timeout_s=timeout_s,
+                       warn=lambda text: say(f"envcheck: warning: {text}"),
+                       progress=progress if sys.stderr.isatty() else None)
+    if sys.stderr.isatty():
+        say(f"\r\x1b[K{result.timing}; reports in {result.out}")
+    if as_json:
+        from envcheck.fleet.fleetjson import render_fleet_json
+
+        echo(render_fleet_json(result.view), nl=False)
+    else:
+        from envcheck.fleet.table import render_table
+
+        echo(render_table(result.view, color=use_color(None), width=shutil.get_terminal_size().columns), nl=False)
+    return result.exit_code
+
+
+@fleet.command("playbook")
+@click.option("--out", "out", metavar="DIR", help="Write the playbook and the artifact here (else print the playbook).")
+@click.option("--policy", "policy_file", metavar="FILE", type=click.Path(exists=True, dir_okay=False),
+              help="Policy file to carry inside the artifact.")
+def fleet_playbook(out: str | None, policy_file: str | None) -> int:
+    """The playbook envcheck fleet runs, for driving Ansible yourself: same per-host JSON files."""
+    from envcheck.fleet.command import playbook_usage, write_playbook
+    from envcheck.fleet.playbook import playbook_text
+
+    if out is None:
+        echo(playbook_text(record=True), nl=False)
+        return 0
+    if policy_file is not None:
+        _load_policy(click.get_current_context(), click.Option(["--policy"]), policy_file)  # validated up front
+    write_playbook(Path(out), policy=Path(policy_file) if policy_file else None)
+    say(playbook_usage(Path(out)))
+    return 0
+
+
+@cli.group("report")
+def report_group() -> None:
+    """Put per-host JSON reports together: one view of a fleet (table, JSON, JUnit, Prometheus, HTML page)."""
+
+
+_MERGE_PATHS = click.argument("paths", nargs=-1, required=True, metavar="DIR|FILE...",
+                              type=click.Path(exists=True, dir_okay=True, file_okay=True))
+
+
+def _merged(paths: Sequence[str], expect_hosts: str | None, inventory: str | None) -> FleetView:
+    from envcheck.fleet.expect import inventory_hosts, read_expect_file
+    from envcheck.fleet.merge import merge_paths
+
+    if expect_hosts and inventory:
+        raise UsageError("--expect-hosts and -i each name the hosts expected: choose one")
+    expected = read_expect_file(expect_hosts) if expect_hosts else inventory_hosts(inventory) if inventory else None
+    view = merge_paths(paths, expect_hosts=expected)
+    if not view.hosts and not view.file_errors:
+        raise UsageError(f"no report file (*.json) in {', '.join(paths)}")
+    return view
+
+
+@report_group.command("merge")
+@_MERGE_PATHS
+@click.option("--expect-hosts", "expect_hosts", metavar="FILE",
+              help="Hosts that must have a report, one a line: each without one is an error (unreachable).")
+@click.option("-i", "--inventory", "inventory", metavar="INVENTORY",
+              help="The same from an Ansible inventory, with its groups (needs envcheck[fleet]).")
+@click.option("--json", "as_json", is_flag=True, help="Print the fleet JSON instead of the table.")
+@click.option("--junit", metavar="FILE", help="Also write JUnit XML to FILE: one testsuite per host.")
+@click.option("--prometheus", metavar="FILE", help="Also write Prometheus metrics to FILE (textfile collector).")
+@click.option("--html", "html", metavar="FILE", help="Also write the fleet page to FILE (one self-contained file).")
+@click.option("--color/--no-color", default=None,
+              help="Colour on or off (default: off with NO_COLOR, on with FORCE_COLOR, else only on a terminal).")
+def report_merge(paths: tuple[str, ...], expect_hosts: str | None, inventory: str | None, as_json: bool,
+                 junit: str | None, prometheus: str | None, html: str | None, color: bool | None) -> int:
+    """Merge per-host JSON reports (from envcheck fleet, srun, anywhere) into one view of the fleet.
+
+    Each file is untrusted: one that is not a report is one error row. Folders are read for *.json (not their
+    subfolders). Exit code: 1 a host failed, 3 a host or file could not be judged, 5 a host unreachable or
+    expected and missing, else 0 (the worst wins in that order)."""
+    from envcheck.output import FleetOptions, emit_fleet
+
+    options = FleetOptions(as_json=as_json, junit=junit, prometheus=prometheus, html=html, color=color)
+    options.check()
+    return emit_fleet(_merged(paths, expect_hosts, inventory), options)
+
+
+@report_group.command("html")
+@_MERGE_PATHS
+@click.option("-o", "--output", "output", metavar="FILE", required=True, help="The page to write.")
+@click.option("--expect-hosts", "expect_hosts", metavar="FILE", help="Hosts that must have a report, one a line.")
+@click.option("-i", "--inventory", "inventory", metavar="INVENTORY",
+              help="The same from an Ansible inventory (needs envcheck[fleet]).")
+def report_html(paths: tuple[str, ...], output: str, expect_hosts: str | None, inventory: str | None) -> int:
+    """Write the fleet page of per-host JSON reports: one self-contained HTML file.
+
+    It needs no network: the host x subject grid, filters by outcome and group, each host's problems and
+    fixes, and the drift. Exit code as report merge."""
+    from envcheck.fleet.html import render_html
+    from envcheck.output import check_writable, write_report_file
+
+    check_writable("-o", output)
+    view = _merged(paths, expect_hosts, inventory)
+    write_report_file("-o", output, render_html(view))
+    say(f"envcheck: wrote the fleet page to {output}")
+    return view.exit_code
+
+
+@cli.group("policy")
+def policy_group() -> None:
+    """Show, write, check a policy: what each server must have, with per-group overrides."""
+
+
+def _register_policy_commands() -> None:
+    from envcheck.policy_cli import register
+
+    register(policy_group)
+
+
+_register_policy_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -5,11 +5,12 @@ steps to the same report (one envelope, one exit code). cli.py parses the option
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from envcheck.model import Report, UsageError
-from envcheck.policy import Policy, default_policy
+from envcheck.policy_groups import EffectivePolicy, PolicySource, default_policy_source
 from envcheck.units import ProbeOptions
 
 # envcheck.smoke.smoke_test, or the CLI's wrapper of it that shows live progress; called with keywords only.
@@ -20,7 +21,9 @@ SmokeTest = Callable[..., Report]
 class DoctorRequest:
     only: tuple[str, ...] = ()  # check ids or subjects
     skip: tuple[str, ...] = ()
-    policy: Policy = field(default_factory=default_policy)
+    policy: PolicySource = field(default_factory=default_policy_source)  # judged as effective for host and groups
+    host: str | None = None  # the name the policy's host globs match and the report shows; None: this machine's
+    groups: tuple[str, ...] = ()  # the inventory groups this host is judged as a member of
     strict: bool = False
     timeout_s: float | None = None  # each probe's deadline; None: the policy's probe_timeout_s
     with_smoke: bool = False
@@ -28,12 +31,44 @@ class DoctorRequest:
     python: str | None = None  # judge this interpreter instead of the python3 on PATH
 
 
-def check_list(only: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    """(id, title) of the checks a run with this selection would run, in registry order."""
+def check_list(only: tuple[str, ...] = (), skip: tuple[str, ...] = (),
+               request: DoctorRequest | None = None) -> list[tuple[str, str]]:
+    """(id, title) of the checks a run with this selection (and this request's policy) would run, in registry
+    order; the requirement checks appear only where the effective policy states their requirement."""
     from envcheck.checks import CHECKS
     from envcheck.engine import select
 
-    return [(check.id, check.title) for check in select(CHECKS, only, skip)]
+    policy = effective(request or DoctorRequest()).policy
+    return [(check.id, check.title) for check in select(CHECKS, only, skip, policy)]
+
+
+def check_names(source: PolicySource) -> None:
+    """The names in skip and warnings_as_failures, in the base and in every group, must be checks or subjects
+    envcheck has (or smoke steps): a typo would otherwise judge the check the admin meant to leave out."""
+    from envcheck.checks import CHECKS
+
+    known = {c.id for c in CHECKS} | {c.id.split(".", 1)[0] for c in CHECKS} | {"smoke"}
+    parts = [("the file", source.base), *((f"group {g.name}", g.overrides) for g in source.groups)]
+    for where, values in parts:
+        names = [name for name, _ in values.get("skip", ())] + list(values.get("warnings_as_failures", ()))
+        unknown = [name for name in names if name not in known and not name.startswith("smoke.")]
+        if unknown:
+            raise UsageError(f"policy: {where} names {unknown[0]!r} in skip or warnings_as_failures, which is no "
+                             "check or subject (`envcheck doctor --list` shows them)")
+
+
+def effective(request: DoctorRequest) -> EffectivePolicy:
+    """The request's policy as it applies to its host (by default this machine's name) and groups."""
+    return request.policy.effective(host_name(request.host), request.groups)
+
+
+def host_name(host: str | None) -> str:
+    if host is None:
+        return socket.gethostname()
+    if not host.strip() or any(ord(c) < 32 or ord(c) == 127 for c in host) or len(host) > 253:
+        # 253: the longest DNS name (RFC 1035 section 2.3.4); a control character would rewrite a terminal line.
+        raise UsageError(f"--host {host!r}: give a host name (at most 253 characters, no control characters)")
+    return host
 
 
 def diagnose(request: DoctorRequest, *, smoke: SmokeTest | None = None) -> Report:
@@ -42,8 +77,10 @@ def diagnose(request: DoctorRequest, *, smoke: SmokeTest | None = None) -> Repor
     from envcheck.engine import examine, select
     from envcheck.probes import PROBES
 
-    checks = select(CHECKS, request.only, request.skip)
-    policy = request.policy
+    check_names(request.policy)
+    judged = effective(request)
+    policy = judged.policy
+    checks = select(CHECKS, request.only, request.skip, policy)
     if request.timeout_s is not None:
         policy = replace(policy, probe_timeout_s=request.timeout_s)
     python = None
@@ -55,10 +92,13 @@ def diagnose(request: DoctorRequest, *, smoke: SmokeTest | None = None) -> Repor
     # imports it anyway).
     options = ProbeOptions(python=python, torch_check=request.with_torch or request.with_smoke)
     report = examine(checks, PROBES, policy, command="doctor", strict=request.strict, options=options)
-    if not request.with_smoke:
+    report = replace(report, host=host_name(request.host), policy=judged.ref, groups=request.groups)
+    if not request.with_smoke or policy.skip_reason("smoke") is not None:  # a policy may leave the smoke test out
         return report
     from envcheck.smoke import smoke_test
 
     smoked = (smoke or smoke_test)(policy=policy, strict=request.strict, python=python)
-    return replace(report, results=report.results + smoked.results,
+    from envcheck.engine import counted_by_policy
+
+    return replace(report, results=report.results + counted_by_policy(smoked.results, policy),
                    duration_s=round(report.duration_s + smoked.duration_s, 4))

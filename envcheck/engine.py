@@ -12,7 +12,7 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -20,7 +20,7 @@ from envcheck import runner
 from envcheck.hostfs import HOST, HostFS
 from envcheck.model import Outcome, Report, Result, Status, UsageError
 from envcheck.policy import Policy
-from envcheck.units import CheckSpec, ProbeContext, ProbeOptions, ProbeSpec
+from envcheck.units import FACT_NAMES, CheckSpec, ProbeContext, ProbeOptions, ProbeSpec
 
 ContextFactory = Callable[[float], ProbeContext]  # a probe's timeout in seconds -> the context it runs with
 
@@ -35,8 +35,10 @@ class Collected:
     duration_s: float = 0.0
 
 
-def select(checks: Sequence[CheckSpec], only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[CheckSpec]:
-    """Filter by id or subject; an unknown name is a usage error, not a silent no-op."""
+def select(checks: Sequence[CheckSpec], only: Iterable[str] = (), skip: Iterable[str] = (),
+           policy: Policy | None = None) -> list[CheckSpec]:
+    """Filter by id or subject; an unknown name is a usage error, not a silent no-op. With ``policy``, the
+    requirement checks it states no requirement for are left out (their ids still count as known names)."""
     only, skip = list(only), list(skip)
     ids = {c.id for c in checks}
     subjects = {c.id.split(".", 1)[0] for c in checks}
@@ -53,7 +55,7 @@ def select(checks: Sequence[CheckSpec], only: Iterable[str] = (), skip: Iterable
         return check.id in names or check.id.split(".", 1)[0] in names
 
     chosen = [c for c in checks if not only or matches(c, only)]
-    chosen = [c for c in chosen if not matches(c, skip)]
+    chosen = [c for c in chosen if not matches(c, skip) and (policy is None or c.applies_to(policy))]
     if not chosen and (only or skip):
         # An empty report would say "No problems found" and exit 0 for a run that checked nothing.
         raise UsageError(f"--only {','.join(only) or '(all)'} --skip {','.join(skip)} leaves no check to run")
@@ -109,13 +111,17 @@ def apply_checks(checks: Sequence[CheckSpec], collected: Mapping[str, Collected]
     at their root cause."""
     emitted: dict[str, list[Result]] = {}
     by_id: dict[str, Result] = {}
+    checks = [c for c in checks if c.applies_to(policy)]
     for check in _required_first(checks):
         results = emitted.setdefault(check.id, [])
         got = collected.get(check.probe)
         blocker = _blocker(check, by_id)
         start = time.monotonic()
         outcomes: Sequence[Outcome]
-        if blocker is not None:
+        skipped = policy.skip_reason(check.id)
+        if skipped is not None:  # not run at all: the admin said why it does not apply to these servers
+            outcomes = [Outcome(status=Status.SKIP, reason=f"skipped by policy: {skipped}")]
+        elif blocker is not None:
             outcomes = [blocker]
         elif got is None or got.error:
             reason = got.error if got is not None else f"probe {check.probe!r} did not run"
@@ -131,12 +137,34 @@ def apply_checks(checks: Sequence[CheckSpec], collected: Mapping[str, Collected]
         probe_s = got.duration_s if got is not None else 0.0
         elapsed_s = probe_s + time.monotonic() - start
         for outcome in outcomes or [Outcome(status=Status.SKIP, reason="nothing to check")]:
-            result = Result(check.id, check.title, outcome, round(elapsed_s, 4))
+            result = Result(check.id, check.title, as_policy_counts(check.id, outcome, policy), round(elapsed_s, 4))
             results.append(result)
             previous = by_id.get(check.id)
             if previous is None or result.status.rank > previous.status.rank:
                 by_id[check.id] = result
     return [result for check in dict.fromkeys(c.id for c in checks) for result in emitted[check]]
+
+
+def as_policy_counts(check_id: str, outcome: Outcome, policy: Policy) -> Outcome:
+    """A warning of a check the policy's warnings_as_failures names is a failure, and says so."""
+    if outcome.status is not Status.WARN or not policy.warning_fails(check_id):
+        return outcome
+    why = outcome.reason or "a warning"
+    return replace(outcome, status=Status.FAIL,
+                   reason=f"{why} (a failure here: the policy counts this check's warnings as failures)")
+
+
+def counted_by_policy(results: Sequence[Result], policy: Policy) -> tuple[Result, ...]:
+    """Results judged elsewhere (the smoke steps) as the policy counts them: a step its skip names is reported as
+    skipped by policy (a step runs on the ones before it, so it ran; its verdict is not counted), and
+    warnings_as_failures applies."""
+    counted = []
+    for result in results:
+        skipped = policy.skip_reason(result.id)
+        outcome = (Outcome(status=Status.SKIP, reason=f"skipped by policy: {skipped}", item=result.item)
+                   if skipped is not None else as_policy_counts(result.id, result.outcome, policy))
+        counted.append(replace(result, outcome=outcome))
+    return tuple(counted)
 
 
 def _required_first(checks: Sequence[CheckSpec]) -> list[CheckSpec]:
@@ -214,7 +242,9 @@ def examine(
     """The whole examination: the probes' facts collected in parallel, then the checks applied, into one Report."""
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = time.monotonic()
-    needed = [probes[name] for name in dict.fromkeys(c.probe for c in checks) if name in probes]
+    # A probe only checks that the policy skips (or states no requirement for) would need is not started.
+    running = [c for c in checks if c.applies_to(policy) and policy.skip_reason(c.id) is None]
+    needed = [probes[name] for name in dict.fromkeys(c.probe for c in running) if name in probes]
     collected = collect_all(needed, ctx_for or make_context(policy, options), policy.probe_timeout_s)
     results = apply_checks(checks, collected, policy)
     return Report(
@@ -224,4 +254,23 @@ def examine(
         duration_s=round(time.monotonic() - start, 4),
         results=tuple(results),
         strict=strict,
+        facts=summarize_facts(needed, collected),
     )
+
+
+def summarize_facts(probes: Sequence[ProbeSpec], collected: Mapping[str, Collected]) -> dict[str, str | None]:
+    """Report.facts: every name of FACT_NAMES, from the ``summarize`` of the probes that gave facts (None where no
+    probe that ran knows it). A summary that fails leaves its facts unknown rather than the report unwritten."""
+    facts: dict[str, str | None] = dict.fromkeys(FACT_NAMES)
+    for spec in probes:
+        got = collected.get(spec.name)
+        if spec.summarize is None or got is None or got.facts is None:
+            continue
+        try:
+            summary = spec.summarize(got.facts)
+        except Exception:  # a summary is a convenience for fleet views; the verdicts do not depend on it
+            continue
+        for name, value in summary.items():
+            if name in facts and facts[name] is None and value:
+                facts[name] = str(value)[:200]
+    return facts

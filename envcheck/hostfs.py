@@ -11,7 +11,9 @@ Standard library only: it sits beside model.py and runner.py at the bottom of th
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass
 
 MAX_READ = 1 << 20  # characters: os-release, meminfo and the NVIDIA files are a few KiB
@@ -60,3 +62,20 @@ def read_at_most(fd: int, limit: int) -> bytes:
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
+
+
+def read_small_text(path: str, limit: int = MAX_READ) -> str:
+    """The whole text of a small regular file found outside /proc and /sys (a kernel.json, an environments.txt,
+    a pyenv ``version`` file: anyone may have put anything there), UTF-8 with undecodable bytes replaced.
+    Raises OSError for a file that is no regular file (a FIFO would block the reader forever; it is opened
+    without waiting and refused), or that holds more than ``limit`` bytes (EFBIG), as for one that is missing."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        data = read_at_most(fd, limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit} bytes", path)
+    return data.decode("utf-8", errors="replace")

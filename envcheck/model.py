@@ -112,6 +112,20 @@ EXIT_OUTPUT = 4  # stdout (or a report file) closed, full or failing: the verdic
 # The reader of stdout left before all was written (`envcheck doctor | head -1` on a long output): 128 + SIGPIPE,
 # what the shell reports for cat or grep in the same place, so `set -o pipefail` treats envcheck like them.
 EXIT_BROKEN_PIPE = 141
+# `envcheck fleet` and `envcheck report merge` only: some host gave no report at all (unreachable over SSH, or a
+# report expected and missing). EXIT_FAILED and EXIT_UNKNOWN keep their meaning there, per host.
+EXIT_UNREACHABLE = 5
+
+
+@dataclass(frozen=True)
+class PolicyRef:
+    """Which policy judged a report: the file (None: the built-in defaults), the digest of the *effective*
+    policy (the file's defaults with the matching groups' overrides applied, as canonical JSON) and the names
+    of the groups that matched. Two reports with one digest were judged by the same requirements."""
+
+    path: str | None
+    digest: str
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +138,12 @@ class Report:
     duration_s: float
     results: tuple[Result, ...]
     strict: bool = False
+    policy: PolicyRef | None = None
+    # The inventory groups the host was judged as a member of (`doctor --group`): fleet reports are grouped by them.
+    groups: tuple[str, ...] = ()
+    # A few facts about the machine, each a short text or None when unknown (driver, cuda, kernel, docker, torch,
+    # gpu_model, gpu_count, os, python): what a fleet view compares across hosts to find drift.
+    facts: Mapping[str, str | None] = field(default_factory=dict)
 
     def subjects(self) -> list[str]:
         """Subjects in first-seen order."""

@@ -13,11 +13,14 @@ import stat
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
 
 import click
 
 from envcheck.model import EXIT_BROKEN_PIPE, EXIT_OUTPUT, EnvcheckError, Report, UsageError
+
+if TYPE_CHECKING:  # the fleet package is imported only by the commands that merge
+    from envcheck.fleet.merge import FleetView
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -91,23 +94,33 @@ class ReportOptions:
 
     as_json: bool = False
     share: bool = False
+    brief: bool = False
     junit: str | None = None
+    prometheus: str | None = None
     verbose: bool = False
     color: bool | None = None
     header: bool = True  # False once the live smoke progress has printed the report's header line above itself
 
     def check(self) -> None:
         """Usage errors in these options, raised before the command does any work."""
-        if self.as_json and self.share:
-            raise UsageError("--json and --share each print a whole report: choose one")
+        printed = [name for name, given in (("--json", self.as_json), ("--share", self.share),
+                                            ("--brief", self.brief)) if given]
+        if len(printed) > 1:
+            raise UsageError(f"{' and '.join(printed)} each print the report their own way: choose one")
         if self.junit:
             check_writable("--junit", self.junit)
+        if self.prometheus:
+            check_writable("--prometheus", self.prometheus)
 
 
 _REPORT_OPTIONS = (
     click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON report and nothing else."),
     click.option("--share", is_flag=True, help="Print a markdown report for a bug report (secrets masked, home as ~)."),
+    click.option("--brief", is_flag=True,
+                 help="Print one line: the outcome and the first problem (for NHC, node-problem-detector, Nagios)."),
     click.option("--junit", metavar="FILE", help="Also write a JUnit XML report to FILE."),
+    click.option("--prometheus", metavar="FILE",
+                 help="Also write Prometheus metrics to FILE (node_exporter's textfile collector format)."),
     click.option("-v", "--verbose", is_flag=True, help="Show every result with its evidence and duration."),
     click.option("--color/--no-color", default=None,
                  help="Colour on or off (default: off with NO_COLOR, on with FORCE_COLOR, else only on a terminal)."),
@@ -118,9 +131,10 @@ def report_options(command: F) -> F:
     """Add the report options to a command, checked before it runs, and hand them over as ``report``."""
 
     @functools.wraps(command)
-    def checked(*args: Any, as_json: bool, share: bool, junit: str | None, verbose: bool, color: bool | None,
-                **kwargs: Any) -> Any:
-        report = ReportOptions(as_json=as_json, share=share, junit=junit, verbose=verbose, color=color)
+    def checked(*args: Any, as_json: bool, share: bool, brief: bool, junit: str | None, prometheus: str | None,
+                verbose: bool, color: bool | None, **kwargs: Any) -> Any:
+        report = ReportOptions(as_json=as_json, share=share, brief=brief, junit=junit, prometheus=prometheus,
+                               verbose=verbose, color=color)
         report.check()
         return command(*args, report=report, **kwargs)
 
@@ -144,10 +158,18 @@ def emit_report(report: Report, options: ReportOptions) -> int:
             write_junit(masked, options.junit)
         except OSError as exc:  # checked up front (check_writable), so a disk that filled up since, or an I/O error
             raise OutputError(f"--junit {options.junit}: cannot write it: {exc.strerror or exc}") from exc
+    if options.prometheus:
+        from envcheck.report.prometheus import render_prometheus
+
+        write_report_file("--prometheus", options.prometheus, render_prometheus(masked))
     if options.as_json:
         from envcheck.report.jsonreport import render_json
 
         echo(render_json(masked), nl=False)
+    elif options.brief:
+        from envcheck.report.brief import render_brief
+
+        echo(render_brief(masked), nl=False)
     elif options.share:
         from envcheck.report.markdown import render_markdown
 
@@ -164,7 +186,72 @@ def emit_report(report: Report, options: ReportOptions) -> int:
                              header=options.header), nl=False, color=color)
     if options.junit:  # on stderr: stdout may be a JSON or markdown document
         say(f"envcheck: wrote the JUnit report to {options.junit}")
+    if options.prometheus:
+        say(f"envcheck: wrote the Prometheus metrics to {options.prometheus}")
     return report.exit_code
+
+
+@dataclass(frozen=True)
+class FleetOptions:
+    """How `report merge` (and `envcheck fleet`) show a merged fleet: stdout gets the table or, with --json, the
+    fleet JSON; each FILE option writes its file."""
+
+    as_json: bool = False
+    junit: str | None = None
+    prometheus: str | None = None
+    html: str | None = None
+    color: bool | None = None
+
+    def check(self) -> None:
+        """Every output file writable before any work, as for a report's --junit."""
+        for option, path in (("--junit", self.junit), ("--prometheus", self.prometheus), ("--html", self.html)):
+            if path:
+                check_writable(option, path)
+
+
+def emit_fleet(view: FleetView, options: FleetOptions) -> int:
+    """Write the files the options ask for, then print the fleet (table or JSON); return the fleet's exit code."""
+    written: list[tuple[str, str]] = []
+    if options.junit:
+        from envcheck.fleet.junit import render_fleet_junit
+
+        write_report_file("--junit", options.junit, render_fleet_junit(view))
+        written.append(("JUnit report", options.junit))
+    if options.prometheus:
+        from envcheck.fleet.metrics import render_fleet_prometheus
+
+        write_report_file("--prometheus", options.prometheus, render_fleet_prometheus(view))
+        written.append(("Prometheus metrics", options.prometheus))
+    if options.html:
+        from envcheck.fleet.html import render_html
+
+        write_report_file("--html", options.html, render_html(view))
+        written.append(("fleet page", options.html))
+    if options.as_json:
+        from envcheck.fleet.fleetjson import render_fleet_json
+
+        echo(render_fleet_json(view), nl=False)
+    else:
+        from envcheck.fleet.table import render_table
+        from envcheck.report.console import columns
+
+        color = use_color(options.color)
+        echo(render_table(view, color=color, width=columns()), nl=False, color=color)
+    for what, path in written:  # on stderr: stdout may be the fleet JSON
+        say(f"envcheck: wrote the {what} to {path}")
+    return view.exit_code
+
+
+def write_report_file(option: str, path: str, text: str) -> None:
+    """A file an option asked for (--prometheus FILE, --html FILE), whole or not at all (envcheck.atomicfile).
+    Its writability was checked before any work (check_writable), so a failure here is a disk that filled up
+    since, or an I/O error: an OutputError."""
+    from envcheck.atomicfile import write_atomic
+
+    try:
+        write_atomic(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise OutputError(f"{option} {path}: cannot write it: {exc.strerror or exc}") from exc
 
 
 def echo_rows(command: str, rows: Sequence[tuple[str, str]], *, as_json: bool) -> int:

@@ -1,5 +1,6 @@
 """Thresholds and requirements. The built-in defaults are data (``data/default-policy.json``);
-a policy file (JSON or YAML) with the same keys replaces any of them, and checks only read this.
+a policy file (JSON or YAML) with the same keys replaces any of them, and checks only read this. What each key
+accepts is policy_rules.py; a file's per-group overrides and the effective policy of a host are policy_groups.py.
 
 A policy file can come from anywhere (a cloned repository, a shared folder), so it is read as untrusted input:
 a regular file of at most MAX_POLICY_BYTES, YAML without anchors or aliases, every value checked against its
@@ -11,35 +12,26 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
-import reprlib
 import stat
 from dataclasses import dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from envcheck import policy_rules as rules
 from envcheck.hostfs import read_at_most
 from envcheck.model import UsageError
+from envcheck.policy_rules import MAX_SIZE_GIB, shown
 
 MAX_POLICY_BYTES = 1 << 20  # 1 MiB: a real policy is under 2 KB; the cap is checked before reading
 # The probe deadline's range, for the policy's probe_timeout_s and doctor's --timeout alike: below 0.1 s every
 # probe would be unknown, above 10 minutes a wedged daemon holds the whole report.
 PROBE_TIMEOUT_MIN_S = 0.1
 PROBE_TIMEOUT_MAX_S = 600.0
-MAX_SIZE_GIB = 1 << 20  # 1 PiB: a free-space or RAM threshold beyond it is a typo
-_MAX_YAML_NODES = 5000  # every value counts; the built-in policy has under 50
-_MAX_YAML_DEPTH = 8  # the built-in policy nests 2 deep (a mapping holding basic_tools' list)
-_SHOWN = reprlib.Repr()
-_SHOWN.maxstring = _SHOWN.maxother = _SHOWN.maxlong = 60
-_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxdict = _SHOWN.maxset = 4
-_SHOWN.maxlevel = 2
-
-
-def shown(value: object) -> str:
-    """``value`` as a message may print it: repr, at most about 60 characters, whatever its size or depth."""
-    text = _SHOWN.repr(value)
-    return text if len(text) <= 64 else text[:60] + "..."
+_MAX_YAML_NODES = 5000  # every value counts; the built-in policy has under 60
+# The built-in policy nests 2 deep (a mapping holding basic_tools' list); a file with groups nests 4 deep
+# (groups -> a group -> overrides -> a list).
+_MAX_YAML_DEPTH = 8
 
 
 @dataclass(frozen=True)
@@ -66,114 +58,129 @@ class Policy:
     smoke_accuracy_min: float
     smoke_matmul_peak_min_pct: float
     smoke_memory_peak_min_pct: float
+    # Requirements (policy_rules): None or () states none, and the check that judges one runs only when it is set.
+    gpu_count: int | None
+    gpu_model: str | None  # a glob every GPU's name must match, case-insensitively
+    driver_min: str | None
+    driver_branches: tuple[str, ...]
+    cuda_min: str | None  # the CUDA version the driver must support (NVML's cuda_driver_version)
+    compute_capability_min: str | None
+    container_runtime: str | None  # "nvidia", "cdi" or "either"
+    os_allowed: tuple[str, ...]  # globs over "ID VERSION_ID" ("ubuntu 22.04", "rocky 9*")
+    tools_required: tuple[str, ...]
+    torch_min: str | None
+    free_space_gib: tuple[tuple[str, float], ...]  # (absolute path, GiB), sorted by path
+    # Limits of the GPU memory-error and Xid checks; the built-in values are the verdicts envcheck always gave.
+    ecc_uncorrected_max: int
+    ecc_lifetime_uncorrected_max: int
+    remapped_rows_uncorrectable_max: int | None
+    xid_ignore: tuple[int, ...]
+    skip: tuple[tuple[str, str], ...]  # (check id or subject, reason), sorted by name
+    warnings_as_failures: tuple[str, ...]
+
+    def requires_tool(self, tool: str) -> bool:
+        """Whether a missing ``tool`` fails: tools_required names it (or the older require_docker/require_conda)."""
+        legacy = {"docker": self.require_docker, "conda": self.require_conda}.get(tool, False)
+        return legacy or tool in self.tools_required
+
+    def wants_gpu(self) -> bool:
+        """Whether a host without an NVIDIA driver fails: require_gpu, or any GPU requirement stated (a count
+        above 0, a model, a driver, CUDA or compute capability floor)."""
+        stated = (self.gpu_model, self.driver_min, self.cuda_min, self.compute_capability_min)
+        return (self.require_gpu or bool(self.gpu_count) or any(v is not None for v in stated)
+                or bool(self.driver_branches))
+
+    def skip_reason(self, check_id: str) -> str | None:
+        """The policy's reason to skip this check (named by id or by subject), or None to run it."""
+        subject = check_id.split(".", 1)[0]
+        reasons = dict(self.skip)
+        return reasons.get(check_id, reasons.get(subject))
+
+    def warning_fails(self, check_id: str) -> bool:
+        return check_id in self.warnings_as_failures or check_id.split(".", 1)[0] in self.warnings_as_failures
+
+    def values(self) -> dict[str, Any]:
+        """Every key with its value as plain JSON data (lists and mappings): what a digest or `policy show` reads."""
+        return {item.name: plain_value(item.name, getattr(self, item.name)) for item in fields(self)}
 
     @classmethod
     def from_mapping(cls, data: Mapping[Any, Any], *, base: Policy | None = None) -> Policy:
         """Build a policy from a mapping; keys not given come from ``base`` (the defaults). Every key and value
         is checked against its rule: a problem is a UsageError, never a value a check trips over later."""
-        known = {f.name for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in data.items():
-            if not isinstance(key, str):  # YAML reads `1: 2` or `null: x` as a number or None key
-                raise UsageError(f"policy: every key must be text, got the key {shown(key)}")
-            if key.startswith("_"):
-                continue  # comments such as "_about"
-            name = key.replace("-", "_")
-            if name not in known:
-                raise UsageError(f"policy: unknown key {shown(key)} (known: {', '.join(sorted(known))})")
-            if name in values:
-                raise UsageError(f"policy: {name} is given twice")
-            values[name] = _RULES[name](name, value)
+        values = read_keys(data)
         if base is None:
-            missing = known - set(values)
+            missing = set(KEYS) - set(values)
             if missing:
                 raise UsageError(f"policy: missing keys {', '.join(sorted(missing))}")
             return cls(**values)
         return replace(base, **values)
 
 
-# --- what each key accepts -----------------------------------------------------------------------------------
+# --- what each key accepts (the rules live in policy_rules) -----------------------------------------------------
 
-_VERSION = re.compile(r"[0-9]{1,4}(\.[0-9]{1,4}){1,2}")
-_COMMAND = re.compile(r"[A-Za-z0-9_.+-]{1,64}")  # a name looked up on PATH: no path, no space, no NUL
-_MAX_COMMANDS = 200
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _bool(name: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise UsageError(f"policy: {name} must be true or false, got {shown(value)}")
-
-
-def _version(name: str, value: object) -> str:
-    if isinstance(value, str) and _VERSION.fullmatch(value):
-        return value
-    if _is_number(value):
-        # YAML reads an unquoted 3.10 as the float 3.1 (and 3.20 as 3.2): rereading the number as a version
-        # would judge against the wrong release, so the text is required.
-        raise UsageError(f"policy: {name} must be a version in quotes, like '3.10' (YAML reads an unquoted "
-                         f"3.10 as the number 3.1), got the number {shown(value)}")
-    raise UsageError(f"policy: {name} must be a version X.Y or X.Y.Z in quotes, like '3.10', got {shown(value)}")
-
-
-def _number(low: float, high: float, what: str, *, whole: bool = False) -> Callable[[str, object], float]:
-    """A finite number from ``low`` to ``high``; with ``whole``, an integer (180.0 is read as 180)."""
-
-    def check(name: str, value: object) -> float:
-        if _is_number(value) and low <= value <= high:  # type: ignore[operator]  # _is_number: int or float
-            # NaN fails both comparisons; infinities fail one. Integers stay integers: no float overflow.
-            if not whole:
-                return value  # type: ignore[return-value]  # int or float, both read as numbers by the checks
-            if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
-                return int(value)
-        kind = "a whole number" if whole else "a number"
-        span = " to ".join(str(int(end)) if float(end).is_integer() else f"{end:g}" for end in (low, high))
-        raise UsageError(f"policy: {name} must be {kind} from {span} ({what}), got {shown(value)}")
-
-    return check
-
-
-def _commands(name: str, value: object) -> tuple[str, ...]:
-    if not isinstance(value, list) or len(value) > _MAX_COMMANDS:
-        raise UsageError(f"policy: {name} must be a list of at most {_MAX_COMMANDS} command names, got {shown(value)}")
-    for index, item in enumerate(value):
-        if not isinstance(item, str) or not _COMMAND.fullmatch(item):
-            raise UsageError(f"policy: {name}[{index}] must be a command name (letters, digits, . _ + -), "
-                             f"got {shown(item)}")
-    return tuple(value)
-
-
-_SIZE = _number(0, MAX_SIZE_GIB, "GiB")
-_PERCENT = _number(0, 100, "per cent")
+_PAIRS = ("free_space_gib", "skip")  # held as sorted (key, value) pairs, written as mappings
+_SIZE = rules.number(0, MAX_SIZE_GIB, "GiB")
+_PERCENT = rules.number(0, 100, "per cent")
 _RULES: dict[str, Callable[[str, Any], Any]] = {
-    "python_min": _version,
-    "python_warn_below": _version,
+    "python_min": rules.version,
+    "python_warn_below": rules.version,
     "ram_min_gib": _SIZE,
     "ram_warn_gib": _SIZE,
     "disk_free_fail_gib": _SIZE,
     "disk_free_warn_gib": _SIZE,
     "tmp_free_warn_gib": _SIZE,
     "docker_free_warn_gib": _SIZE,
-    "ubuntu_require_lts": _bool,
-    "ubuntu_support_warn_days": _number(0, 36500, "days", whole=True),
-    "require_gpu": _bool,
+    "ubuntu_require_lts": rules.boolean,
+    "ubuntu_support_warn_days": rules.number(0, 36500, "days", whole=True),
+    "require_gpu": rules.boolean,
     # A GPU shuts itself down well below 150 C; a warning threshold outside 0-150 is a unit mistake (F, K).
-    "gpu_temp_warn_c": _number(0, 150, "degrees Celsius"),
-    "require_docker": _bool,
-    "require_conda": _bool,
-    "conda_warn_below": _version,
-    "shared_server": _bool,
-    "probe_timeout_s": _number(PROBE_TIMEOUT_MIN_S, PROBE_TIMEOUT_MAX_S, "seconds"),
-    "basic_tools": _commands,
-    "smoke_loss_max": _number(0, 100, "cross-entropy"),
-    "smoke_accuracy_min": _number(0, 1, "a fraction: 0.95 is 95%"),
+    "gpu_temp_warn_c": rules.number(0, 150, "degrees Celsius"),
+    "require_docker": rules.boolean,
+    "require_conda": rules.boolean,
+    "conda_warn_below": rules.version,
+    "shared_server": rules.boolean,
+    "probe_timeout_s": rules.number(PROBE_TIMEOUT_MIN_S, PROBE_TIMEOUT_MAX_S, "seconds"),
+    "basic_tools": rules.commands,
+    "smoke_loss_max": rules.number(0, 100, "cross-entropy"),
+    "smoke_accuracy_min": rules.number(0, 1, "a fraction: 0.95 is 95%"),
     "smoke_matmul_peak_min_pct": _PERCENT,
     "smoke_memory_peak_min_pct": _PERCENT,
+    "gpu_count": rules.optional(rules.gpu_count),
+    "gpu_model": rules.optional(rules.glob),
+    "driver_min": rules.optional(rules.driver_version),
+    "driver_branches": rules.driver_branches,
+    "cuda_min": rules.optional(rules.version),
+    "compute_capability_min": rules.optional(rules.version),
+    "container_runtime": rules.optional(rules.container_runtime),
+    "os_allowed": rules.globs,
+    "tools_required": rules.tools,
+    "torch_min": rules.optional(rules.version),
+    "free_space_gib": rules.free_space,
+    "ecc_uncorrected_max": rules.error_count,
+    "ecc_lifetime_uncorrected_max": rules.error_count,
+    "remapped_rows_uncorrectable_max": rules.optional(rules.error_count),
+    "xid_ignore": rules.xid_codes,
+    "skip": rules.skip,
+    "warnings_as_failures": rules.check_names,
 }
+KEYS = tuple(_RULES)
+
+
+def plain_value(key: str, value: Any) -> Any:
+    """A checked value as plain JSON data: (key, value) pairs as a mapping, other tuples as lists."""
+    if key in _PAIRS:
+        return dict(value)
+    return list(value) if isinstance(value, tuple) else value
+
+
+def check_value(key: str, value: Any, where: str = "policy") -> Any:
+    """One key's value as its rule reads it; ``where`` prefixes a message ("policy: group gpu-a100")."""
+    try:
+        return _RULES[key](key, value)
+    except UsageError as exc:
+        if where == "policy":
+            raise
+        raise UsageError(str(exc).replace("policy: ", f"{where}: ", 1)) from None
 
 
 @functools.lru_cache(maxsize=1)  # a frozen value read from package data: every hand-built ProbeContext shares it
@@ -185,19 +192,55 @@ def default_policy() -> Policy:
 # --- reading a policy file -----------------------------------------------------------------------------------
 
 
+def read_keys(data: Mapping[Any, Any], where: str = "policy", *, allowed: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The policy keys of ``data`` checked against their rules, in the file's order ("-" spelled "_"); keys that
+    start with "_" are comments. ``allowed`` names other keys the caller reads itself (a file's ``groups``)."""
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if not isinstance(key, str):  # YAML reads `1: 2` or `null: x` as a number or None key
+            raise UsageError(f"{where}: every key must be text, got the key {shown(key)}")
+        if key.startswith("_") or key in allowed:
+            continue  # comments such as "_about"
+        name = key.replace("-", "_")
+        if name not in _RULES:
+            raise UsageError(f"{where}: unknown key {shown(key)} ({_close_keys(name)}`envcheck policy schema` "
+                             "lists every key)")
+        if name in values:
+            raise UsageError(f"{where}: {name} is given twice")
+        values[name] = check_value(name, value, where)
+    return values
+
+
+def _close_keys(name: str) -> str:
+    """"did you mean gpu_count? " for a misspelt key; empty when no key is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, KEYS, n=3, cutoff=0.6)
+    return f"did you mean {', '.join(close)}? " if close else ""
+
+
 def load_policy(path: str | Path) -> Policy:
     """Read a policy file (``.json``, or YAML otherwise) over the defaults; bad input is a UsageError.
-    An empty or comment-only file means the defaults."""
+    An empty or comment-only file means the defaults. A file's groups apply as they match this host's name."""
+    import socket
+
+    from envcheck.policy_groups import load_policy_source
+
+    return load_policy_source(path).effective(socket.gethostname(), ()).policy
+
+
+def parse_policy_file(path: str | Path) -> dict[str, Any] | None:
+    """The file's top-level mapping, or None when it holds nothing (empty, comments only, an explicit null)."""
     where = shown(str(path))
     text = _read_text(os.fspath(path), where)
     if not text.strip():
-        return default_policy()
+        return None
     data = _parse_json(text, where) if str(path).endswith(".json") else _parse_yaml(text, where)
-    if data is None:  # YAML comments only, or an explicit null
-        return default_policy()
+    if data is None:
+        return None
     if not isinstance(data, dict):
         raise UsageError(f"policy: {where} must hold a mapping of keys to values, got {type(data).__name__}")
-    return Policy.from_mapping(data, base=default_policy())
+    return data
 
 
 def _read_text(path: str, where: str) -> str:

@@ -326,9 +326,15 @@ def person_identity(env: Mapping[str, str] | None = None, hosts: Sequence[str] =
 def map_strings(report: Report, change: Callable[[str, str], str]) -> Report:
     """``report`` with ``change(field, text)`` applied to every string that may come from outside envcheck: the
     host, each result's title, item, observed, expected, reason and fix (and any string field an Outcome gains),
-    and every string in its evidence, keys included. Ids, statuses, caused_by (an id) and numbers stay."""
+    and every string in its evidence, keys included; the policy's path and the group names (given on the command
+    line). Ids, statuses, caused_by (an id), the policy's digest and numbers stay."""
     results = tuple(_map_result(result, change) for result in report.results)
-    return replace(report, host=change("host", report.host), results=results)
+    policy = report.policy
+    if policy is not None:
+        policy = replace(policy, path=None if policy.path is None else change("policy", policy.path),
+                         groups=tuple(change("groups", group) for group in policy.groups))
+    return replace(report, host=change("host", report.host), results=results, policy=policy,
+                   groups=tuple(change("groups", group) for group in report.groups))
 
 
 def _map_result(result: Result, change: Callable[[str, str], str]) -> Result:

@@ -49,13 +49,20 @@ class ProbeContext:
     fs: HostFS = HOST
 
 
+# The machine facts every report carries (Report.facts), each a short text or None when unknown: what a fleet view
+# compares across the hosts of a group. Each is named by exactly one probe's ``summarize``, next to its facts.
+FACT_NAMES = ("driver", "cuda", "kernel", "os", "python", "docker", "torch", "gpu_model", "gpu_count")
+
+
 @dataclass(frozen=True)
 class ProbeSpec:
-    """A named fact-finder: ``collect(ctx)`` returns a frozen dataclass of facts, never a verdict."""
+    """A named fact-finder: ``collect(ctx)`` returns a frozen dataclass of facts, never a verdict.
+    ``summarize(facts)`` gives the few of FACT_NAMES this probe knows, as short texts (None: unknown)."""
 
     name: str
     collect: Callable[[ProbeContext], Any]
     timeout_s: float | None = None  # None: the policy's probe_timeout_s
+    summarize: Callable[[Any], Mapping[str, str | None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,3 +78,9 @@ class CheckSpec:
     probe: str
     judge: Callable[[Any, Policy], Outcome | Sequence[Outcome]]
     requires: tuple[str, ...] = ()
+    # None: always runs. A requirement check (gpu.count, host.os-allowed, ...) runs only where the policy states
+    # its requirement, so a policy without one gets no result for it, not a pass.
+    applies: Callable[[Policy], bool] | None = None
+
+    def applies_to(self, policy: Policy) -> bool:
+        return self.applies is None or self.applies(policy)

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from envcheck import dockerapi, fixes, linereader
-from envcheck.model import Outcome, Report, Result, Status, UsageError
+from envcheck.model import Outcome, PolicyRef, Report, Result, Status, UsageError
+from envcheck.policy_groups import default_policy_source
 from envcheck.probes.project import read_gpu_now
 from envcheck.project_record import RECORD_PATH, ProjectRecord, UnreadableRecord, read_record
 
@@ -263,7 +264,7 @@ def verify(project: Path, *, timeout_s: float = 1800.0, shown_as: str | None = N
         outcome = Outcome(status=Status.FAIL, observed=detail, reason=f"no Docker engine answers ({kind})",
                           fix=f"Start the Docker engine (`{fixes.DOCKER_DIAGNOSE}` says why it does not answer)")
         results.append(Result("verify.engine", "Docker engine reachable", outcome, round(time.monotonic() - start, 3)))
-        return Report(command="verify", host=socket.gethostname(), started_at=started,
+        return Report(command="verify", host=socket.gethostname(), started_at=started, policy=_built_in_ref(),
                       duration_s=round(time.monotonic() - start, 3), results=tuple(results))
     deadline = start + timeout_s
     built: list[str] = []
@@ -273,8 +274,13 @@ def verify(project: Path, *, timeout_s: float = 1800.0, shown_as: str | None = N
         if tag:
             built.append(tag)
     results.append(_remove_images(client, built, keep_images))
-    return Report(command="verify", host=socket.gethostname(), started_at=started,
+    return Report(command="verify", host=socket.gethostname(), started_at=started, policy=_built_in_ref(),
                   duration_s=round(time.monotonic() - start, 3), results=tuple(results))
+
+
+def _built_in_ref() -> PolicyRef:
+    """verify judges by the built-in policy (its smoke thresholds); the report says so, as every report does."""
+    return default_policy_source().effective(socket.gethostname()).ref
 
 
 def _verify_image(client: Any, project: Path, dockerfile: str, record: ProjectRecord, folder: str,

@@ -64,11 +64,12 @@ def _cli(facts: CondaFacts) -> str:
 
 def installed(facts: CondaFacts, policy: Policy) -> Outcome:
     if facts.exe is None:
-        status = Status.FAIL if policy.require_conda else Status.SKIP
+        required = policy.requires_tool("conda")  # require_conda, or conda in tools_required (any of its relatives)
+        status = Status.FAIL if required else Status.SKIP
         missing = "no conda, mamba or micromamba found"
         return Outcome(status=status, observed=missing,
-                       expected="conda (Miniforge)" if policy.require_conda else "",
-                       reason=missing + (": this policy requires conda" if policy.require_conda else
+                       expected="conda (Miniforge)" if required else "",
+                       reason=missing + (": this policy requires conda" if required else
                                          " (optional; Miniforge installs conda and mamba: https://conda-forge.org/download/)"),
                        fix=MINIFORGE_INSTALL, evidence={"searched": list(facts.searched)})
     manager = _cli(facts)

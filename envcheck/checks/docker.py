@@ -56,15 +56,16 @@ def installed(facts: DockerFacts, policy: Policy) -> Outcome:
         )
     socket_there = facts.socket is not None and facts.socket.exists
     local = facts.endpoint.scheme in ("unix", "")
+    required = policy.requires_tool("docker")  # require_docker, or docker in tools_required
     if local and not (facts.dockerd or socket_there or facts.dockerd_pids or facts.reachable):
-        outcome = Status.FAIL if policy.require_docker else Status.SKIP
+        outcome = Status.FAIL if required else Status.SKIP
         cli = f"only the docker CLI ({facts.cli})" if facts.cli else "no docker CLI"
         return Outcome(
             status=outcome, observed=f"no dockerd, {cli}, no socket at {facts.endpoint.socket_path}",
-            expected="Docker Engine installed" if policy.require_docker else "Docker only where the policy asks",
+            expected="Docker Engine installed" if required else "Docker only where the policy asks",
             reason="no Docker engine on this machine"
-            + ("" if policy.require_docker else " (the policy does not require one: require_docker is false)"),
-            fix="sudo apt-get install -y docker.io" if policy.require_docker else "", evidence=evidence,
+            + ("" if required else " (the policy does not require one: require_docker is false)"),
+            fix="sudo apt-get install -y docker.io" if required else "", evidence=evidence,
         )
     parts = [f"dockerd at {facts.dockerd}" if facts.dockerd else "",
              f"docker CLI at {facts.cli}" if facts.cli else "",
@@ -317,6 +318,43 @@ def nvidia_toolkit(facts: DockerFacts, policy: Policy) -> Outcome:
                           "capabilities: [[gpu]]`)", fix=fixes.TOOLKIT_INSTALL, evidence=evidence)
 
 
+def gpu_runtime(facts: DockerFacts, policy: Policy) -> Outcome:
+    """The policy's container_runtime: how containers must reach the GPUs (the nvidia runtime, CDI, or either)."""
+    want = policy.container_runtime or "either"
+    expected = {"nvidia": "runtime nvidia registered", "cdi": "CDI enabled with an nvidia.com/gpu spec",
+                "either": "runtime nvidia registered, or CDI with an nvidia.com/gpu spec"}[want]
+    if not (facts.dockerd or facts.cli or facts.dockerd_pids or facts.reachable):
+        return Outcome(status=Status.FAIL, observed="no Docker engine on this machine", expected=expected,
+                       reason="the policy requires containers with GPUs", fix="sudo apt-get install -y docker.io")
+    engine = facts.engine
+    runtime = None if engine is None else "nvidia" in dict(engine.runtimes)
+    spec = any(kind.startswith("nvidia.com/") for _, kind in facts.cdi_specs)
+    # The engine lists CDISpecDirs in /info only while its CDI feature is on (Engine API 1.45 version history,
+    # https://docs.docker.com/reference/api/engine/version-history/): a spec on disk alone does not prove the
+    # engine reads it. Without engine info the daemon was not reached: unknown, not "not ready".
+    cdi = None if engine is None or facts.cdi_errors else spec and bool(engine.cdi_spec_dirs)
+    evidence = {"nvidia_runtime": runtime, "cdi_spec": spec, "cdi_spec_dirs": list(engine.cdi_spec_dirs) if engine
+                else None}
+    observed = (f"nvidia runtime {'registered' if runtime else 'not registered' if runtime is False else 'unknown'}"
+                f"; CDI {'ready' if cdi else 'not ready' if cdi is False else 'unknown'}"
+                f" ({'an nvidia.com spec' if spec else 'no nvidia.com spec'})")
+    met = {"nvidia": runtime, "cdi": cdi, "either": True if runtime or cdi else None if None in (runtime, cdi)
+           else False}[want]
+    if met:
+        return Outcome(status=Status.PASS, observed=observed, expected=expected, evidence=evidence)
+    if met is None:
+        return Outcome(status=Status.UNKNOWN, observed=observed, expected=expected,
+                       reason=facts.error or "; ".join(facts.cdi_errors) or "the daemon did not report its runtimes",
+                       caused_by="docker.daemon-reachable" if engine is None else None, evidence=evidence)
+    fix = fixes.TOOLKIT_CDI if want == "cdi" else fixes.toolkit_configure(_service(facts, "restart"))
+    if want == "cdi" and spec:
+        fix = ('add "features": {"cdi": true} to /etc/docker/daemon.json, then '
+               f"{_service(facts, 'restart')}  # the engine reads CDI specs only with its cdi feature on")
+    return Outcome(status=Status.FAIL, observed=observed, expected=expected,
+                   reason=f"the policy requires containers to reach the GPUs through {expected}", fix=fix,
+                   evidence=evidence)
+
+
 def tcp_exposure(facts: DockerFacts, policy: Policy) -> Outcome:
     tcp = facts.tcp
     evidence = {"env": list(tcp.env), "daemon_json": list(tcp.daemon_json), "cmdline": list(tcp.cmdline),
@@ -377,4 +415,7 @@ CHECKS = (
               requires=("docker.installed",)),
     CheckSpec("docker.group-membership", "membership of group docker", "docker", group_membership,
               requires=("docker.installed",)),
+    # The policy's requirement: only where it states one (not blocked: a host without Docker fails it).
+    CheckSpec("docker.gpu-runtime", "containers reach the GPUs as the policy requires", "docker", gpu_runtime,
+              applies=lambda p: p.container_runtime is not None),
 )

@@ -132,9 +132,12 @@ def ecc(facts: GpuFacts, policy: Policy) -> list[Outcome]:
             observed += f" ({'on' if d.ecc_pending else 'off'} pending)"
         counts = f"; uncorrected: {volatile if volatile is not None else 'n/a'} since driver load, " \
                  f"{aggregate if aggregate is not None else 'n/a'} lifetime"
-        if volatile:
+        # The policy's limits (ecc_uncorrected_max, ecc_lifetime_uncorrected_max) default to 0: any error counts.
+        volatile_max, lifetime_max = policy.ecc_uncorrected_max, policy.ecc_lifetime_uncorrected_max
+        if volatile and volatile > volatile_max:
             return Outcome(status=Status.FAIL, observed=observed + counts,
-                           expected="0 uncorrected errors since driver load",
+                           expected=f"{'at most ' if volatile_max else ''}{volatile_max} uncorrected errors since "
+                                    "driver load",
                            reason="uncorrectable memory errors since the driver loaded: results may be corrupt",
                            fix=f"sudo nvidia-smi -r -i {d.index}  # reset the GPU (or reboot); RMA if it repeats")
         if d.ecc_pending is not None and d.ecc_pending != d.ecc_current:
@@ -145,8 +148,9 @@ def ecc(facts: GpuFacts, policy: Policy) -> list[Outcome]:
             return Outcome(status=Status.WARN, observed=observed + counts, expected="ECC on",
                            reason="memory errors go undetected with ECC off",
                            fix=f"sudo nvidia-smi -i {d.index} -e 1 && sudo nvidia-smi -r -i {d.index}")
-        if aggregate:
-            return Outcome(status=Status.WARN, observed=observed + counts, expected="0 lifetime uncorrected errors",
+        if aggregate and aggregate > lifetime_max:
+            return Outcome(status=Status.WARN, observed=observed + counts,
+                           expected=f"{'at most ' if lifetime_max else ''}{lifetime_max} lifetime uncorrected errors",
                            reason="this GPU has had uncorrectable memory errors in the past",
                            fix="nvidia-smi -q -d ECC,PAGE_RETIREMENT,ROW_REMAPPER  # watch it; RMA if they grow")
         return Outcome(status=Status.PASS, observed=observed + counts)
@@ -176,6 +180,16 @@ def remapped_rows(facts: GpuFacts, policy: Policy) -> list[Outcome]:
             return Outcome(status=Status.FAIL, observed=observed + "; remapping FAILED",
                            expected="no remapping failure",
                            reason="the GPU ran out of spare rows or could not remap one: memory is unreliable",
+                           fix="drain this GPU and contact the vendor (RMA); nvidia-smi -q -d ROW_REMAPPER")
+        limit = policy.remapped_rows_uncorrectable_max
+        if limit is not None and (d.remapped_uncorrectable is None or d.remapped_uncorrectable > limit):
+            if d.remapped_uncorrectable is None:
+                return Outcome(status=Status.UNKNOWN, observed=observed, expected=f"at most {limit} uncorrectable",
+                               reason="the count of uncorrectable remaps was not reported")
+            return Outcome(status=Status.FAIL, observed=observed, expected=f"at most {limit} uncorrectable remaps "
+                           "(the policy's remapped_rows_uncorrectable_max)",
+                           reason="more rows were remapped for uncorrectable errors than the lab accepts: the "
+                                  "memory is wearing out",
                            fix="drain this GPU and contact the vendor (RMA); nvidia-smi -q -d ROW_REMAPPER")
         if d.remap_pending:
             return Outcome(status=Status.WARN, observed=observed + "; remap pending", expected="nothing pending",

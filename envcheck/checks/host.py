@@ -6,8 +6,9 @@ The distribution and its Ubuntu support phases are judged in host_os.py; thresho
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 
-from envcheck.checks.host_os import os_release, ubuntu_support
+from envcheck.checks.host_os import os_allowed, os_release, ubuntu_support
 from envcheck.model import Outcome, Status
 from envcheck.policy import Policy
 from envcheck.probes.host import Disk, HostFacts
@@ -167,6 +168,23 @@ def disk_tmp(facts: HostFacts, policy: Policy) -> Outcome:
     return outcome
 
 
+def free_space(facts: HostFacts, policy: Policy) -> list[Outcome]:
+    """The policy's free_space_gib: one result per path, failing below its GiB (no warning band: a stated need)."""
+    measured = {d.path: d for d in facts.policy_disks}
+    outcomes = []
+    for path, need_gib in policy.free_space_gib:
+        disk = measured.get(path)
+        if disk is None:
+            outcome = Outcome(status=Status.UNKNOWN, reason="this path was not measured in this run",
+                              fix=f"df -h {shlex.quote(path)}")
+        else:
+            outcome = _judge_disk(disk, need_gib, need_gib, "the policy requires this much free space here",
+                                  f"du -xsh {shlex.quote(path)}/* 2>/dev/null | sort -h | tail  # what fills it; "
+                                  "move or delete old data, or grow the volume")
+        outcomes.append(replace(outcome, item=path))
+    return outcomes
+
+
 def shm(facts: HostFacts, policy: Policy) -> Outcome:
     if facts.shm is None:
         return Outcome(status=Status.SKIP, reason="no /dev/shm")
@@ -276,4 +294,9 @@ CHECKS = (
     CheckSpec("host.reboot-required", "no reboot pending", "host", reboot_required),
     CheckSpec("host.container", "container or WSL", "host", container),
     CheckSpec("host.tools", "basic tools on PATH", "host", tools),
+    # The policy's requirements: only where it states them.
+    CheckSpec("host.os-allowed", "OS release one the policy allows", "host", os_allowed,
+              applies=lambda p: bool(p.os_allowed)),
+    CheckSpec("host.free-space", "free space the policy requires", "host", free_space,
+              applies=lambda p: bool(p.free_space_gib)),
 )

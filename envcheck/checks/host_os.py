@@ -6,6 +6,7 @@ Ubuntu Pro, then Pro's paid Legacy add-on. The dates come from envcheck.compat (
 from __future__ import annotations
 
 import calendar
+import fnmatch
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,40 @@ def os_release(facts: HostFacts, policy: Policy) -> Outcome:
     return Outcome(status=Status.PASS, observed=_pretty(facts),
                    evidence={"path": facts.os_release_path, **{k: facts.os_release[k] for k in keys
                                                                 if k in facts.os_release}})
+
+
+def release_id(facts: HostFacts) -> str | None:
+    """"ID VERSION_ID" as the policy's os_allowed globs match it ("ubuntu 22.04", "debian 12", "rocky 9.4");
+    None when os-release was not read."""
+    osr = facts.os_release
+    if not osr.get("ID"):
+        return None
+    return f"{osr['ID']} {osr.get('VERSION_ID', '')}".strip().lower()
+
+
+def os_allowed_by(facts: HostFacts, policy: Policy) -> str | None:
+    """The os_allowed glob this host's release matches, or None (none matches, none is set, or it is unknown)."""
+    release = release_id(facts)
+    if release is None:
+        return None
+    return next((p for p in policy.os_allowed if fnmatch.fnmatchcase(release, p.lower())), None)
+
+
+def os_allowed(facts: HostFacts, policy: Policy) -> Outcome:
+    release = release_id(facts)
+    expected = f"one of: {', '.join(policy.os_allowed)}"
+    if release is None:
+        return Outcome(status=Status.UNKNOWN, observed="no os-release", expected=expected,
+                       reason=facts.os_release_error or "the distribution could not be identified",
+                       caused_by="host.os-release")
+    observed = f"{release} ({_pretty(facts)})"
+    allowed = os_allowed_by(facts, policy)
+    if allowed is not None:
+        return Outcome(status=Status.PASS, observed=observed, expected=expected, evidence={"matched": allowed})
+    return Outcome(status=Status.FAIL, observed=observed, expected=expected,
+                   reason="the lab runs only the policy's OS releases: images, drivers and runbooks are made for them",
+                   fix="reinstall this host with an allowed release, or add its release to os_allowed "
+                       f"(grep -E '^(ID|VERSION_ID)=' /etc/os-release shows {release!r})")
 
 
 def _add_months(year: int, month: int, months: int) -> date:
@@ -59,6 +94,11 @@ def ubuntu_support(facts: HostFacts, policy: Policy) -> Outcome:
     osr = facts.os_release
     name = _pretty(facts)
     if osr.get("ID") != "ubuntu":
+        allowed = os_allowed_by(facts, policy)
+        if allowed is not None:  # a Debian or Rocky lab chose its OS: not a warning on every server
+            return Outcome(status=Status.SKIP, observed=name,
+                           reason=f"not Ubuntu; the policy allows this release (os_allowed {allowed!r}, "
+                                  "judged by host.os-allowed)")
         based = " (based on Ubuntu)" if "ubuntu" in osr.get("ID_LIKE", "").split() else ""
         return Outcome(
             status=Status.WARN, observed=f"{name}{based}", expected="Ubuntu LTS",

@@ -19,6 +19,9 @@ INSTALL = "python3 -m pip install jupyterlab ipykernel  # inside the venv or con
 
 def installed(facts: JupyterFacts, policy: Policy) -> Outcome:
     if facts.path is None:
+        if policy.requires_tool("jupyter"):
+            return Outcome(status=Status.FAIL, observed="jupyter not found on PATH", expected="jupyter on PATH",
+                           reason="jupyter not found on PATH: the policy requires it (tools_required)", fix=INSTALL)
         return Outcome(status=Status.SKIP, observed="jupyter not found on PATH", reason="jupyter not found on PATH",
                        fix=INSTALL)
     evidence = {"path": facts.path, "interpreter": facts.interpreter, "site_dirs": list(facts.site_dirs)}

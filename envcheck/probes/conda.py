@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
+from envcheck.hostfs import read_small_text
 from envcheck.probes import conda_formats, nvidia_proc
 from envcheck.redact import redact
 from envcheck.units import ProbeContext, ProbeSpec
@@ -188,8 +189,9 @@ def _env_name(prefix: str, root: str | None, envs_dirs: list[str]) -> str:
 def _read_environments_txt(home: str) -> tuple[str, tuple[str, ...], tuple[str, ...], str]:
     path = os.path.join(home, ".conda", "environments.txt")
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            lines = [ln.strip() for ln in handle if ln.strip() and not ln.lstrip().startswith("#")]
+        # One line per env conda ever made: a few KiB; the 1 MiB cap (hostfs.MAX_READ) is thousands of envs.
+        text = read_small_text(path)
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     except FileNotFoundError:
         return path, (), (), ""
     except OSError as exc:

@@ -293,4 +293,9 @@ def _group_name(gid: int) -> str:
         return str(gid)
 
 
-PROBES = (ProbeSpec("docker", collect),)
+def summarize(facts: DockerFacts) -> dict[str, str | None]:
+    """The engine's version as the daemon gave it; None when it did not answer."""
+    return {"docker": facts.engine.server_version if facts.engine else None}
+
+
+PROBES = (ProbeSpec("docker", collect, summarize=summarize),)

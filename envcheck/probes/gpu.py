@@ -6,9 +6,10 @@ costs this probe its deadline, never the report. Everything else here reads file
 (``/proc/driver/nvidia``, ``/dev``, ``/dev/kmsg``, ``/var/run/reboot-required``), which is cheap and works even
 when NVML does not; a test replays a machine by laying those files out under a folder.
 
-A second probe, ``gpu-torch``, runs only with ``ctx.options.torch_check`` (``doctor --torch``): a child that
-imports torch in the checked interpreter (about 2 s), beside its own NVML child. It is a probe of its own so
-that it has its own, longer deadline and a plain doctor never waits on torch.
+A second probe, ``gpu-torch``, runs only with ``ctx.options.torch_check`` (``doctor --torch``) or a policy that
+requires torch (tools_required, torch_min): a child that imports torch in the checked interpreter (about 2 s),
+beside its own NVML child. It is a probe of its own so that it has its own, longer deadline and a plain doctor
+never waits on torch.
 """
 
 from __future__ import annotations
@@ -142,7 +143,8 @@ TORCH_TIMEOUT_S = 30.0  # import torch (~2 s here) plus CUDA initialisation on a
 
 
 def collect_torch_build(ctx: ProbeContext) -> TorchBuildFacts:
-    if not ctx.options.torch_check:
+    # The policy's torch requirement (tools_required, torch_min) needs torch's version: asked for by the policy.
+    if not (ctx.options.torch_check or ctx.policy.torch_min or ctx.policy.requires_tool("torch")):
         return TorchBuildFacts(asked=False)
     # Imported even without a driver: the user asked which torch is installed, and whether that build
     # would run once a driver is installed is worth knowing before installing one.
@@ -246,4 +248,25 @@ def _device_nodes(fs: HostFS, expected: int) -> dict[str, NodeState]:
     return nodes
 
 
-PROBES = (ProbeSpec("gpu", collect), ProbeSpec("gpu-torch", collect_torch_build, timeout_s=TORCH_TIMEOUT_S))
+def summarize(facts: GpuFacts) -> dict[str, str | None]:
+    """The driver (NVML's, else the loaded module's), the CUDA version it supports, the GPU model (distinct names
+    joined by " + " on a mixed machine) and the GPU count. Without a driver that answers, the count is what the
+    kernel module lists, and unknown when no module is loaded either."""
+    names = list(dict.fromkeys(d.name for d in facts.devices if d.name))
+    if facts.device_count is not None:
+        count: str | None = str(facts.device_count)
+    elif facts.module_version is not None:
+        count = str(len(facts.proc_gpus))
+    else:
+        count = None
+    return {"driver": facts.driver_version or facts.module_version, "cuda": facts.cuda_driver_version,
+            "gpu_model": " + ".join(names) or None, "gpu_count": count}
+
+
+def summarize_torch(facts: TorchBuildFacts) -> dict[str, str | None]:
+    """The torch version of the examined interpreter, only when it was asked for (`doctor --torch`)."""
+    return {"torch": facts.torch.version if facts.torch is not None else None}
+
+
+PROBES = (ProbeSpec("gpu", collect, summarize=summarize),
+          ProbeSpec("gpu-torch", collect_torch_build, timeout_s=TORCH_TIMEOUT_S, summarize=summarize_torch))

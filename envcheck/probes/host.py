@@ -20,7 +20,7 @@ from envcheck.probes.reboot import PendingReboot, read_pending_reboot
 from envcheck.units import ProbeContext, ProbeSpec
 
 # Which folder a Disk measures; Docker's data root is measured by the docker subject (docker.disk).
-DiskRole = Literal["home", "tmp", "shm"]
+DiskRole = Literal["home", "tmp", "shm", "policy"]  # "policy": a path the policy's free_space_gib names
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ class HostFacts:
     swap_free: int | None = None
     mem_error: str = ""
     disks: tuple[Disk, ...] = ()
+    policy_disks: tuple[Disk, ...] = ()  # the paths the policy's free_space_gib names, in its (path) order
     shm: Disk | None = None  # /dev/shm: PyTorch DataLoader workers pass tensors through it
     reboot: PendingReboot = PendingReboot()
     container: str | None = None  # "docker", "podman", "kubernetes", "lxc", ... when evidence says so
@@ -225,6 +226,8 @@ def collect(ctx: ProbeContext) -> HostFacts:
         swap_free=mem.get("SwapFree"),
         mem_error="" if mem_total is not None else "/proc/meminfo could not be read",
         disks=tuple(disks),
+        policy_disks=tuple(_disk("policy", path, "the policy's free_space_gib")
+                           for path, _ in ctx.policy.free_space_gib),
         shm=shm,
         reboot=read_pending_reboot(fs),
         container=container,
@@ -235,4 +238,11 @@ def collect(ctx: ProbeContext) -> HostFacts:
     )
 
 
-PROBES = (ProbeSpec("host", collect),)
+def summarize(facts: HostFacts) -> dict[str, str | None]:
+    """The kernel release and the OS as os-release names it ("Ubuntu 22.04.4 LTS"; ID and VERSION_ID without it)."""
+    osr = facts.os_release
+    os_name = osr.get("PRETTY_NAME") or " ".join(v for v in (osr.get("ID"), osr.get("VERSION_ID")) if v)
+    return {"kernel": facts.kernel or None, "os": os_name or None}
+
+
+PROBES = (ProbeSpec("host", collect, summarize=summarize),)

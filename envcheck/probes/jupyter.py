@@ -17,7 +17,11 @@ import re
 import shutil
 from dataclasses import dataclass
 
+from envcheck.hostfs import read_small_text
 from envcheck.units import ProbeContext, ProbeSpec
+
+# A kernel.json or pyvenv.cfg is a few hundred bytes; anything past 64 KiB is not one (and is not read).
+_KERNEL_JSON_MAX = _PYVENV_CFG_MAX = 64 * 1024
 
 PACKAGES = ("jupyter_core", "jupyter_client", "notebook", "jupyterlab", "ipykernel")
 SYSTEM_DATA_DIRS = ("/usr/local/share/jupyter", "/usr/share/jupyter")
@@ -81,8 +85,7 @@ def python_version_of(interpreter: str) -> str | None:
         return match.group(1)
     cfg = os.path.join(os.path.dirname(os.path.dirname(interpreter)), "pyvenv.cfg")
     try:
-        with open(cfg, encoding="utf-8", errors="replace") as handle:
-            found = re.search(r"^version(?:_info)?\s*=\s*(\d+\.\d+)", handle.read(), re.M)
+        found = re.search(r"^version(?:_info)?\s*=\s*(\d+\.\d+)", read_small_text(cfg, _PYVENV_CFG_MAX), re.M)
         return found.group(1) if found else None
     except OSError:
         return None
@@ -161,8 +164,7 @@ def _resolve(argv0: str, resource_dir: str, ctx: ProbeContext, jupyter_python: s
 
 def read_kernelspec(name: str, resource_dir: str, ctx: ProbeContext, jupyter_python: str | None) -> Kernelspec:
     try:
-        with open(os.path.join(resource_dir, "kernel.json"), encoding="utf-8") as handle:
-            spec = json.load(handle)
+        spec = json.loads(read_small_text(os.path.join(resource_dir, "kernel.json"), _KERNEL_JSON_MAX))
     except (OSError, ValueError) as exc:
         return Kernelspec(name, resource_dir, error=f"kernel.json unreadable: {exc}")
     argv = spec.get("argv") if isinstance(spec, dict) else None

@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
+from envcheck.hostfs import read_small_text
 from envcheck.units import ProbeContext, ProbeSpec
 
 # Runs inside the user's interpreter: standard library only, works on Python 3.6+.
@@ -125,8 +126,9 @@ def _pyenv_versions(root: str, env: Mapping[str, str], cwd: str) -> list[str]:
     candidates.append(os.path.join(root, "version"))
     for candidate in candidates:
         try:
-            with open(candidate, encoding="utf-8") as fh:
-                words = [w for line in fh for w in line.split("#", 1)[0].split()]
+            # pyenv's version file names a few versions; a 64 KiB cap keeps a stray huge file from being read.
+            words = [w for line in read_small_text(candidate, 64 * 1024).splitlines()
+                     for w in line.split("#", 1)[0].split()]
         except OSError:
             continue
         if words:
@@ -221,4 +223,12 @@ def collect(ctx: ProbeContext) -> PythonFacts:
     return PythonFacts(requested, interpreter, via, info=info, resolutions=resolutions)
 
 
-PROBES = (ProbeSpec("python", collect),)
+def summarize(facts: PythonFacts) -> dict[str, str | None]:
+    """The version of the interpreter examined ("3.11.2"); None when it could not be run."""
+    version = facts.info.get("version")
+    if not isinstance(version, (list, tuple)) or not version:
+        return {"python": None}
+    return {"python": ".".join(str(part) for part in version)}
+
+
+PROBES = (ProbeSpec("python", collect, summarize=summarize),)

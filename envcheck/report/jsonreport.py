@@ -7,7 +7,7 @@ from typing import Any
 
 from envcheck import __version__
 from envcheck.model import Report, Result
-from envcheck.report.safetext import json_safe_report
+from envcheck.report.safetext import json_safe_report, json_text
 
 SCHEMA = "envcheck.report"
 SCHEMA_VERSION = 1
@@ -43,6 +43,12 @@ def envelope(report: Report) -> dict[str, Any]:
         "overall": report.overall.value,
         "exit_code": report.exit_code,
         "counts": report.counts(),
+        "facts": {name: None if value is None else json_text(value) for name, value in report.facts.items()},
+        # Which policy judged this report: the file (null: the built-in defaults), the digest of the effective
+        # values, the policy groups that matched; and the inventory groups the host was judged as a member of.
+        "policy": None if report.policy is None else {"path": report.policy.path, "digest": report.policy.digest,
+                                                       "groups": list(report.policy.groups)},
+        "groups": list(report.groups),
         "results": [result_to_dict(r) for r in report.results],
     }
 

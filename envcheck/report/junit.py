@@ -12,10 +12,9 @@ then only what XML 1.0 allows), and the file is written whole or not at all (:fu
 
 from __future__ import annotations
 
-import os
-import tempfile
 from xml.etree import ElementTree as ET
 
+from envcheck.atomicfile import write_atomic
 from envcheck.model import Report, Status
 from envcheck.redact import map_strings
 from envcheck.report.safetext import printable_report, xml_text
@@ -23,11 +22,18 @@ from envcheck.report.safetext import printable_report, xml_text
 
 def render_junit(report: Report) -> str:
     """The JUnit XML of an already masked report (envcheck.redact.Redactor.report)."""
+    return ET.tostring(testsuite(report), encoding="unicode") + "\n"
+
+
+def testsuite(report: Report, *, name: str | None = None, classname_prefix: str = "") -> ET.Element:
+    """One report as a <testsuite> element, named ``name`` (default ``envcheck.<command>``); each testcase's
+    classname is ``classname_prefix`` + its subject. A fleet's JUnit puts one of these per host in <testsuites>,
+    with the host in both, so suites and cases stay unique across hosts."""
     report = map_strings(printable_report(report), lambda _field, text: xml_text(text))
     counts = report.counts()
     suite = ET.Element(
         "testsuite",
-        name=f"envcheck.{report.command}",
+        name=xml_text(name) if name is not None else f"envcheck.{report.command}",
         hostname=report.host,
         timestamp=report.started_at,
         tests=str(len(report.results)),
@@ -36,9 +42,18 @@ def render_junit(report: Report) -> str:
         skipped=str(counts["skip"]),
         time=f"{report.duration_s:.3f}",
     )
+    if report.policy is not None or report.groups:
+        # Suite-level <properties> (first in a testsuite, as the JUnit schema orders them): which policy judged
+        # the host, so two hosts' suites are comparable in a dashboard.
+        properties = ET.SubElement(suite, "properties")
+        if report.policy is not None:
+            ET.SubElement(properties, "property", name="envcheck.policy.path", value=report.policy.path or "(built-in)")
+            ET.SubElement(properties, "property", name="envcheck.policy.digest", value=report.policy.digest)
+        ET.SubElement(properties, "property", name="envcheck.groups", value=",".join(report.groups))
     for r in report.results:
-        name = r.id + (f"[{r.item}]" if r.item else "")
-        case = ET.SubElement(suite, "testcase", classname=r.subject, name=name, time=f"{r.duration_s:.3f}")
+        case_name = r.id + (f"[{r.item}]" if r.item else "")
+        case = ET.SubElement(suite, "testcase", classname=xml_text(classname_prefix) + r.subject, name=case_name,
+                             time=f"{r.duration_s:.3f}")
         message = r.reason or r.observed
         body = f"found: {r.observed}\nexpected: {r.expected}\nfix: {r.fix}"
         if r.status is Status.FAIL or (r.status is Status.WARN and report.strict):
@@ -53,23 +68,9 @@ def render_junit(report: Report) -> str:
                 if value:
                     ET.SubElement(properties, "property", name=f"envcheck.{key}", value=value)
             ET.SubElement(case, "system-out").text = f"warning: {r.reason}\n{body}" if r.reason else f"warning: {body}"
-    return ET.tostring(suite, encoding="unicode") + "\n"
+    return suite
 
 
 def write_junit(report: Report, path: str) -> None:
-    """Write :func:`render_junit` to ``path`` through a temporary file in the same folder renamed over it
-    (os.replace is atomic on POSIX), so a failed write leaves the old file or none, never a truncated one.
-    Raises OSError."""
-    data = render_junit(report).encode("utf-8")
-    folder, name = os.path.split(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        # mkstemp makes the file 0600; a report is for the CI job and whoever reads its artifacts, as the
-        # file it replaces was (or as a new file under a usual umask of 022).
-        os.chmod(temporary, os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    """Write :func:`render_junit` to ``path`` whole or not at all (envcheck.atomicfile). Raises OSError."""
+    write_atomic(path, render_junit(report).encode("utf-8"))

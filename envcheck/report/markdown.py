@@ -20,6 +20,15 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
 
 
+def _policy_cell(report: Report) -> str:
+    """Which policy judged the report: its file (or the built-in defaults), digest and matched groups."""
+    ref = report.policy
+    assert ref is not None
+    where = f"`{_cell(ref.path).replace('`', '')}`" if ref.path is not None else "built-in defaults"
+    groups = f", groups {_cell(', '.join(ref.groups))}" if ref.groups else ""
+    return f"{where}, digest `{ref.digest}`{groups}"
+
+
 def render_markdown(report: Report, *, masked: str | None = None) -> str:
     """Markdown of an already masked report; ``masked`` (what was masked, one line) ends it."""
     report = printable_report(report)
@@ -29,6 +38,7 @@ def render_markdown(report: Report, *, masked: str | None = None) -> str:
         f"envcheck {__version__}, {report.started_at}, overall **{report.overall.value}**, "
         f"exit code {report.exit_code}",
         "",
+        *([f"Policy: {_policy_cell(report)}", ""] if report.policy is not None else []),
         "| | check | found | note |",
         "|---|---|---|---|",
     ]

@@ -171,5 +171,17 @@ def render_terminal(report: Report, *, color: bool = False, verbose: bool = Fals
             if verbose or result.status in PROBLEMS or where:
                 lines.extend(_details(result, style, verbose, width))
     lines.append("")
+    if report.policy is not None and report.policy.path is not None:  # the built-in defaults go without saying
+        lines.append(policy_line(report))
     lines.append(closing_line(report))
     return "\n".join(lines) + "\n"
+
+
+def policy_line(report: Report) -> str:
+    """"policy: lab.yaml (sha256:1f2e3d4c5b6a, groups a100)": which file judged the run; the digest's first 12
+    hex digits tell two policies apart at a glance (the JSON report has all 64)."""
+    ref = report.policy
+    if ref is None:
+        return "policy: built-in defaults"
+    groups = f", groups {', '.join(ref.groups)}" if ref.groups else ""
+    return f"policy: {ref.path or 'built-in defaults'} ({ref.digest[:19]}{groups})"

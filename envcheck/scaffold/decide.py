@@ -260,8 +260,12 @@ def decide(facts: PlanFacts, req: Request) -> Decisions:
     image_python = row.default_python if row else "unknown"
     # The Dockerfile installs the PyTorch-index Linux wheel, which brings the CUDA runtime, cuBLAS, cuDNN and NCCL
     # itself (as nvidia-*-cu1x pip dependencies, or inside the wheel for older releases): a cudnn-runtime base would
-    # ship those libraries twice. The `base` flavour still sets NVIDIA_REQUIRE_CUDA (the driver guard) and the
-    # NVIDIA_* variables the container toolkit reads (https://hub.docker.com/r/nvidia/cuda,
+    # ship those libraries twice. Measured from the wheels as published (their zip directories, 2026-12-02): the
+    # CUDA libraries torch 2.15.0's Linux x86_64 wheel requires unpack to 3.2 GB, 2.7 GB of them the libraries a
+    # cudnn-runtime image also installs (cuDNN 0.89, cuBLAS 0.56, cuFFT 0.29, cuSOLVER 0.28, NCCL 0.25, cuSPARSE
+    # 0.17, NVRTC 0.12, nvJitLink 0.12 GB, the CUDA runtime 0.01): about that much less per image. The `base`
+    # flavour still sets NVIDIA_REQUIRE_CUDA (the driver guard) and the NVIDIA_* variables the container toolkit
+    # reads (https://hub.docker.com/r/nvidia/cuda,
     # https://gitlab.com/nvidia/container-images/cuda/-/blob/master/doc/supported-tags.md).
     image = compat.cuda_image(variant.cuda, ubuntu, flavor="base", cudnn=False) if variant.cuda else None
     if image is not None:

@@ -88,8 +88,8 @@ def test_usage_errors_exit_2_with_a_clear_message(args: list[str], message: str)
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     if "--json" in args:  # --json means JSON on stdout, for an error too: the error envelope
-        assert json.loads(done.stdout) == {"schema": "envcheck.error", "schema_version": 1,
-                                           "error": "--json and --share each print a whole report: choose one",
+        error = "--json and --share each print the report their own way: choose one"
+        assert json.loads(done.stdout) == {"schema": "envcheck.error", "schema_version": 1, "error": error,
                                            "exit_code": 2}
     else:
         assert done.stdout == ""
@@ -121,12 +121,15 @@ def test_policy_file_changes_a_threshold(tmp_path: Path) -> None:
 
 def test_list_prints_every_id_with_its_title() -> None:
     from envcheck.checks import CHECKS
+    from envcheck.policy import default_policy
 
     done = envcheck("doctor", "--list")
     assert done.returncode == 0
     lines = done.stdout.splitlines()
-    assert len(lines) == len(CHECKS)
-    for line, check in zip(lines, CHECKS, strict=True):
+    # The policy's requirement checks (gpu.count, ...) are listed only where a policy states them.
+    listed = [check for check in CHECKS if check.applies_to(default_policy())]
+    assert len(lines) == len(listed)
+    for line, check in zip(lines, listed, strict=True):
         assert line.split()[0] == check.id
         assert line.endswith(check.title)
     assert len({c.id for c in CHECKS}) == len(CHECKS), "check ids must be unique"
@@ -214,7 +217,8 @@ def test_junit_to_a_missing_folder_is_a_usage_error_before_anything_runs(tmp_pat
     assert (suite.tag, suite.get("name"), suite.get("failures"), suite.get("errors")) == (
         "testsuite", "envcheck.doctor", "1", "1")
     # git.installed fails; git.identity, blocked by it, could not be checked (JUnit's "error").
-    assert [(case.get("name"), [(child.tag, child.get("type")) for child in case]) for case in suite] == [
+    assert [(case.get("name"), [(child.tag, child.get("type")) for child in case])
+            for case in suite.iter("testcase")] == [
         ("git.installed", [("failure", "fail")]), ("git.identity", [("error", "unknown")])]
 
 
@@ -226,7 +230,7 @@ def test_every_command_with_junit_checks_it_before_its_own_work(tmp_path: Path, 
     assert done.returncode == 2 and done.stdout == ""
     assert f"--junit {tmp_path / 'no' / 'report.xml'}: folder {tmp_path / 'no'} does not exist" in done.stderr
     both = envcheck(*command, "--json", "--share")
-    assert both.returncode == 2 and "--json and --share each print a whole report: choose one" in both.stderr
+    assert both.returncode == 2 and "--json and --share each print the report their own way: choose one" in both.stderr
 
 
 def test_the_report_options_are_the_same_on_every_reporting_command() -> None:
@@ -278,10 +282,18 @@ def test_readme_json_table_names_exactly_the_envelope_and_result_fields() -> Non
 
 
 def test_readme_exit_code_table_matches_the_code() -> None:
-    from envcheck.model import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_OK, EXIT_OUTPUT, EXIT_UNKNOWN, EXIT_USAGE
+    from envcheck.model import (
+        EXIT_BROKEN_PIPE,
+        EXIT_FAILED,
+        EXIT_OK,
+        EXIT_OUTPUT,
+        EXIT_UNKNOWN,
+        EXIT_UNREACHABLE,
+        EXIT_USAGE,
+    )
 
     codes = [int(row[0]) for row in _readme_table("### Exit codes")]
-    assert codes == [EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNKNOWN, EXIT_OUTPUT, EXIT_BROKEN_PIPE]
+    assert codes == [EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNKNOWN, EXIT_OUTPUT, EXIT_UNREACHABLE, EXIT_BROKEN_PIPE]
 
 
 def test_readme_error_envelope_table_names_exactly_its_fields() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "envcheck"
-HEAVY = ("docker", "pynvml", "jinja2", "torch")
+HEAVY = ("docker", "pynvml", "jinja2", "torch", "ansible_runner", "ansible")
 
 
 def test_help_imports_none_of_the_heavy_libraries() -> None:
@@ -55,8 +55,9 @@ LAYERS = [
     # Standard library only: runner, checks, smoke and scaffold use them.
     {"envcheck.linereader", "envcheck.fixes", "envcheck.proctree", "envcheck.shutdown"},
     {"envcheck.model", "envcheck.runner", "envcheck.hostfs", "envcheck.redact", "envcheck", "envcheck.dockerapi",
-     "envcheck.dockerendpoint", "envcheck.project_record"},
-    {"envcheck.policy", "envcheck.compat", "envcheck.compat_data", "envcheck.compat_rules", "envcheck.xid"},
+     "envcheck.dockerendpoint", "envcheck.project_record", "envcheck.atomicfile"},
+    {"envcheck.policy", "envcheck.policy_rules", "envcheck.policy_groups", "envcheck.compat", "envcheck.compat_data",
+     "envcheck.compat_rules", "envcheck.xid"},
     # The units the engine runs are typed by the Policy, so they sit just above it.
     {"envcheck.units"},
     {"envcheck.probes"},
@@ -64,9 +65,10 @@ LAYERS = [
     {"envcheck.engine"},
     {"envcheck.report", "envcheck.smoke", "envcheck.scaffold"},
     # Commands that compose the packages below: doctor adds smoke's steps, verify builds a scaffolded project
-    # and runs its smoke module with smoke's container launcher.
-    {"envcheck.doctor", "envcheck.verify"},
-    {"envcheck.cli", "envcheck.output", "envcheck.__main__"},
+    # and runs its smoke module with smoke's container launcher. fleet runs doctor on many hosts through Ansible
+    # and merges their reports.
+    {"envcheck.doctor", "envcheck.verify", "envcheck.fleet", "envcheck.recipes", "envcheck.policy_init"},
+    {"envcheck.cli", "envcheck.output", "envcheck.__main__", "envcheck.policy_cli"},
 ]
 
 
@@ -149,6 +151,8 @@ ADAPTERS = {
     # The smoke child's CUDA and all-reduce steps; the gpu-torch probe imports torch only inside the code string
     # it hands to `python -c` (envcheck/probes/gpu_torch.py), so envcheck itself never does.
     "torch": ["envcheck/smoke/child/smoke_allreduce.py", "envcheck/smoke/child/smoke_cuda.py"],
+    # The optional extra envcheck[fleet]: `envcheck fleet` drives Ansible through ansible-runner from one module.
+    "ansible_runner": ["envcheck/fleet/ansible.py"],
 }
 
 

@@ -76,7 +76,7 @@ def test_a_usage_error_on_a_full_stdout_keeps_its_own_exit_code(tmp_path: Path) 
     with open("/dev/full", "w") as full:
         done = _run(["doctor", "--json", "--share"], tmp_path, stdout=full)
     assert done.returncode == EXIT_USAGE
-    assert done.stderr == "envcheck: error: --json and --share each print a whole report: choose one\n"
+    assert done.stderr == "envcheck: error: --json and --share each print the report their own way: choose one\n"
 
 
 @pytest.mark.parametrize("args", PRINTING)

@@ -48,6 +48,9 @@ def test_whole_json_envelope() -> None:
         "overall": "fail",
         "exit_code": 1,
         "counts": {"pass": 1, "warn": 1, "fail": 1, "unknown": 1, "skip": 1},
+        "facts": {},
+        "policy": None,
+        "groups": [],
         "results": [
             {"id": "git.installed", "subject": "git", "item": None, "title": "git installed", "status": "pass",
              "observed": "git 2.39.5", "expected": "", "reason": "", "fix": "", "caused_by": None,

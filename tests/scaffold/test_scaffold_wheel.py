@@ -41,6 +41,8 @@ def test_wheel_carries_the_templates_and_scaffolds_from_a_fresh_venv(tmp_path: P
                      "envcheck/_shipped/templates/project/README.md.j2",
                      "envcheck/_shipped/dockerfiles/Dockerfile.j2"):
         assert template in names
+    # The policy's JSON Schema, which `policy init` names on its first line for editors, ships as package data.
+    assert {"envcheck/data/policy.schema.json", "envcheck/data/default-policy.json"} <= names
     # The smoke child is a folder run by path, not a package: its modules ship as package data.
     child = {f"envcheck/smoke/child/{path.name}" for path in (ROOT / "envcheck" / "smoke" / "child").glob("*.py")}
     assert "envcheck/smoke/child/__main__.py" in child

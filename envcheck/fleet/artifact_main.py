@@ -1,0 +1,77 @@
+"""The ``__main__.py`` of the fleet artifact: what runs on a target host, under the artifact's sh prologue.
+
+Standard library only, and valid on every CPython envcheck supports (3.10+): nothing of envcheck or its
+dependencies is importable until this module has put them on sys.path. Run as ``python -s -E -B ARTIFACT TMP
+ARGS...`` by the prologue (envcheck/fleet/artifact.py), which made TMP (a private folder it removes on every exit
+path): unpack there what cannot run from a zip, put that and the zip's payload first on sys.path (ahead of
+anything installed on the host, which must not shadow the versions envcheck was built with), then run
+``envcheck doctor --json ARGS`` in this process. ``python ARTIFACT --record ...`` is the record mode instead.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import runpy
+import sys
+import zipfile
+
+# The artifact's own exit code for "envcheck could not start on this host" (the payload could not be unpacked,
+# or psutil's compiled module does not load on this platform): the controller's run-failed. Kept in step with
+# EXIT_CANNOT_START in envcheck/fleet/artifact.py.
+EXIT_CANNOT_START = 91
+LIB = "lib/"
+ON_DISK = ("envcheck", "psutil", "pynvml.py")
+POLICY = "policy/"
+
+
+def _on_disk(name: str) -> bool:
+    """Whether a payload file must be a real file: psutil's extension (no extension module loads from a zip, and
+    its package must sit beside it), envcheck's own files (children it runs by path, data it reads by path) and
+    pynvml (the gpu probe's child imports it from its folder). The rest, about nine files in ten, is imported
+    from the zip: unpacking a thousand files was most of a host's time."""
+    return name.startswith(LIB) and name[len(LIB):].split("/", 1)[0] in ON_DISK
+
+
+def record(artifact: str, args: list[str]) -> int:
+    """The record mode, on the controller (envcheck/fleet/record.py): pure Python, imported from the zip itself."""
+    sys.path[0:1] = [os.path.join(artifact, LIB)]
+    sys.argv = ["envcheck-record", *args]
+    runpy.run_module("envcheck.fleet.record", run_name="__main__", alter_sys=True)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    artifact, folder, *args = argv
+    if folder == "--record":
+        return record(artifact, args)
+    artifact = os.path.abspath(artifact)
+    policy: list[str] = []
+    try:
+        with zipfile.ZipFile(artifact) as payload:
+            for info in payload.infolist():
+                if info.filename.startswith(POLICY) or _on_disk(info.filename):
+                    payload.extract(info, folder)
+                if info.filename.startswith(POLICY) and not info.is_dir():
+                    policy = ["--policy", os.path.join(folder, info.filename)]
+    except (OSError, zipfile.BadZipFile) as exc:
+        print(f"envcheck: cannot unpack the fleet artifact into {folder}: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    # sys.path[0] is the artifact itself (Python runs a zip through zipimport): the unpacked part first, then
+    # the rest straight from the zip.
+    sys.path[0:1] = [os.path.join(folder, LIB), os.path.join(artifact, LIB)]
+    try:
+        import psutil  # noqa: F401  (the one compiled module shipped: an abi3 build for one platform)
+    except ImportError as exc:
+        print(f"envcheck: psutil's compiled module does not load on this host ({platform.machine()}, "
+              f"{platform.libc_ver()[0] or 'unknown libc'}): {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    sys.argv = ["envcheck", "doctor", "--json", *policy, *args]
+    # `python -m envcheck`: the console script's own entry (signal handling, then the CLI), which ends the
+    # process with doctor's exit code.
+    runpy.run_module("envcheck", run_name="__main__", alter_sys=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,130 @@
+"""`envcheck fleet` and `envcheck fleet playbook`: the logic behind the click commands in envcheck/cli.py.
+
+The run: read the inventory (a usage error when it is malformed or empty), warn about policy groups that match
+no host, run the one play (envcheck/fleet/ansible.py), which writes one file per host into the out folder,
+then merge exactly those files into the fleet view (envcheck/fleet/merge.py) that the CLI renders. The exit
+code is the worst host's (envcheck/fleet/outcomes.py).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from envcheck.fleet.ansible import FleetRun, OutFolderError, have_ansible, read_inventory, run_fleet
+from envcheck.fleet.artifact import ARTIFACT_NAME, build_artifact
+from envcheck.fleet.classify import HostResult
+from envcheck.fleet.merge import FleetView, merge_paths
+from envcheck.fleet.outcomes import HostOutcome, exit_code, safe_file_name
+from envcheck.fleet.playbook import playbook_text
+from envcheck.model import UsageError
+
+if TYPE_CHECKING:
+    from envcheck.policy_groups import PolicySource
+
+MISSING_EXTRA = "envcheck fleet needs Ansible, an optional extra: pip install 'envcheck[fleet]'"
+PLAYBOOK_NAME = "envcheck.yml"
+
+
+@dataclass(frozen=True)
+class FleetResult:
+    view: FleetView
+    exit_code: int
+    out: Path
+    timing: str  # where the time went, one line
+
+
+class Progress:
+    """Hosts done / failed / unreachable, as one line rewritten in place (the CLI shows it on a TTY only)."""
+
+    def __init__(self, total: int, show: Callable[[str], None]) -> None:
+        self.total, self.show = total, show
+        self.done = self.failed = self.unreachable = self.unjudged = 0
+        self._line()
+
+    def __call__(self, result: HostResult) -> None:
+        self.done += 1
+        self.failed += result.outcome is HostOutcome.FAILED
+        self.unreachable += result.outcome is HostOutcome.UNREACHABLE
+        self.unjudged += result.outcome is HostOutcome.UNJUDGED
+        self._line()
+
+    def _line(self) -> None:
+        self.show(f"hosts done {self.done}/{self.total}, failed {self.failed}, unjudged {self.unjudged}, "
+                  f"unreachable {self.unreachable}")
+
+
+def default_out() -> Path:
+    return Path(datetime.now(timezone.utc).strftime("envcheck-fleet-%Y%m%d-%H%M%S"))
+
+
+def _out_folder(out: Path) -> Path:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutFolderError(f"cannot create the out folder {out}: {exc.strerror or exc}") from exc
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutFolderError(f"cannot write into the out folder {out}")
+    return out
+
+
+def fleet(inventory: str, *, policy: PolicySource, limit: str | None, forks: int, out: Path, timeout_s: float,
+          warn: Callable[[str], None], progress: Callable[[str], None] | None) -> FleetResult:
+    """Run envcheck doctor on every inventory host (``limit`` applied) and merge what they gave."""
+    if not have_ansible():
+        raise UsageError(MISSING_EXTRA)
+    started = time.monotonic()
+    policy_file = Path(policy.path) if policy.path else None
+    with tempfile.TemporaryDirectory(prefix="envcheck-artifact-") as scratch:
+        # The artifact is built (about a second of CPU) while ansible-inventory reads the inventory.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            building = pool.submit(build_artifact, Path(scratch), policy=policy_file)
+            hosts = read_inventory(inventory, limit=limit)
+            inventory_s = time.monotonic() - started
+            artifact = building.result()
+        if not hosts:
+            raise UsageError(f"no host in the inventory {inventory}" + (f" matches --limit {limit}" if limit else ""))
+        for name in policy.unmatched((h.name, h.groups) for h in hosts):
+            warn(f"policy group {name!r} matches none of this run's hosts: its requirements judge nothing")
+        folder = _out_folder(out)
+        run = run_fleet(inventory, hosts, folder, artifact=artifact, policy=policy_file, limit=limit, forks=forks,
+                        timeout_s=timeout_s, progress=Progress(len(hosts), progress) if progress else None)
+    view = merge_paths([str(folder / safe_file_name(h.name)) for h in hosts],
+                       expect_hosts={h.name: h.groups for h in hosts})
+    return FleetResult(view=view, exit_code=exit_code(r.outcome for r in run.results), out=folder,
+                       timing=_timing(run, inventory_s, time.monotonic() - started))
+
+
+def _timing(run: FleetRun, inventory_s: float, total_s: float) -> str:
+    build_s = run.artifact.build_s if run.artifact else 0.0
+    size = run.artifact.size if run.artifact else 0
+    doctor = [r.record.get("duration_s") for r in run.results]
+    seconds = [d for d in doctor if isinstance(d, (int, float))]
+    slowest = f", slowest envcheck {max(seconds):.1f} s" if seconds else ""
+    return (f"{len(run.results)} hosts in {total_s:.1f} s: inventory {inventory_s:.1f} s, artifact "
+            f"{build_s:.1f} s ({size / 1e6:.1f} MB), ansible {run.ansible_s:.1f} s{slowest}")
+
+
+def write_playbook(out: Path, *, policy: Path | None) -> list[Path]:
+    """Write the admins' playbook and the artifact into ``out``; the files written."""
+    folder = _out_folder(out)
+    from envcheck.atomicfile import write_atomic
+
+    try:
+        write_atomic(folder / PLAYBOOK_NAME, playbook_text(record=True).encode("utf-8"))
+        artifact = build_artifact(folder, policy=policy)
+    except OSError as exc:
+        raise OutFolderError(f"cannot write the playbook into {folder}: {exc.strerror or exc}") from exc
+    return [folder / PLAYBOOK_NAME, artifact.path]
+
+
+def playbook_usage(folder: Path) -> str:
+    """How to run what write_playbook wrote."""
+    return (f"ansible-playbook -i INVENTORY {folder / PLAYBOOK_NAME}   # one file per host in "
+            f"{folder / 'results'} (-e envcheck_out=DIR to change; the artifact {ARTIFACT_NAME} sits beside it)")

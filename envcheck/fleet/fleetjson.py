@@ -1,0 +1,78 @@
+"""The fleet JSON (schema ``envcheck.fleet``, version 1; README "The fleet JSON"): every host with its outcome and
+its report's verdicts, the files that gave no host, and the drift. Adding a field is free; renaming or removing
+one bumps SCHEMA_VERSION, as for the report envelope."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from envcheck import __version__
+from envcheck.fleet.merge import Drift, FleetView, HostView
+from envcheck.fleet.outcomes import now_iso
+from envcheck.report.jsonreport import result_to_dict
+
+SCHEMA = "envcheck.fleet"
+SCHEMA_VERSION = 1
+
+
+def fleet_envelope(view: FleetView, *, time: str | None = None) -> dict[str, Any]:
+    subjects = view.subjects()
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "envcheck_version": __version__,
+        "time": time if time is not None else now_iso(),
+        "exit_code": view.exit_code,
+        "counts": view.counts(),
+        "subjects": subjects,
+        "groups": view.groups(),
+        "hosts": [_host(host, subjects) for host in view.hosts],
+        "missing": list(view.missing),
+        "file_errors": [{"path": bad.path, "message": bad.message} for bad in view.file_errors],
+        "drift": [_drift(found) for found in view.drift],
+    }
+
+
+def render_fleet_json(view: FleetView, *, time: str | None = None) -> str:
+    return json.dumps(fleet_envelope(view, time=time), indent=2, default=str) + "\n"
+
+
+def _host(host: HostView, subjects: list[str]) -> dict[str, Any]:
+    report = host.report
+    data: dict[str, Any] = {
+        "host": host.name,
+        "groups": list(host.groups),
+        "outcome": host.outcome.value,
+        "source": host.source,
+        "error": host.error,
+        "message": host.message,
+        "report": None,
+    }
+    if report is not None:
+        cells = {subject: host.cell(subject) for subject in subjects}
+        data["report"] = {
+            "command": report.command,
+            "time": report.started_at,
+            "duration_s": report.duration_s,
+            "strict": report.strict,
+            "overall": report.overall.value,
+            "counts": report.counts(),
+            "policy": None if report.policy is None else {
+                "path": report.policy.path, "digest": report.policy.digest, "groups": list(report.policy.groups)},
+            "facts": dict(report.facts),
+            "cells": {subject: None if status is None else status.value for subject, status in cells.items()},
+            "results": [result_to_dict(result) for result in report.results],
+        }
+    return data
+
+
+def _drift(found: Drift) -> dict[str, Any]:
+    return {
+        "group": found.group,
+        "fact": found.fact,
+        "common": found.common,
+        "common_hosts": found.common_hosts,
+        "odd": [{"host": host, "value": value} for host, value in found.odd],
+        "unknown": list(found.unknown),
+    }

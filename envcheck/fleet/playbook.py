@@ -1,0 +1,67 @@
+"""The one play `envcheck fleet` runs, and the playbook `envcheck fleet playbook` writes for admins.
+
+One play on ``hosts: all`` (narrowed by ``--limit``), no fact gathering, one ``ansible.builtin.script`` task
+running the artifact (envcheck/fleet/artifact.py) with the host's inventory name and groups as arguments. The
+name is data: Ansible's ``quote`` filter (shlex.quote) makes each one word for the host's shell, whatever
+characters it holds. rc 0, 1 and 3 are doctor's verdicts (pass/warn, failed, unknown); any other rc is a
+failed task. ``timeout`` cuts a host that does not finish (ansible-core's task keyword, which the
+connection's own ``ANSIBLE_TIMEOUT`` cannot: that one covers connecting only).
+
+The admins' playbook adds a second task, on the controller: the artifact's record mode turns the registered
+result into the host's file in a folder, the same file `envcheck fleet --out` writes (envcheck/fleet/classify.py).
+``ignore_unreachable`` keeps an unreachable host in the play so that it gets its file too.
+"""
+
+from __future__ import annotations
+
+ARTIFACT_VAR = "envcheck_artifact"
+TIMEOUT_VAR = "envcheck_timeout_s"
+OUT_VAR = "envcheck_out"
+DEFAULT_TIMEOUT_S = 600
+
+_RUN = """\
+- name: envcheck doctor on every host
+  hosts: all
+  gather_facts: false
+  vars:
+    {artifact}: "{{{{ playbook_dir }}}}/envcheck-fleet.sh"
+    {out}: "{{{{ playbook_dir }}}}/results"
+  tasks:
+    - name: envcheck doctor
+      ansible.builtin.script:
+        cmd: >-
+          {{{{ {artifact} | quote }}}} --host {{{{ inventory_hostname | quote }}}}
+          {{% for group in group_names %}} --group {{{{ group | quote }}}}{{% endfor %}}
+        executable: /bin/sh
+      register: envcheck
+      timeout: "{{{{ {timeout} | default({default_timeout}) | int }}}}"
+      failed_when: envcheck.rc is not defined or envcheck.rc not in [0, 1, 3]
+"""
+
+_RECORD = """\
+      ignore_unreachable: true
+      ignore_errors: true
+
+    - name: envcheck result into {{{{ {out} }}}} on the controller
+      delegate_to: localhost
+      ansible.builtin.command:
+        argv:
+          - "{{{{ ansible_playbook_python }}}}"
+          - "{{{{ {artifact} }}}}"
+          - --record
+          - "{{{{ {out} }}}}"
+          - "{{{{ inventory_hostname }}}}"
+          - "{{{{ group_names | to_json }}}}"
+        stdin: "{{{{ envcheck | to_json }}}}"
+      changed_when: false
+"""
+
+
+def playbook_text(*, record: bool = False) -> str:
+    """The playbook: the one task `envcheck fleet` runs, plus the controller-side record task when ``record``
+    (variables, each overridable with -e: envcheck_artifact, the artifact's path, by default beside the playbook;
+    envcheck_timeout_s, each host's deadline; envcheck_out, the record task's folder, by default results/ beside
+    the playbook)."""
+    names = {"artifact": ARTIFACT_VAR, "timeout": TIMEOUT_VAR, "out": OUT_VAR, "default_timeout": DEFAULT_TIMEOUT_S}
+    text = _RUN.format(**names)
+    return text + _RECORD.format(**names) if record else text

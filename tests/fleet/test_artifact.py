@@ -1,0 +1,113 @@
+"""The fleet artifact (envcheck/fleet/artifact.py) run as a host runs it: sh, a clean environment, a Python
+without envcheck or any of its dependencies (Debian's /usr/bin/python3), a private TMPDIR checked empty after."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from envcheck.fleet.artifact import (
+    EXIT_CANNOT_START,
+    EXIT_NO_PYTHON,
+    OUTPUT_CAP_BYTES,
+    Artifact,
+    build_artifact,
+    payload,
+)
+
+SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's python3 package (scripts/test installs it): none of envcheck's deps
+TOOLS = ("sh", "mktemp", "rm", "cat", "tail")  # all the prologue runs besides python
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory: pytest.TempPathFactory) -> Artifact:
+    return build_artifact(tmp_path_factory.mktemp("artifact"))
+
+
+def _bin(folder: Path, python: str | None) -> Path:
+    """A PATH folder with the prologue's tools and, when given, ``python`` as python3 (a script's text)."""
+    folder.mkdir()
+    for tool in TOOLS:
+        os.symlink(shutil.which(tool) or f"/bin/{tool}", folder / tool)
+    if python is not None:
+        (folder / "python3").write_text(python)
+        (folder / "python3").chmod(0o755)
+    return folder
+
+
+def _run(artifact: Artifact, tmp: Path, path: str, *args: str) -> subprocess.CompletedProcess[bytes]:
+    scratch = tmp / "scratch"
+    scratch.mkdir()
+    env = {"PATH": path, "HOME": str(tmp), "TMPDIR": str(scratch), "LANG": "C.UTF-8"}
+    done = subprocess.run(["/bin/sh", str(artifact.path), *args], env=env, cwd=tmp, capture_output=True,
+                          timeout=120, check=False)
+    assert list(scratch.iterdir()) == [], "the artifact left files in TMPDIR"
+    return done
+
+
+def test_the_artifacts_own_main_agrees_on_its_exit_code() -> None:
+    # artifact_main runs where envcheck is not yet importable, so it keeps its own copy of the number.
+    from envcheck.fleet import artifact_main
+
+    assert artifact_main.EXIT_CANNOT_START == EXIT_CANNOT_START
+
+
+def test_the_payload_has_no_bytecode_and_only_the_abi3_extension() -> None:
+    names = [name for name, _ in payload()]
+    assert [n for n in names if n.endswith(".so")] == ["psutil/_psutil_linux.abi3.so"]
+    assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
+    assert {"envcheck/__main__.py", "click/__init__.py", "yaml/__init__.py", "charset_normalizer/md.py"} <= set(names)
+
+
+def test_it_runs_with_a_bare_system_python_and_leaves_nothing(artifact: Artifact, tmp_path: Path) -> None:
+    # The system Python has none of envcheck's dependencies (no click, rich or psutil): all come from the artifact.
+    bare = subprocess.run([SYSTEM_PYTHON, "-s", "-E", "-c", "import click"], capture_output=True, check=False)
+    assert bare.returncode == 1
+    done = _run(artifact, tmp_path, "/usr/bin:/bin", "--host", "lab<1>&$(id)", "--group", "lab")
+    assert done.returncode in (0, 1, 3), done.stderr.decode()
+    envelope = json.loads(done.stdout)
+    assert (envelope["schema"], envelope["schema_version"], envelope["command"], envelope["host"]) == (
+        "envcheck.report", 1, "doctor", "lab<1>&$(id)")
+    assert envelope["exit_code"] == done.returncode
+
+
+def test_no_python_on_path_is_the_no_python_exit(artifact: Artifact, tmp_path: Path) -> None:
+    done = _run(artifact, tmp_path, str(_bin(tmp_path / "bin", None)))
+    assert (done.returncode, done.stdout) == (EXIT_NO_PYTHON, b"")
+    assert b"no usable Python on this host" in done.stderr
+
+
+def test_a_python_older_than_3_10_is_the_no_python_exit(artifact: Artifact, tmp_path: Path) -> None:
+    # A python3 that fails the version check the prologue asks it (what Python 3.9 answers), and would run
+    # anything else: it must not be run.
+    old = "#!/bin/sh\n[ \"$1\" = -c ] && exit 1\necho ran; exit 0\n"
+    done = _run(artifact, tmp_path, str(_bin(tmp_path / "bin", old)))
+    assert (done.returncode, done.stdout) == (EXIT_NO_PYTHON, b"")
+
+
+def test_a_flooding_python_is_capped(artifact: Artifact, tmp_path: Path) -> None:
+    flood = "#!/bin/sh\n[ \"$1\" = -c ] && exit 0\nwhile :; do echo 0123456789abcdef0123456789abcdef; done\n"
+    done = _run(artifact, tmp_path, str(_bin(tmp_path / "bin", flood)))
+    assert done.returncode != 0
+    assert 0 < len(done.stdout) <= OUTPUT_CAP_BYTES
+
+
+def test_psutil_that_does_not_load_is_a_clear_cannot_start(artifact: Artifact, tmp_path: Path) -> None:
+    # What a host of another platform (aarch64, musl) sees: the abi3 extension is not loadable there.
+    broken = tmp_path / "broken.sh"
+    data = artifact.path.read_bytes()
+    start = data.index(b"PK\x03\x04")
+    broken.write_bytes(data[:start])
+    with zipfile.ZipFile(artifact.path) as source, zipfile.ZipFile(broken, "a") as target:
+        for info in source.infolist():
+            text = source.read(info)
+            target.writestr(info, b"not an ELF file" if info.filename.endswith(".abi3.so") else text)
+    done = _run(Artifact(broken, 0, 0, 0.0), tmp_path, "/usr/bin:/bin")
+    assert (done.returncode, done.stdout) == (EXIT_CANNOT_START, b"")
+    assert b"psutil's compiled module does not load on this host" in done.stderr
