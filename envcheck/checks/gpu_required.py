@@ -36,6 +36,20 @@ def _no_driver(expected: str) -> Outcome:
                    reason="the policy requires NVIDIA GPUs and a driver; this host has none", fix=DRIVER_INSTALL)
 
 
+def _per_gpu_stop(facts: GpuFacts, expected: str, kind: str, fix: str) -> Outcome | None:
+    """The outcome of a GPU-by-GPU requirement when there is no GPU to judge one by one (no driver, NVML not
+    usable, no GPU listed), else None: the caller judges ``facts.devices``."""
+    if not facts.driver_present:
+        return _no_driver(expected)
+    unusable = _nvml_unusable(facts)
+    if unusable is not None:
+        return unusable
+    if not facts.devices:
+        return Outcome(status=Status.FAIL, observed="NVML lists no GPU", expected=expected,
+                       reason=f"the policy requires GPUs {kind}", fix=fix)
+    return None
+
+
 def _driver(facts: GpuFacts) -> str | None:
     return facts.driver_version or facts.module_version
 
@@ -73,15 +87,10 @@ def count(facts: GpuFacts, policy: Policy) -> Outcome:
 def model(facts: GpuFacts, policy: Policy) -> Outcome:
     pattern = policy.gpu_model or "*"
     expected = f"every GPU's name matches {pattern!r}"
-    if not facts.driver_present:
-        return _no_driver(expected)
-    unusable = _nvml_unusable(facts)
-    if unusable is not None:
-        return unusable
+    stop = _per_gpu_stop(facts, expected, "of this model", f"lspci | grep -i nvidia; {LIST_GPUS}")
+    if stop is not None:
+        return stop
     names = {d.label: d.name for d in facts.devices}
-    if not names:
-        return Outcome(status=Status.FAIL, observed="NVML lists no GPU", expected=expected,
-                       reason="the policy requires GPUs of this model", fix=f"lspci | grep -i nvidia; {LIST_GPUS}")
     wrong = {label: name for label, name in names.items()
              if name is not None and not fnmatch.fnmatchcase(name.lower(), pattern.lower())}
     unread = [label for label, name in names.items() if name is None]
@@ -159,15 +168,10 @@ def cuda_min(facts: GpuFacts, policy: Policy) -> Outcome:
 def compute_capability(facts: GpuFacts, policy: Policy) -> Outcome:
     floor = policy.compute_capability_min or "0.0"
     expected = f"every GPU sm_{floor.replace('.', '')} or newer"
-    if not facts.driver_present:
-        return _no_driver(expected)
-    unusable = _nvml_unusable(facts)
-    if unusable is not None:
-        return unusable
+    stop = _per_gpu_stop(facts, expected, "of this compute capability", LIST_GPUS)
+    if stop is not None:
+        return stop
     caps = {d.label: d.compute_capability for d in facts.devices}
-    if not caps:
-        return Outcome(status=Status.FAIL, observed="NVML lists no GPU", expected=expected,
-                       reason="the policy requires GPUs of this compute capability", fix=LIST_GPUS)
     observed = "; ".join(f"{label}: {f'{cap[0]}.{cap[1]}' if cap else 'not read'}" for label, cap in caps.items())
     low = [label for label, cap in caps.items() if cap is not None and cap < parse_version(floor)[:2]]
     if low:

@@ -34,6 +34,7 @@ from envcheck.model import EXIT_OUTPUT, EnvcheckError, UsageError
 INVENTORY_TIMEOUT_S = 60.0
 INVENTORY_MAX_BYTES = 64 * 1024 * 1024
 CONNECT_TIMEOUT_S = 10  # ssh ConnectTimeout: TCP connect and the SSH banner
+SSH_EXIT_TIMEOUT_S = 10.0  # for all of `ssh -O exit` at the end of a run (each takes milliseconds)
 INSTALL_HINT = "pip install 'envcheck[fleet]'"
 _EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable")
 
@@ -88,7 +89,8 @@ def _environment(private: Path | None = None) -> dict[str, str]:
         env["ANSIBLE_LOCAL_TEMP"] = str(private / "tmp")
         env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(private / "cp")
         # Without -C: the artifact is a zip already. ControlPersist: the script module's few SSH round trips
-        # (mkdir, put, chmod, run, rm) share one connection; the master ends 10 s after the last.
+        # (mkdir, put, chmod, run, rm) share one connection; the master ends 10 s after the last,
+        # or when the run ends (_end_connections).
         env["ANSIBLE_SSH_ARGS"] = "-o ControlMaster=auto -o ControlPersist=10s"
     return env
 
@@ -176,6 +178,27 @@ def _said(status: Any) -> str:
     return f": {lines[-1][:300]}" if lines else ""
 
 
+def _end_connections(folder: Path) -> None:
+    """Close every ssh connection master of the run (one socket each in its ControlPath folder) before the folder
+    goes. A master outlives the run by ControlPersist when idle, and for as long as its session lasts when a task
+    was cut by Ansible's ``timeout``: that ends the worker, not its ssh client, nor the session on the host.
+    ``-O exit`` ends a master at once, sessions and all, and sshd then hangs up on the host's side (the artifact
+    ends its run on that HUP). https://man.openbsd.org/ssh#O"""
+    try:
+        sockets = sorted(path for path in folder.iterdir() if path.is_socket())
+    except OSError:
+        return
+    ssh = shutil.which("ssh") or "ssh"
+    deadline = time.monotonic() + SSH_EXIT_TIMEOUT_S
+    for socket in sockets:
+        left_s = deadline - time.monotonic()
+        if left_s <= 0:
+            break
+        # -F /dev/null: nothing of the user's ssh config applies (the destination is a placeholder; -O connects
+        # to the socket only).
+        runner.run([ssh, "-F", "/dev/null", "-o", f"ControlPath={socket}", "-O", "exit", "envcheck-fleet"], left_s)
+
+
 def run_fleet(inventory: str, hosts: Sequence[InventoryHost], out: Path, *, artifact: Artifact,
               policy: Path | None, limit: str | None, forks: int, timeout_s: float,
               progress: Progress | None = None) -> FleetRun:
@@ -230,6 +253,7 @@ def run_fleet(inventory: str, hosts: Sequence[InventoryHost], out: Path, *, arti
                 results[host.name] = missing(host.name, host.groups, why)
                 _keep(out, results[host.name], unwritten)
     finally:
+        _end_connections(private / "cp")
         shutil.rmtree(private, ignore_errors=True)
     if unwritten:
         raise OutFolderError(f"cannot write into the out folder {out}: " + "; ".join(unwritten[:3]))

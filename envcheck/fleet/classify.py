@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from envcheck.fleet.artifact import EXIT_CANNOT_START, EXIT_NO_PYTHON, OUTPUT_CAP_BYTES
+from envcheck.fleet.artifact import EXIT_CANNOT_START, EXIT_NO_PYTHON, EXIT_TIMED_OUT, OUTPUT_CAP_BYTES
 from envcheck.fleet.outcomes import HostError, HostOutcome, host_error_record, outcome_of_overall
 
 REPORT_SCHEMA = "envcheck.report"
@@ -30,6 +30,10 @@ MAX_OUTPUT_CHARS = OUTPUT_CAP_BYTES + 8192
 EXIT_CUT = 128 + 25
 VERDICT_CODES = (0, 1, 3)  # doctor's: pass or warn, failed, unknown
 _MESSAGE_CHARS = 500
+# The artifact's own messages (its prologue's, and envcheck's on stderr) start with this.
+ARTIFACT_SAYS = "envcheck: "
+# ansible-core 2.19 starts a failed task's msg with this; the rest is what happened.
+_ANSIBLE_PREFIX = "Task failed: "
 
 
 @dataclass(frozen=True)
@@ -78,13 +82,20 @@ def parse_report(stdout: str) -> tuple[dict[str, Any] | None, str]:
     return envelope, ""
 
 
+def _chatter(line: str) -> bool:
+    """OpenSSH's own "Shared connection to HOST closed." (ssh -tt, on a multiplexed connection) or "Connection to
+    HOST closed.", which say nothing about the host's run."""
+    return line.endswith(" closed.") and line.startswith(("Shared connection to ", "Connection to "))
+
+
 def _said(stdout: str, stderr: str) -> str:
-    """What the host said about a failure: the artifact's message (on stdout under a PTY, else on stderr), less
-    OpenSSH's own "Shared connection to HOST closed." that ssh -tt adds to stderr."""
+    """What the host said about a failure, in one line: the artifact's own last message when it gave one (on stdout
+    under a PTY, else on stderr), else its last lines less OpenSSH's chatter."""
     lines = [line.strip() for line in (stdout[-2000:] + "\n" + stderr[-2000:]).splitlines()]
-    kept = [line for line in lines if line and not (line.startswith("Shared connection to ") and
-                                                    line.endswith(" closed."))]
-    return _short(" ".join(kept[-5:]))
+    own = [line for line in lines if line.startswith(ARTIFACT_SAYS)]
+    if own:
+        return _short(own[-1])
+    return _short(" ".join([line for line in lines if line and not _chatter(line)][-5:]))
 
 
 def _is_timeout(res: Mapping[str, Any], message: str) -> bool:
@@ -107,6 +118,7 @@ def classify(host: str, groups: Sequence[str], res: Mapping[str, Any], *, unreac
         return HostResult(host, kind.outcome, host_error_record(host, groups, kind, message))
 
     message = _short(_text(res.get("msg")))
+    message = message[len(_ANSIBLE_PREFIX):] if message.startswith(_ANSIBLE_PREFIX) else message
     if unreachable or res.get("unreachable") is True:
         if _is_timeout(res, message):
             return error(HostError.TIMED_OUT, f"the host accepted the connection and did not answer: {message}")
@@ -121,6 +133,8 @@ def classify(host: str, groups: Sequence[str], res: Mapping[str, Any], *, unreac
                      f"envcheck accepts and was cut there (exit {rc}): {_short(stdout[:200])}")
     if rc == EXIT_NO_PYTHON:
         return error(HostError.NO_PYTHON, said or "no CPython 3.10 or newer on the host")
+    if rc == EXIT_TIMED_OUT:
+        return error(HostError.TIMED_OUT, said or "envcheck did not finish before the host's deadline")
     if rc == EXIT_CANNOT_START:
         return error(HostError.RUN_FAILED, said or "envcheck could not start on the host")
     if not res:

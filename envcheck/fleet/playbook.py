@@ -4,8 +4,10 @@ One play on ``hosts: all`` (narrowed by ``--limit``), no fact gathering, one ``a
 running the artifact (envcheck/fleet/artifact.py) with the host's inventory name and groups as arguments. The
 name is data: Ansible's ``quote`` filter (shlex.quote) makes each one word for the host's shell, whatever
 characters it holds. rc 0, 1 and 3 are doctor's verdicts (pass/warn, failed, unknown); any other rc is a
-failed task. ``timeout`` cuts a host that does not finish (ansible-core's task keyword, which the
-connection's own ``ANSIBLE_TIMEOUT`` cannot: that one covers connecting only).
+failed task. The host's deadline goes to the artifact too (``--timeout``), which ends envcheck and all it
+started shortly before it (envcheck/fleet/artifact.py): ``timeout``, ansible-core's task keyword, is the
+backstop that cuts a host where the artifact could not end itself; it ends Ansible's worker, not the session
+on the host. (The connection's own ``ANSIBLE_TIMEOUT`` covers connecting only.)
 
 The admins' playbook adds a second task, on the controller: the artifact's record mode turns the registered
 result into the host's file in a folder, the same file `envcheck fleet --out` writes (envcheck/fleet/classify.py).
@@ -30,7 +32,8 @@ _RUN = """\
     - name: envcheck doctor
       ansible.builtin.script:
         cmd: >-
-          {{{{ {artifact} | quote }}}} --host {{{{ inventory_hostname | quote }}}}
+          {{{{ {artifact} | quote }}}} --timeout {{{{ {timeout} | default({default_timeout}) | int }}}}
+          --host {{{{ inventory_hostname | quote }}}}
           {{% for group in group_names %}} --group {{{{ group | quote }}}}{{% endfor %}}
         executable: /bin/sh
       register: envcheck

@@ -6,15 +6,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
+import psutil
 import pytest
 
 from envcheck.fleet.artifact import (
+    DEADLINE_RESERVE_S,
+    END_GRACE_S,
     EXIT_CANNOT_START,
     EXIT_NO_PYTHON,
+    EXIT_TIMED_OUT,
     OUTPUT_CAP_BYTES,
     Artifact,
     build_artifact,
@@ -22,7 +28,7 @@ from envcheck.fleet.artifact import (
 )
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's python3 package (scripts/test installs it): none of envcheck's deps
-TOOLS = ("sh", "mktemp", "rm", "cat", "tail")  # all the prologue runs besides python
+TOOLS = ("sh", "mktemp", "rm", "cat", "tail", "sleep")  # all the prologue runs besides python (kill: builtin)
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +54,7 @@ def _run(artifact: Artifact, tmp: Path, path: str, *args: str) -> subprocess.Com
     done = subprocess.run(["/bin/sh", str(artifact.path), *args], env=env, cwd=tmp, capture_output=True,
                           timeout=120, check=False)
     assert list(scratch.iterdir()) == [], "the artifact left files in TMPDIR"
+    assert _of_folder(scratch) == [], "the artifact left processes behind"
     return done
 
 
@@ -92,10 +99,67 @@ def test_a_python_older_than_3_10_is_the_no_python_exit(artifact: Artifact, tmp_
 
 
 def test_a_flooding_python_is_capped(artifact: Artifact, tmp_path: Path) -> None:
-    flood = "#!/bin/sh\n[ \"$1\" = -c ] && exit 0\nwhile :; do echo 0123456789abcdef0123456789abcdef; done\n"
+    # `-c` runs (the version check, and the prologue's start of the program in a process group of its own).
+    flood = "#!/bin/sh\n[ \"$1\" = -c ] && exec /usr/bin/python3 \"$@\"\n" \
+            "while :; do echo 0123456789abcdef0123456789abcdef; done\n"
     done = _run(artifact, tmp_path, str(_bin(tmp_path / "bin", flood)))
     assert done.returncode != 0
     assert 0 < len(done.stdout) <= OUTPUT_CAP_BYTES
+
+
+def _of_folder(folder: Path) -> list[str]:
+    """Processes whose command line or working directory names ``folder``."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
+        cmdline, cwd = " ".join(proc.info["cmdline"] or []), proc.info["cwd"] or ""
+        if str(folder) in cmdline or cwd.startswith(str(folder)):
+            found.append(f"{proc.info['pid']}: {cmdline[:200]} (in {cwd})")
+    return found
+
+
+def test_a_program_that_never_ends_is_ended_at_the_deadline_with_its_group(artifact: Artifact,
+                                                                           tmp_path: Path) -> None:
+    # A python3 that answers the version check and then, in the artifact's folder, never ends and ignores TERM
+    # (the watchdog's KILL comes END_GRACE_S later), with a child of its own: the host kind `stalls`, worse.
+    stalls = "#!/bin/sh\n[ \"$1\" = -c ] && exec /usr/bin/python3 \"$@\"\ntrap '' TERM\ncd \"$5\" || exit 9\n" \
+             "sleep 100000 &\nwhile :; do sleep 1; done\n"
+    timeout_s = DEADLINE_RESERVE_S + 1  # whole seconds: the program gets one
+    started = time.monotonic()
+    done = _run(artifact, tmp_path, str(_bin(tmp_path / "bin", stalls)), "--timeout", str(timeout_s), "--host", "h")
+    elapsed_s = time.monotonic() - started
+    assert (done.returncode, done.stdout) == (EXIT_TIMED_OUT, b""), done.stderr.decode()
+    assert done.stderr.decode().strip() == (f"envcheck: did not finish within this host's {timeout_s} s deadline "
+                                            "(--timeout): ended after 1 s here, with everything it started")
+    assert elapsed_s < 1 + END_GRACE_S + 3  # and _run found no process of it left
+
+
+def test_a_hangup_ends_the_run_with_everything_it_started(artifact: Artifact, tmp_path: Path) -> None:
+    # What the host sees when the controller closes the ssh session (`ssh -O exit` at the end of a fleet run): a
+    # SIGHUP to the artifact's shell, with no --timeout of its own.
+    stalls = "#!/bin/sh\n[ \"$1\" = -c ] && exec /usr/bin/python3 \"$@\"\ncd \"$5\" || exit 9\nsleep 100000\n"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {"PATH": str(_bin(tmp_path / "bin", stalls)), "HOME": str(tmp_path), "TMPDIR": str(scratch)}
+    with subprocess.Popen(["/bin/sh", str(artifact.path)], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as shell:
+        deadline = time.monotonic() + 10
+        while not any("(in " + str(scratch) in found for found in _of_folder(scratch)):  # the fake is in there
+            assert time.monotonic() < deadline, "the program did not start"
+            time.sleep(0.05)
+        shell.send_signal(signal.SIGHUP)
+        out, _ = shell.communicate(timeout=10)
+    assert (shell.returncode, out) == (129, b"")
+    assert list(scratch.iterdir()) == []
+    assert _of_folder(scratch) == []
+
+
+def test_a_run_that_ends_in_time_leaves_no_watchdog(artifact: Artifact, tmp_path: Path) -> None:
+    # A python3 that answers at once: the watchdog and its sleep end with the run, long before the deadline.
+    quick = "#!/bin/sh\n[ \"$1\" = -c ] && exec /usr/bin/python3 \"$@\"\necho '{}'\nexit 3\n"
+    done = _run(artifact, tmp_path, str(_bin(tmp_path / "bin", quick)), "--timeout", "600")
+    assert (done.returncode, done.stdout) == (3, b"{}\n")
+    leftover = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "535"]]
+    assert leftover == []
 
 
 def test_psutil_that_does_not_load_is_a_clear_cannot_start(artifact: Artifact, tmp_path: Path) -> None:

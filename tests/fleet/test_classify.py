@@ -50,6 +50,15 @@ def test_a_valid_report_under_a_pty_with_stderr_after_it_is_the_hosts_report() -
     ({"rc": 90, "stdout": "envcheck: no usable Python on this host: envcheck needs CPython 3.10 or newer\r\n",
       "stderr": "Shared connection to 127.0.0.1 closed.\r\n", "msg": "non-zero return code"}, "no-python",
      "envcheck: no usable Python on this host: envcheck needs CPython 3.10 or newer"),
+    # Under the PTY the host's stderr comes on stdout, and OpenSSH adds its own line: the artifact's line is kept.
+    ({"rc": 90, "stdout": "envcheck: no usable Python on this host: envcheck needs CPython 3.10 or newer\r\n"
+                          "Shared connection to 127.0.0.1 closed.\r\n", "stderr": "", "msg": "non-zero return code"},
+     "no-python", "envcheck: no usable Python on this host: envcheck needs CPython 3.10 or newer"),
+    ({"rc": 92, "stdout": "Traceback (most recent call last):\r\n  File \"x\", line 1\r\nenvcheck: did not finish "
+                          "within this host's 15 s deadline (--timeout): ended after 9 s here, with everything it "
+                          "started\r\nConnection to 127.0.0.1 closed.\r\n", "msg": "non-zero return code"},
+     "timed-out", "envcheck: did not finish within this host's 15 s deadline (--timeout): ended after 9 s here, "
+                  "with everything it started"),
     ({"rc": 91, "stdout": "", "stderr": "envcheck: psutil's compiled module does not load on this host"},
      "run-failed", "envcheck: psutil's compiled module does not load on this host"),
     ({"rc": 153, "stdout": "flood-line\r\n" * 1000, "msg": "non-zero return code"}, "invalid-report",
@@ -60,7 +69,7 @@ def test_a_valid_report_under_a_pty_with_stderr_after_it_is_the_hosts_report() -
     ({"rc": 137, "stdout": "", "msg": "non-zero return code"}, "run-failed",
      "envcheck exited 137: non-zero return code"),
     ({"timedout": {"period": 3}, "msg": "Task failed: Timed out after 3 second(s)."}, "timed-out",
-     "Task failed: Timed out after 3 second(s)."),
+     "Timed out after 3 second(s)."),
     ({"msg": "The script action failed to execute in the expected time frame (3) and was terminated"}, "timed-out",
      "The script action failed to execute in the expected time frame (3) and was terminated"),
 ])
@@ -73,7 +82,8 @@ def test_a_host_without_a_valid_report_gets_its_reason(res: dict[str, Any], reas
 def test_refused_is_unreachable_and_a_silent_sshd_is_timed_out() -> None:
     refused = {"unreachable": True, "msg": "Task failed: Failed to connect to the host via ssh: ssh: connect to "
                                            "host 127.0.0.1 port 1: Connection refused"}
-    assert _error(refused, unreachable=True) == (HostOutcome.UNREACHABLE, "unreachable", refused["msg"])
+    assert _error(refused, unreachable=True) == (HostOutcome.UNREACHABLE, "unreachable",
+                                                 refused["msg"].removeprefix("Task failed: "))
     silent = {"unreachable": True, "msg": "Failed to connect to the host via ssh: Connection timed out during "
                                           "banner exchange"}
     assert _error(silent)[:2] == (HostOutcome.UNJUDGED, "timed-out")
