@@ -182,7 +182,10 @@ def torch_build(build: TorchBuildFacts, policy: Policy) -> Outcome:
                        "JIT of newer PTX and Triton kernels can fail "
                        "(CUDA Compatibility guide; pytorch/pytorch#130684)",
                        fix=torch_wheels(facts, policy).fix or UBUNTU_DRIVERS_GPGPU, evidence=evidence)
-    return Outcome(status=Status.PASS, observed=f"torch {torch.version} (CUDA {torch.cuda}) runs on driver {driver}",
+    # The driver's version can be unread (NVML failed, /proc/driver/nvidia/version unreadable) while CUDA works.
+    runs_on = (f"runs on driver {driver}" if driver else "initialised CUDA (the driver's version was not read)"
+               if torch.available else "installed (the driver's version was not read)")
+    return Outcome(status=Status.PASS, observed=f"torch {torch.version} (CUDA {torch.cuda}) {runs_on}",
                    evidence=evidence)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+REPO = Path(__file__).resolve().parents[2]
 BASE = "envcheck-test/debian:bookworm"
 TORCH_IMAGE = "envcheck-test/smoke-torch:2.13.0-r3"  # bump r when PACKAGES change: the tag is the cache key
 SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
@@ -41,11 +42,14 @@ def base_image() -> str:
     if _have(BASE):
         return BASE
     if shutil.which("debootstrap") is None:
-        pytest.fail("debootstrap is missing: scripts/start-docker installs it")
+        pytest.fail("debootstrap is missing: scripts/test installs it")
     with tempfile.TemporaryDirectory(prefix="envcheck-rootfs-") as tmp:
         rootfs = os.path.join(tmp, "rootfs")
-        subprocess.run(["debootstrap", "--variant=minbase", "--include=python3", "bookworm", rootfs,
-                        "http://deb.debian.org/debian"], check=True, capture_output=True, timeout=900)
+        # This machine's own Debian mirror, as its apt sources name it (scripts/fleet-image reads them).
+        mirror = subprocess.run([str(REPO / "scripts" / "fleet-image"), "mirror"], capture_output=True, text=True,
+                                timeout=30, check=True).stdout.strip()
+        subprocess.run(["debootstrap", "--variant=minbase", "--include=python3", "bookworm", rootfs, mirror],
+                       check=True, capture_output=True, timeout=900)
         tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
         subprocess.run(["docker", "import", "-", BASE], stdin=tar.stdout, check=True, capture_output=True,
                        timeout=600)
