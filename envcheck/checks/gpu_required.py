@@ -106,6 +106,17 @@ def model(facts: GpuFacts, policy: Policy) -> Outcome:
     return Outcome(status=Status.PASS, observed=observed, expected=expected)
 
 
+def _driver_or_stop(facts: GpuFacts, expected: str) -> str | Outcome:
+    """The driver's version, or the outcome of a driver requirement when there is none to compare."""
+    if not facts.driver_present:
+        return _no_driver(expected)
+    driver = _driver(facts)
+    if driver is None:
+        return Outcome(status=Status.UNKNOWN, expected=expected, reason="the driver version is not known",
+                       caused_by="gpu.nvml")
+    return driver
+
+
 def _install_branch(branch: str) -> str:
     return (f"sudo apt-get install -y nvidia-driver-{branch}-server && sudo reboot  # Ubuntu's server branch; "
             "elsewhere NVIDIA's CUDA repository: sudo apt-get install -y cuda-drivers-" + branch)
@@ -114,12 +125,9 @@ def _install_branch(branch: str) -> str:
 def driver_min(facts: GpuFacts, policy: Policy) -> Outcome:
     floor = policy.driver_min or "0"
     expected = f"driver >= {floor}"
-    driver = _driver(facts)
-    if not facts.driver_present:
-        return _no_driver(expected)
-    if driver is None:
-        return Outcome(status=Status.UNKNOWN, expected=expected, reason="the driver version is not known",
-                       caused_by="gpu.nvml")
+    driver = _driver_or_stop(facts, expected)
+    if isinstance(driver, Outcome):
+        return driver
     if _at_least(driver, floor):
         return Outcome(status=Status.PASS, observed=f"driver {driver}", expected=expected)
     return Outcome(status=Status.FAIL, observed=f"driver {driver}", expected=expected,
@@ -130,12 +138,9 @@ def driver_min(facts: GpuFacts, policy: Policy) -> Outcome:
 def driver_branches(facts: GpuFacts, policy: Policy) -> Outcome:
     allowed = policy.driver_branches
     expected = f"branch {' or '.join(allowed)}"
-    driver = _driver(facts)
-    if not facts.driver_present:
-        return _no_driver(expected)
-    if driver is None:
-        return Outcome(status=Status.UNKNOWN, expected=expected, reason="the driver version is not known",
-                       caused_by="gpu.nvml")
+    driver = _driver_or_stop(facts, expected)
+    if isinstance(driver, Outcome):
+        return driver
     branch = str(compat.driver_branch(driver))
     observed = f"driver {driver} (branch {branch})"
     if branch in allowed:
