@@ -97,7 +97,15 @@ def _load_policy(ctx: click.Context, param: click.Parameter, path: str | None) -
 
     # `--policy ""` names no file: an error. The effective policy depends on the host and its groups, which the
     # command knows: it is computed there.
-    return default_policy_source() if path is None else load_policy_source(path)
+    if path is None:
+        return default_policy_source()
+    from envcheck.doctor import check_names
+
+    source = load_policy_source(path)
+    # Before anything runs: a typo in skip would otherwise fail doctor on every host of a fleet, one by one, and
+    # smoke would take it without a word.
+    check_names(source)
+    return source
 
 
 def judging_options(command: F) -> F:
@@ -394,6 +402,9 @@ def fleet(ctx: click.Context, inventory: str | None, policy: PolicySource, limit
         return 0
     if inventory is None:
         raise click.UsageError("Missing option '-i' / '--inventory'.")
+    for option, value in (("-i", inventory), ("--limit", limit), ("--out", out)):
+        if value is not None and not value.strip():  # an unset shell variable: never "the whole fleet", nor "."
+            raise UsageError(f"{option}: the value was empty")
     from envcheck.fleet.command import default_out
     from envcheck.fleet.command import fleet as fleet_run
 
@@ -445,6 +456,19 @@ _MERGE_PATHS = click.argument("paths", nargs=-1, required=True, metavar="DIR|FIL
                               type=click.Path(exists=True, dir_okay=True, file_okay=True))
 
 
+def _keep_inputs(paths: Sequence[str], outputs: Sequence[tuple[str, str | None]]) -> None:
+    """No output may be one of the reports merged: `--html results/gpu-01.json` would replace that host's report
+    with the page made from it."""
+    import os
+
+    from envcheck.fleet.hostreport import list_files
+
+    inputs = {os.path.realpath(path) for path in list_files(paths)[0]}
+    for option, path in outputs:
+        if path is not None and os.path.realpath(path) in inputs:
+            raise UsageError(f"{option} {path}: that is one of the reports being merged; give another file")
+
+
 def _merged(paths: Sequence[str], expect_hosts: str | None, inventory: str | None) -> FleetView:
     from envcheck.fleet.expect import inventory_hosts, read_expect_file
     from envcheck.fleet.merge import merge_paths
@@ -481,6 +505,7 @@ def report_merge(paths: tuple[str, ...], expect_hosts: str | None, inventory: st
 
     options = FleetOptions(as_json=as_json, junit=junit, prometheus=prometheus, html=html, color=color)
     options.check()
+    _keep_inputs(paths, (("--junit", junit), ("--prometheus", prometheus), ("--html", html)))
     return emit_fleet(_merged(paths, expect_hosts, inventory), options)
 
 
@@ -499,6 +524,7 @@ def report_html(paths: tuple[str, ...], output: str, expect_hosts: str | None, i
     from envcheck.output import check_writable, write_report_file
 
     check_writable("-o", output)
+    _keep_inputs(paths, (("-o", output),))
     view = _merged(paths, expect_hosts, inventory)
     write_report_file("-o", output, render_html(view))
     say(f"envcheck: wrote the fleet page to {output}")

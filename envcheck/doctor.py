@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Sequence
 
 from envcheck.model import Report, UsageError
 from envcheck.policy_groups import EffectivePolicy, PolicySource, default_policy_source
@@ -59,7 +59,7 @@ def check_names(source: PolicySource) -> None:
 
 def effective(request: DoctorRequest) -> EffectivePolicy:
     """The request's policy as it applies to its host (by default this machine's name) and groups."""
-    return request.policy.effective(host_name(request.host), request.groups)
+    return request.policy.effective(host_name(request.host), group_names(request.groups))
 
 
 def host_name(host: str | None) -> str:
@@ -69,6 +69,16 @@ def host_name(host: str | None) -> str:
         # 253: the longest DNS name (RFC 1035 section 2.3.4); a control character would rewrite a terminal line.
         raise UsageError(f"--host {host!r}: give a host name (at most 253 characters, no control characters)")
     return host
+
+
+def group_names(groups: Sequence[str]) -> tuple[str, ...]:
+    """``--group`` values: inventory group names, which every report and the fleet page show as text."""
+    for group in groups:
+        if not group.strip() or any(ord(c) < 32 or ord(c) == 127 for c in group) or len(group) > 255:
+            # A control character would rewrite a terminal line, as in a host name (host_name above).
+            raise UsageError(f"--group {group!r}: give an inventory group name (at most 255 characters, no control "
+                             "characters)")
+    return tuple(groups)
 
 
 def diagnose(request: DoctorRequest, *, smoke: SmokeTest | None = None) -> Report:

@@ -68,6 +68,8 @@ def check_writable(option: str, path: str) -> None:
     """An output file (--junit FILE) must be writable before anything runs: a usage error then really checked
     nothing. The file system itself is asked (the file opened for writing, a file created and removed beside
     it): os.access says yes to root for a /proc file or a read-only mount, where the write fails."""
+    if not path.strip():  # `--junit "$UNSET"` would otherwise write nothing without a word
+        raise UsageError(f"{option}: give a file name; the value was empty")
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise UsageError(f"{option} {path}: is a folder; give a file name")
@@ -107,9 +109,9 @@ class ReportOptions:
                                             ("--brief", self.brief)) if given]
         if len(printed) > 1:
             raise UsageError(f"{' and '.join(printed)} each print the report their own way: choose one")
-        if self.junit:
+        if self.junit is not None:
             check_writable("--junit", self.junit)
-        if self.prometheus:
+        if self.prometheus is not None:
             check_writable("--prometheus", self.prometheus)
 
 
@@ -205,7 +207,7 @@ class FleetOptions:
     def check(self) -> None:
         """Every output file writable before any work, as for a report's --junit."""
         for option, path in (("--junit", self.junit), ("--prometheus", self.prometheus), ("--html", self.html)):
-            if path:
+            if path is not None:
                 check_writable(option, path)
 
 

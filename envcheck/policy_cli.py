@@ -52,10 +52,12 @@ def show_text(document: dict[str, Any]) -> str:
 
 def _host_arg(value: str) -> tuple[str, tuple[str, ...]]:
     """`--host NAME[=GROUP,GROUP]` of `policy check`."""
+    from envcheck.doctor import group_names, host_name
+
     name, _, groups = value.partition("=")
     if not name.strip():
         raise UsageError(f"--host {value!r}: give a host name, optionally followed by =GROUP,GROUP")
-    return name, tuple(g for g in groups.split(",") if g)
+    return host_name(name), group_names([g for g in groups.split(",") if g])
 
 
 def check_text(source: PolicySource) -> str:
@@ -77,9 +79,9 @@ def register(group: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
     def show(path: str | None, host: str | None, groups: tuple[str, ...], as_json: bool) -> int:
         """Print the effective policy of a host (base keys, then matching groups); runs no probe."""
-        from envcheck.doctor import host_name
+        from envcheck.doctor import group_names, host_name
 
-        document = show_document(_source(path), host_name(host), groups)
+        document = show_document(_source(path), host_name(host), group_names(groups))
         echo(json.dumps(document, indent=2, ensure_ascii=False) if as_json else show_text(document))
         return 0
 
@@ -95,6 +97,8 @@ def register(group: click.Group) -> None:
         from envcheck.atomicfile import write_atomic
         from envcheck.policy_init import collect_this_host, render_yaml, starting_entries
 
+        if not file.strip():
+            raise UsageError("policy init: give a file name (or - to print the policy); the value was empty")
         if file != "-" and os.path.lexists(file) and not force:
             raise UsageError(f"{file} exists; `envcheck policy init {file} --force` replaces it")
         text = render_yaml(starting_entries(collect_this_host()), socket.gethostname())

@@ -239,6 +239,9 @@ def run_fleet(inventory: str, hosts: Sequence[InventoryHost], out: Path, *, arti
             # A file or folder by its full path (ansible-runner runs from its private folder); "h1,h2," as given.
             inventory=os.path.abspath(inventory) if os.path.exists(inventory) else inventory,
             limit=limit, forks=forks, quiet=True, event_handler=on_event,
+            # The play gathers no facts; ansible-runner's default jsonfile cache names a file after each host, and
+            # an inventory name longer than a file name may be (255 bytes) failed the whole run, every host with it.
+            fact_cache_type="memory",
             envvars=_environment(private),
             extravars={"envcheck_artifact": str(artifact.path), "envcheck_timeout_s": int(timeout_s)},
             # A backstop above the per-task timeout, which cuts each host: every batch of forks may take it.

@@ -15,27 +15,31 @@ import platform
 import runpy
 import sys
 import zipfile
+from pathlib import Path
 
 # The artifact's own exit code for "envcheck could not start on this host" (the payload could not be unpacked,
 # or psutil's compiled module does not load on this platform): the controller's run-failed. Kept in step with
 # EXIT_CANNOT_START in envcheck/fleet/artifact.py.
 EXIT_CANNOT_START = 91
 LIB = "lib/"
-ON_DISK = ("envcheck", "psutil", "pynvml.py")
+# What must be a real file (the rest is imported from the zip, envcheck itself included: unpacking its 250
+# files cost about a sixth of a host's CPU time per run): psutil, whose compiled module no zip import loads (and
+# whose package must sit beside it); pynvml, which the gpu probe's child imports from its folder; and that child,
+# which the gpu probe runs by path (envcheck/probes/gpu.py CHILD).
+ON_DISK = ("psutil", "pynvml.py")
+NVML_CHILD = "envcheck/probes/gpu_nvml_child.py"
 POLICY = "policy/"
 
 
 def on_disk(name: str) -> bool:
-    """Whether a payload file must be a real file: psutil's extension (no extension module loads from a zip, and
-    its package must sit beside it), envcheck's own files (children it runs by path, data it reads by path) and
-    pynvml (the gpu probe's child imports it from its folder), with their bytecode (``__pycache__``). The rest,
-    about nine files in ten, is imported from the zip: unpacking a thousand files was most of a host's time."""
+    """Whether a payload file must be unpacked to a real file (ON_DISK, NVML_CHILD), with its bytecode
+    (``__pycache__``), rather than imported from the zip."""
     if not name.startswith(LIB):
         return False
     top, _, rest = name[len(LIB):].partition("/")
     if top == "__pycache__":  # a top-level module's bytecode: lib/__pycache__/pynvml.cpython-311.pyc
         return rest.split(".", 1)[0] + ".py" in ON_DISK
-    return top in ON_DISK
+    return top in ON_DISK or name[len(LIB):] == NVML_CHILD
 
 
 def unpack(payload: zipfile.ZipFile, members: list[zipfile.ZipInfo], folder: str) -> None:
@@ -89,6 +93,10 @@ def main(argv: list[str]) -> int:
         print(f"envcheck: psutil's compiled module does not load on this host ({platform.machine()}, "
               f"{platform.libc_ver()[0] or 'unknown libc'}): {exc}", file=sys.stderr)
         return EXIT_CANNOT_START
+    # envcheck comes from the zip, where the gpu probe's child has no path to run: the copy unpacked here.
+    from envcheck.probes import gpu
+
+    gpu.CHILD = Path(os.path.abspath(folder), LIB, NVML_CHILD)
     sys.argv = ["envcheck", "doctor", "--json", *policy, *args]
     # `python -m envcheck`: the console script's own entry (signal handling, then the CLI), which ends the
     # process with doctor's exit code.

@@ -9,6 +9,8 @@ code is the worst host's (envcheck/fleet/outcomes.py).
 from __future__ import annotations
 
 import os
+import re
+import stat
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -65,6 +67,8 @@ def default_out() -> Path:
 
 
 def _out_folder(out: Path) -> Path:
+    if os.path.lexists(out) and not out.is_dir():
+        raise OutFolderError(f"the out folder {out} is a file, not a folder: give a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -72,6 +76,35 @@ def _out_folder(out: Path) -> Path:
     if not os.access(out, os.W_OK | os.X_OK):
         raise OutFolderError(f"cannot write into the out folder {out}")
     return out
+
+
+def _keep_foreign_files(folder: Path, hosts: list[str]) -> None:
+    """Refuse a run that would replace a file of the user's: a host's file in the out folder may only replace an
+    earlier run's result for that host (an envcheck report or host-error record), so a folder the admin already
+    keeps other JSON in loses nothing. Checked before any host runs."""
+    for host in hosts:
+        path = folder / safe_file_name(host)
+        if os.path.lexists(path) and not _is_result(path):
+            raise OutFolderError(f"{path} exists and is not an envcheck result; it is kept: give another --out, or "
+                                 "move it")
+
+
+# How every envelope envcheck writes begins (report/jsonreport.py, outcomes.host_error_record): its first bytes
+# tell an earlier result from a file of the user's without reading and checking a thousand reports again.
+_RESULT_START = re.compile(rb'\s*\{\s*"schema"\s*:\s*"envcheck\.(?:report|host-error)"')
+
+
+def _is_result(path: Path) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: a FIFO does not wait for a writer
+    except OSError:
+        return False
+    try:
+        return stat.S_ISREG(os.fstat(fd).st_mode) and _RESULT_START.match(os.read(fd, 256)) is not None
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def fleet(inventory: str, *, policy: PolicySource, limit: str | None, forks: int, out: Path, timeout_s: float,
@@ -93,6 +126,7 @@ def fleet(inventory: str, *, policy: PolicySource, limit: str | None, forks: int
         for name in policy.unmatched((h.name, h.groups) for h in hosts):
             warn(f"policy group {name!r} matches none of this run's hosts: its requirements judge nothing")
         folder = _out_folder(out)
+        _keep_foreign_files(folder, [h.name for h in hosts])
         run = run_fleet(inventory, hosts, folder, artifact=artifact, policy=policy_file, limit=limit, forks=forks,
                         timeout_s=timeout_s, progress=Progress(len(hosts), progress) if progress else None)
     view = merge_paths([str(folder / safe_file_name(h.name)) for h in hosts],
@@ -116,12 +150,30 @@ def write_playbook(out: Path, *, policy: Path | None) -> list[Path]:
     folder = _out_folder(out)
     from envcheck.atomicfile import write_atomic
 
+    text = playbook_text(record=True).encode("utf-8")
+    _keep_edited_playbook(folder / PLAYBOOK_NAME, text)
     try:
-        write_atomic(folder / PLAYBOOK_NAME, playbook_text(record=True).encode("utf-8"))
+        write_atomic(folder / PLAYBOOK_NAME, text)
         artifact = build_artifact(folder, policy=policy)
     except OSError as exc:
         raise OutFolderError(f"cannot write the playbook into {folder}: {exc.strerror or exc}") from exc
     return [folder / PLAYBOOK_NAME, artifact.path]
+
+
+def _keep_edited_playbook(path: Path, text: bytes) -> None:
+    """An admin edits the playbook they drive Ansible with; writing it again for a new artifact must not undo
+    that. The same playbook is written again (nothing lost); any other file of that name is kept, and nothing is
+    written."""
+    if not os.path.lexists(path):
+        return
+    try:
+        with open(path, "rb") as handle:
+            same = handle.read(len(text) + 1) == text
+    except OSError:
+        same = False
+    if not same:
+        raise OutFolderError(f"{path} exists and is not this envcheck's playbook (edited, or another file); it is "
+                             "kept: move it, or give another --out")
 
 
 def playbook_usage(folder: Path) -> str:

@@ -3,7 +3,7 @@ an error row of its own (UNREACHABLE), where a folder alone cannot tell a host t
 
 from __future__ import annotations
 
-from envcheck.fleet.hostreport import MAX_NAME, BadFile, read_bounded
+from envcheck.fleet.hostreport import MAX_HOST, BadFile, read_bounded
 from envcheck.model import UsageError
 from envcheck.report.safetext import printable
 
@@ -11,7 +11,8 @@ MAX_HOSTS = 100_000
 
 
 def read_expect_file(path: str) -> dict[str, tuple[str, ...]]:
-    """Host names, one a line; blank lines and lines starting with "#" are left out. Raises UsageError."""
+    """Host names, one a line; "#" starts a comment (no host name holds one), blank lines are left out. Raises
+    UsageError."""
     try:
         data = read_bounded(path)
         text = data.decode("utf-8")
@@ -21,11 +22,11 @@ def read_expect_file(path: str) -> dict[str, tuple[str, ...]]:
         raise UsageError(f"--expect-hosts {path}: not UTF-8 text (byte {exc.start})") from exc
     hosts: dict[str, tuple[str, ...]] = {}
     for number, line in enumerate(text.splitlines(), 1):
-        name = printable(line).strip()
-        if not name or name.startswith("#"):
+        name = printable(line).split("#", 1)[0].strip()
+        if not name:
             continue
-        if len(name) > MAX_NAME:
-            raise UsageError(f"--expect-hosts {path}: line {number}: a host name longer than {MAX_NAME} characters")
+        if len(name) > MAX_HOST:
+            raise UsageError(f"--expect-hosts {path}: line {number}: a host name longer than {MAX_HOST} characters")
         hosts.setdefault(name, ())
         if len(hosts) > MAX_HOSTS:
             raise UsageError(f"--expect-hosts {path}: more than {MAX_HOSTS} hosts")

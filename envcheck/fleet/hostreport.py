@@ -24,6 +24,7 @@ from typing import Any, Mapping, NoReturn, Sequence
 
 from envcheck.fleet.outcomes import HOST_ERROR_SCHEMA, HostError
 from envcheck.model import Outcome, PolicyRef, Report, Result, Status
+from envcheck.redact import Redactor, secret_values
 from envcheck.report.jsonreport import SCHEMA as REPORT_SCHEMA
 from envcheck.report.safetext import printable, printable_report
 
@@ -33,7 +34,10 @@ SUPPORTED_VERSION = 1
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_FILES = 10_000  # per folder; the rest is one error row naming how many were left out
 MAX_RESULTS = 5_000  # per report (doctor has about 60 checks, a smoke test on 8 GPUs a few hundred results)
-MAX_NAME = 255  # a host name, a check id, a group, a fact's name (DNS names are at most 253)
+MAX_NAME = 255  # a check id, a group, a fact's name
+# A host name: DNS names are at most 253, but an inventory's name is an alias that can be longer, and `envcheck
+# fleet` writes a record for every inventory host; the merge must read back what the fleet wrote.
+MAX_HOST = 1_024
 MAX_TEXT = 4_096  # one observed, expected, reason or title text
 MAX_FIX = 16_384  # a fix is a few commands, one per line
 MAX_GROUPS = 100
@@ -104,7 +108,9 @@ def read_host_file(path: str) -> Report | HostErrorRecord:
     try:
         # The evidence is kept as the file has it, but its texts too are stripped (keys included), so every
         # renderer of the merged view, the fleet JSON included, gets text as clean as a report of its own.
-        return printable_report(_report(fields))
+        # Masked as doctor masks its own report before rendering it: a file from an older envcheck or from
+        # anywhere else may hold a token in an observed value, and every renderer of the merge shows it.
+        return _redactor().report(printable_report(_report(fields)))
     except RecursionError:
         _bad("not a report: its evidence is nested too deeply")
 
@@ -150,6 +156,10 @@ def _parse(data: bytes) -> Any:
         raise
     except json.JSONDecodeError as exc:
         _bad(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+    except ValueError:
+        # Python's cap on the digits of an integer read from text (CVE-2020-10735, 4300 by default): no report
+        # holds such a number. https://docs.python.org/3/library/stdtypes.html#int-max-str-digits
+        _bad("not a report: it holds a number of thousands of digits")
     except RecursionError:
         _bad("not a report: JSON nested too deeply")
 
@@ -208,12 +218,12 @@ class _Fields:
         value = self.raw(key, (str,), optional=True)
         return None if value is None else printable(value)[:limit]
 
-    def name(self, key: str) -> str:
-        value = self.text(key, MAX_NAME + 1).strip()
+    def name(self, key: str, limit: int = MAX_NAME) -> str:
+        value = self.text(key, limit + 1).strip()
         if not value:
             _bad(f"{self._name(key)} is empty")
-        if len(value) > MAX_NAME:
-            _bad(f"{self._name(key)} is longer than {MAX_NAME} characters")
+        if len(value) > limit:
+            _bad(f"{self._name(key)} is longer than {limit} characters")
         return value
 
     def names(self, key: str) -> tuple[str, ...]:
@@ -242,8 +252,14 @@ def _host_error(fields: _Fields) -> HostErrorRecord:
         error = HostError(outcome)
     except ValueError:
         _bad(f"outcome must be one of {', '.join(e.value for e in HostError)}, not {outcome!r}")
-    return HostErrorRecord(host=fields.name("host"), groups=fields.names("groups"), error=error,
-                           message=fields.text("message"), time=fields.text("time", MAX_NAME, default=""))
+    return HostErrorRecord(host=fields.name("host", MAX_HOST), groups=fields.names("groups"), error=error,
+                           message=_redactor().text(fields.text("message")),
+                           time=fields.text("time", MAX_NAME, default=""))
+
+
+def _redactor() -> Redactor:
+    """Masks secrets (token shapes, NAME=value secrets, URL credentials, this environment's secret values)."""
+    return Redactor(secrets=secret_values())
 
 
 def _report(fields: _Fields) -> Report:
@@ -252,7 +268,7 @@ def _report(fields: _Fields) -> Report:
         _bad(f"results holds {len(raw_results)} results; at most {MAX_RESULTS}")
     report = Report(
         command=fields.name("command"),
-        host=fields.name("host"),
+        host=fields.name("host", MAX_HOST),
         started_at=fields.text("time", MAX_NAME),
         duration_s=fields.seconds("duration_s"),
         results=tuple(_result(fields.nested("results", i)) for i in range(len(raw_results))),

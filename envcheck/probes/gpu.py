@@ -37,6 +37,8 @@ from envcheck.units import ProbeContext, ProbeSpec
 __all__ = ["ChildState", "GpuDevice", "GpuFacts", "NodeState", "TorchBuildFacts", "TorchFacts", "XidFacts",
            "collect", "collect_torch_build", "kernel_log", "throttle_names"]
 
+# Run by path. The fleet artifact imports envcheck from a zip, where this path is no file: it unpacks the child
+# and sets CHILD to that copy (envcheck/fleet/artifact_main.py).
 CHILD = Path(__file__).resolve().parent / "gpu_nvml_child.py"
 NVIDIA_MODPROBE = "/usr/bin/nvidia-modprobe"
 # How the NVML child ended: "ok" (it printed its JSON; NVML itself may still have failed: init_error),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from envcheck.fleet.artifact import NO_BYTECODE, Artifact, build_artifact, bytecode, bytecode_name
+from envcheck.fleet.artifact import Artifact, build_artifact, bytecode, bytecode_name
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's python3 (scripts/test installs it): none of envcheck's deps there
 TAG = sys.implementation.cache_tag
@@ -26,11 +26,11 @@ def artifact(tmp_path_factory: pytest.TempPathFactory) -> Artifact:
 def test_unchecked_hash_bytecode_beside_zip_imports_and_in_pycache_for_unpacked_files(artifact: Artifact) -> None:
     with zipfile.ZipFile(artifact.path) as archive:
         names = set(archive.namelist())
-        doctor = archive.read(f"lib/envcheck/__pycache__/doctor.{TAG}.pyc")
+        doctor = archive.read("lib/envcheck/doctor.pyc")
         source = archive.read("lib/envcheck/doctor.py")
     assert "lib/click/core.pyc" in names and "lib/click/core.py" in names  # zipimport's layout: beside it
     assert f"lib/__pycache__/pynvml.{TAG}.pyc" in names  # a top-level module unpacked to disk
-    assert not any(name.endswith(".pyc") and name.split("/")[1] in NO_BYTECODE for name in names)
+    assert f"lib/psutil/__pycache__/__init__.{TAG}.pyc" in names
     # PEP 552: magic, flags 0b01 (hash-based, not checked against the source), the source's hash, the code.
     assert doctor[:4] == importlib.util.MAGIC_NUMBER
     assert int.from_bytes(doctor[4:8], "little") == 0b01
@@ -39,7 +39,8 @@ def test_unchecked_hash_bytecode_beside_zip_imports_and_in_pycache_for_unpacked_
 
 def test_bytecode_names_follow_where_the_file_is_imported_from() -> None:
     assert bytecode_name("lib/click/core.py") == "lib/click/core.pyc"
-    assert bytecode_name("lib/envcheck/probes/gpu.py") == f"lib/envcheck/probes/__pycache__/gpu.{TAG}.pyc"
+    assert bytecode_name("lib/envcheck/probes/gpu.py") == "lib/envcheck/probes/gpu.pyc"
+    assert bytecode_name("lib/psutil/_common.py") == f"lib/psutil/__pycache__/_common.{TAG}.pyc"
     assert bytecode_name("lib/pynvml.py") == f"lib/__pycache__/pynvml.{TAG}.pyc"
 
 
@@ -60,10 +61,12 @@ def test_a_host_on_the_same_python_imports_the_bytecode(artifact: Artifact, tmp_
                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
                          env={"PATH": os.environ["PATH"], "LANG": "C.UTF-8"})
     assert ran.returncode in (0, 1, 3), ran.stderr[-2000:]
-    unpacked = f"code object from '{folder}/lib/envcheck/__pycache__/doctor.{TAG}.pyc'"
+    unpacked = f"code object from '{folder}/lib/psutil/__pycache__/__init__.{TAG}.pyc'"
     assert unpacked in ran.stderr
     # zipimport says nothing with -v; the module's file names what it loaded (the .pyc when the bytecode served).
     imported = subprocess.run([SYSTEM_PYTHON, "-s", "-E", "-B", "-c", "import sys; sys.path[0:0] = [sys.argv[1]]; "
-                               "import click.core; print(click.core.__file__)", f"{artifact.path}/lib"],
+                               "import click.core, envcheck.doctor as d; print(click.core.__file__, d.__file__)",
+                               f"{artifact.path}/lib"],
                               capture_output=True, text=True, timeout=60, check=True)
-    assert imported.stdout.strip() == f"{artifact.path}/lib/click/core.pyc"
+    assert imported.stdout.split() == [f"{artifact.path}/lib/click/core.pyc",
+                                       f"{artifact.path}/lib/envcheck/doctor.pyc"]

@@ -114,8 +114,8 @@ def test_outside_texts_are_stripped_and_bounded(tmp_path: Path) -> None:
     assert report.host == "gpu-01"
     failed = next(r for r in report.results if r.id == "host.kernel")
     assert failed.status is Status.FAIL and failed.observed == "x" * 4096
-    long_name = edited(document, host="h" * 256)
-    assert _bad(write(tmp_path, "long.json", long_name)) == "host is longer than 255 characters"
+    long_name = edited(document, host="h" * 1025)
+    assert _bad(write(tmp_path, "long.json", long_name)) == "host is longer than 1024 characters"
 
 
 def test_a_folder_gives_its_json_files_only_not_its_subfolders(tmp_path: Path) -> None:
