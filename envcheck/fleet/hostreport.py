@@ -15,6 +15,7 @@ would otherwise be merged into this one. Hidden files are left out (write_atomic
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -257,8 +258,11 @@ def _host_error(fields: _Fields) -> HostErrorRecord:
                            time=fields.text("time", MAX_NAME, default=""))
 
 
+@functools.lru_cache(maxsize=1)
 def _redactor() -> Redactor:
-    """Masks secrets (token shapes, NAME=value secrets, URL credentials, this environment's secret values)."""
+    """Masks secrets (token shapes, NAME=value secrets, URL credentials, this environment's secret values).
+    One for the whole merge: building it reads the environment and compiles its patterns, which per file was
+    most of the time a 1000-host merge took. Its counts only serve --share's summary, which a merge has not."""
     return Redactor(secrets=secret_values())
 
 
