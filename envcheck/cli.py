@@ -50,7 +50,8 @@ def _first_paragraph(command: click.Command) -> str:
 
 
 class _Command(click.Command):
-    """click's own output (--help) is printed while the context is made: the only OSError there is stdout's."""
+    """click's own output (--help) is printed while the context is made: the only OSError there is stdout's.
+    _Group takes both methods from here (click.Group is a click.Command), so commands and groups agree."""
 
     def get_short_help_str(self, limit: int = 45) -> str:
         return _first_paragraph(self)
@@ -61,19 +62,11 @@ class _Command(click.Command):
             return super().make_context(info_name, args, parent, **extra)
 
 
-class _Group(click.Group):
+class _Group(_Command, click.Group):
     """The same for the groups (--help, --version); their commands and subgroups are made as _Command, _Group."""
 
     command_class = _Command
     group_class = type  # click: subgroups of the same class
-
-    def get_short_help_str(self, limit: int = 45) -> str:
-        return _first_paragraph(self)
-
-    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
-                     **extra: Any) -> click.Context:
-        with writing_stdout():
-            return super().make_context(info_name, args, parent, **extra)
 
 
 class Seconds(click.FloatRange):

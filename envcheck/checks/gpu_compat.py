@@ -182,11 +182,17 @@ def torch_build(build: TorchBuildFacts, policy: Policy) -> Outcome:
                        "JIT of newer PTX and Triton kernels can fail "
                        "(CUDA Compatibility guide; pytorch/pytorch#130684)",
                        fix=torch_wheels(facts, policy).fix or UBUNTU_DRIVERS_GPGPU, evidence=evidence)
-    # The driver's version can be unread (NVML failed, /proc/driver/nvidia/version unreadable) while CUDA works.
-    runs_on = (f"runs on driver {driver}" if driver else "initialised CUDA (the driver's version was not read)"
-               if torch.available else "installed (the driver's version was not read)")
-    return Outcome(status=Status.PASS, observed=f"torch {torch.version} (CUDA {torch.cuda}) {runs_on}",
-                   evidence=evidence)
+    # The driver's version can be unread (NVML failed, /proc/driver/nvidia/version unreadable): only CUDA having
+    # initialised then shows that this build runs; without that, whether it does was not checked.
+    built = f"torch {torch.version} (CUDA {torch.cuda})"
+    if driver:
+        return Outcome(status=Status.PASS, observed=f"{built} runs on driver {driver}", evidence=evidence)
+    if torch.available:
+        return Outcome(status=Status.PASS, observed=f"{built} initialised CUDA (the driver's version was not read)",
+                       evidence=evidence)
+    return Outcome(status=Status.UNKNOWN, observed=built, expected=f"driver >= {compat.cuda_min_driver(torch.cuda)}",
+                   reason="the driver's version was not read and CUDA was not initialised: whether this build runs "
+                          "here is not known", caused_by="gpu.nvml", evidence=evidence)
 
 
 def _without_driver(torch: TorchFacts, evidence: Mapping[str, object]) -> Outcome:

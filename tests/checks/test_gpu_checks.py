@@ -229,6 +229,15 @@ def test_torch_build_verdicts() -> None:
     # Another family (cu130 needs >= 580) never passes through the family rule.
     verdict = gpu_compat.torch_build(build(replace(too_new, available=True), r535), POLICY)
     assert verdict.status is Status.FAIL
+    # The driver's version unread (NVML failed, the kernel module's file unreadable): CUDA having initialised
+    # shows the build runs; without that, whether it runs was not checked, which is never a pass.
+    unread = facts(H100, driver_version=None, module_version=None)
+    verdict = gpu_compat.torch_build(build(good, unread), POLICY)
+    assert verdict.status is Status.PASS and verdict.observed.endswith("initialised CUDA (the driver's version "
+                                                                       "was not read)")
+    verdict = gpu_compat.torch_build(build(replace(good, available=None), unread), POLICY)
+    assert verdict.status is Status.UNKNOWN and verdict.caused_by == "gpu.nvml"
+    assert verdict.expected == "driver >= 580.65.06"
 
 
 def test_real_torch_child_reports_this_cpu_build() -> None:
