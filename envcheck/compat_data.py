@@ -15,8 +15,9 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from importlib import resources
 from typing import Any
+
+from envcheck import packagedata
 
 DATA_VERSION = "2026-11-27"  # == data/compat.json "data_version" (a test holds them together)
 
@@ -37,7 +38,7 @@ def month_end(yyyy_mm: str) -> date:
 
 @lru_cache(maxsize=1)
 def raw() -> dict[str, Any]:
-    text = resources.files("envcheck").joinpath("data/compat.json").read_text(encoding="utf-8")
+    text = packagedata.read_text("compat.json")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 

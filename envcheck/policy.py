@@ -14,10 +14,10 @@ import json
 import os
 import stat
 from dataclasses import dataclass, fields, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from envcheck import packagedata
 from envcheck import policy_rules as rules
 from envcheck.hostfs import read_at_most
 from envcheck.model import UsageError
@@ -185,7 +185,7 @@ def check_value(key: str, value: Any, where: str = "policy") -> Any:
 
 @functools.lru_cache(maxsize=1)  # a frozen value read from package data: every hand-built ProbeContext shares it
 def default_policy() -> Policy:
-    text = resources.files("envcheck").joinpath("data/default-policy.json").read_text("utf-8")
+    text = packagedata.read_text("default-policy.json")
     return Policy.from_mapping(json.loads(text))
 
 

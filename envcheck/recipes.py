@@ -7,8 +7,7 @@ real single-node Slurm.
 
 from __future__ import annotations
 
-from importlib import resources
-
+from envcheck import packagedata
 from envcheck.model import UsageError
 
 # name -> (file under data/recipes, what it is)
@@ -23,4 +22,4 @@ def recipe_text(name: str) -> str:
     """The shipped file of recipe ``name``; an unknown name is a UsageError listing the known ones."""
     if name not in RECIPES:
         raise UsageError(f"recipe {name!r}: no such recipe (known: {', '.join(RECIPES)})")
-    return resources.files("envcheck").joinpath(f"data/recipes/{RECIPES[name][0]}").read_text("utf-8")
+    return packagedata.read_text(f"recipes/{RECIPES[name][0]}")

@@ -16,8 +16,9 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING, Callable, Mapping
+
+from envcheck import packagedata
 
 if TYPE_CHECKING:
     from envcheck.runner import CommandResult
@@ -53,7 +54,7 @@ class KernelLog:
 
 @functools.lru_cache(maxsize=1)
 def table() -> dict[int, XidInfo]:
-    text = resources.files("envcheck").joinpath("data/xid.json").read_text("utf-8")
+    text = packagedata.read_text("xid.json")
     rows = json.loads(text)["codes"]
     return {int(r["code"]): XidInfo(int(r["code"]), r["name"], r["severity"], r["action"]) for r in rows}
 

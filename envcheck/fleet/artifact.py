@@ -86,7 +86,10 @@ DROPPED_EXTENSIONS = frozenset({"yaml/_yaml", "markupsafe/_speedups", "charset_n
 # jinja2 (the scaffold's templates) with MarkupSafe. Left out, with what only they require: 1.7 MB of the 5.7 MB
 # that every host received, and most of the build's compression time (pygments alone is 4.6 MB of sources).
 # tests/fleet/test_artifact.py runs doctor from the artifact on a Python that has none of them.
-NOT_SHIPPED = frozenset({"rich", "jinja2"})
+NOT_SHIPPED = frozenset({"rich", "jinja2", "docker"})
+# envcheck's own subpackages that neither entry imports: the smoke test (doctor runs it only with --smoke, which
+# a fleet run never passes) and the scaffold.
+NOT_SHIPPED_PACKAGES = ("envcheck/smoke/", "envcheck/scaffold/")
 
 _PROLOGUE = """#!/bin/sh
 # envcheck fleet artifact: a sh prologue, then a zip that CPython >= 3.10 runs (envcheck and its dependencies).
@@ -264,7 +267,7 @@ def payload() -> list[tuple[str, Path]]:
     package = Path(__file__).resolve().parents[1]
     for path in sorted(package.rglob("*")):
         name = path.relative_to(package.parent).as_posix()
-        if path.is_file() and _keeps(name) and not name.endswith(".so"):
+        if path.is_file() and _keeps(name) and not name.endswith(".so") and not name.startswith(NOT_SHIPPED_PACKAGES):
             files.append((name, path))
     for distribution in dependencies():
         for entry in distribution.files or []:

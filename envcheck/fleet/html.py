@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 from html import escape
-from importlib import resources
 
+from envcheck import packagedata
 from envcheck.atomicfile import write_atomic
 from envcheck.fleet.merge import UNGROUPED, FleetView, HostView
 from envcheck.fleet.outcomes import HostOutcome, now_iso
@@ -31,7 +31,7 @@ PROBLEM_STATUSES = (Status.FAIL, Status.UNKNOWN, Status.WARN)
 
 
 def _asset(name: str) -> str:
-    return resources.files("envcheck").joinpath(f"data/{name}").read_text("utf-8")
+    return packagedata.read_text(name)
 
 
 def _e(text: object) -> str:
