@@ -5,10 +5,10 @@ The only module that imports ansible_runner, and only inside functions: Ansible 
 inventory's connection variables); envcheck adds the artifact (envcheck/fleet/artifact.py), the deadlines, and
 one file per inventory host in the out folder (envcheck/fleet/classify.py).
 
-What a host sees: one play, one ``ansible.builtin.script`` task, no fact gathering. The script module copies
-the artifact into a fresh ``ansible-tmp-*`` folder under the remote tmp (set to /tmp here, so that no
-~/.ansible/tmp is created on the host), runs it with /bin/sh (so a noexec /tmp does not stop it), and removes
-that folder when the task ends; the artifact removes its own temporary folder on every exit path.
+What a host sees: one play, one task, no fact gathering: envcheck's action plugin (envcheck/fleet/ansible_action.py)
+sends the artifact on one ssh command's stdin into a private folder under /tmp and runs it there with /bin/sh (so a
+noexec /tmp does not stop it); the artifact removes that folder on every exit path. Ansible's remote tmp is set to
+/tmp all the same, so that no ~/.ansible/tmp is made on a host should Ansible need one.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from envcheck.atomicfile import write_atomic
 from envcheck.fleet.artifact import OUTPUT_CAP_BYTES, Artifact
 from envcheck.fleet.classify import HostResult, classify, missing
 from envcheck.fleet.outcomes import safe_file_name
-from envcheck.fleet.playbook import playbook_text
+from envcheck.fleet.playbook import action_plugin, playbook_text
 from envcheck.model import EXIT_OUTPUT, EnvcheckError, UsageError
 
 INVENTORY_TIMEOUT_S = 60.0
@@ -88,9 +88,9 @@ def _environment(private: Path | None = None) -> dict[str, str]:
     if private is not None:
         env["ANSIBLE_LOCAL_TEMP"] = str(private / "tmp")
         env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(private / "cp")
-        # Without -C: the artifact is a zip already. ControlPersist: the script module's few SSH round trips
-        # (mkdir, put, chmod, run, rm) share one connection; the master ends 10 s after the last,
-        # or when the run ends (_end_connections).
+        # Without -C: the artifact is a zip already. A connection master per host, so that the run can end every
+        # connection it opened, sessions and all, when it ends (_end_connections): a task cut by Ansible's
+        # `timeout` leaves its ssh client running otherwise.
         env["ANSIBLE_SSH_ARGS"] = "-o ControlMaster=auto -o ControlPersist=10s"
     return env
 
@@ -232,6 +232,9 @@ def run_fleet(inventory: str, hosts: Sequence[InventoryHost], out: Path, *, arti
         for folder in ("project", "tmp", "cp"):
             (private / folder).mkdir()
         (private / "project" / "envcheck.yml").write_text(playbook_text(), encoding="utf-8")
+        plugin, source = action_plugin(private / "project")
+        plugin.parent.mkdir()
+        plugin.write_bytes(source)
         batches = -(-len(hosts) // max(1, forks))
         started = time.monotonic()
         status = ansible_runner.run(

@@ -27,8 +27,9 @@ prologue line by line and stops at its `exit`, before the binary part). The prol
 One artifact for hosts with different Pythons in one inventory: only pure-Python code and psutil's abi3
 extension (``_psutil_linux.abi3.so``: one build for every CPython 3.x, by the stable ABI of PEP 384) go in.
 The other compiled modules of the dependencies have pure-Python fallbacks their packages import when the
-extension is missing (PyYAML's ``_yaml``, MarkupSafe's ``_speedups``, charset_normalizer's mypyc builds), so
-they are left out; a compiled module without such a fallback stops the build (ArtifactError), never the host.
+extension is missing (PyYAML's ``_yaml``; MarkupSafe's ``_speedups`` and charset_normalizer's mypyc builds, should
+a future dependency bring them), so they are left out; a compiled module without such a fallback stops the build
+(ArtifactError), never the host.
 psutil's extension is built for the controller's platform (x86_64 glibc here): a host where it does not load
 ends with 91 and a message saying so, which the controller records as run-failed.
 
@@ -37,8 +38,9 @@ hosts and its controller often are, imports it instead of compiling the sources,
 host's CPU time per run (0.53 s -> 0.37 s measured on a Debian 12 container); a host on another version
 compiles the sources as before. Importing envcheck from the zip rather than unpacking its 250 files took a host's
 CPU time per run from 0.43 s to 0.36 s (best of 10 runs on an idle Debian 12 container, docker exec, 2-core VM);
-leaving out what no entry of the artifact imports (NOT_SHIPPED) took the artifact from 5.7 MB to 3.9 MB (4.3 MB
-at the zlib level build_artifact uses) and its build from about 1.1 s to 0.6 s.
+leaving out what no entry of the artifact imports (NOT_SHIPPED, NOT_SHIPPED_PACKAGES) took the artifact from
+5.7 MB to 2.5 MB at the zlib level build_artifact uses, and its build from about 1.1 s to 0.2 s. Size is a host's
+CPU time too: piping 4.3 MB through ssh into a file cost an idle host 60 ms of CPU, about 14 ms a MB.
 
 The artifact is built from the installed distributions (importlib.metadata: envcheck's requirements,
 recursively), once per `envcheck fleet` run, into that run's temporary folder.
@@ -58,20 +60,22 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from envcheck.fleet.artifact_main import LIB, on_disk
+from envcheck.fleet.artifact_main import LIB, POLICY, UNPACK, on_disk
 from envcheck.model import EnvcheckError
 
 ARTIFACT_NAME = "envcheck-fleet.sh"
 EXIT_NO_PYTHON = 90
 EXIT_CANNOT_START = 91  # the same number as artifact_main.EXIT_CANNOT_START, which runs where envcheck is not
 EXIT_TIMED_OUT = 92  # envcheck did not finish within the deadline given (--timeout) and was ended there
+NO_PYTHON_SAID = "envcheck: no usable Python on this host: envcheck needs CPython 3.10 or newer (python3 on PATH)"
 # Of a host's deadline (--timeout SECONDS), what envcheck does not get: this plus a tenth, for the controller's
 # connecting and copying before it starts and for ending it after; the controller's own cut (the task's
 # `timeout`, at SECONDS) then comes only where the artifact could not end itself.
 DEADLINE_RESERVE_S = 5
 END_GRACE_S = 2  # from the TERM at the limit (envcheck ends its children) to the KILL of its process group
 # A doctor report is tens of kB (about 35 kB on a workstation); this leaves ample room and stops a flood early:
-# every byte of it crosses ssh through a PTY and Ansible's result, where 8 MiB took about 30 s.
+# every byte of it crosses ssh and Ansible's result (through ansible-runner's event stream), where 8 MiB took about
+# 30 s.
 OUTPUT_CAP_BYTES = 2 * 1024 * 1024
 # The CPython versions whose requirement markers are honoured (a dependency only some of them need goes in).
 SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
@@ -93,13 +97,24 @@ NOT_SHIPPED_PACKAGES = ("envcheck/smoke/", "envcheck/scaffold/")
 
 _PROLOGUE = """#!/bin/sh
 # envcheck fleet artifact: a sh prologue, then a zip that CPython >= 3.10 runs (envcheck and its dependencies).
-# Usage: sh THIS_FILE [--timeout SECONDS] [--host NAME] [--group GROUP]...  Prints envcheck doctor's JSON report
-# and exits with doctor's code; {no_python} when this host has no CPython >= 3.10, {cannot_start} when envcheck
-# cannot start here, {timed_out} when it did not finish in time. SECONDS: this host's whole deadline as the
-# controller counts it (from before it connected); envcheck gets SECONDS less a reserve ({reserve_s} s and a
-# tenth) for connecting, copying and ending, and is then ended with everything it started. It runs from a
-# private temporary folder that is removed on every exit path, and leaves no process behind.
+# Usage: sh THIS_FILE [--in FOLDER] [--timeout SECONDS] [--host NAME] [--group GROUP]...  Prints envcheck
+# doctor's JSON report and exits with doctor's code; {no_python} when this host has no CPython >= 3.10,
+# {cannot_start} when envcheck cannot start here, {timed_out} when it did not finish in time. SECONDS: this host's
+# whole deadline as the controller counts it (from before it connected); envcheck gets SECONDS less a reserve
+# ({reserve_s} s and a tenth) for connecting, copying and ending, and is then ended with everything it started. It
+# runs from a private temporary folder that is removed on every exit path, and leaves no process behind.
 umask 077
+# --in FOLDER: this file was received into FOLDER, a private folder made for this run (envcheck's Ansible task
+# does that): it is the run's temporary folder, removed on every exit path from here on.
+own=
+if [ "$1" = --in ]; then
+    own=$2
+    case $0 in
+        "$own"/*) trap 'rm -rf "$own"' EXIT ;;
+        *) echo "envcheck: --in names the folder this file is in, not '$own'" >&2; exit {cannot_start} ;;
+    esac
+    shift 2
+fi
 seconds=
 limit=
 if [ "$1" = --timeout ]; then
@@ -111,20 +126,22 @@ if [ "$1" = --timeout ]; then
     [ "$limit" -ge 1 ] || limit=1
     shift 2
 fi
-check='import sys; sys.exit(not (sys.implementation.name == "cpython" and sys.version_info >= (3, 10)))'
+# The first Python 3.10 or newer on PATH, by what `-V` says (one line, without starting the interpreter proper:
+# a millisecond, where running a version check cost a Python start). The program checks the implementation
+# itself (CPython) as it starts, with the same message and exit code.
 py=
 for candidate in python3 python3.14 python3.13 python3.12 python3.11 python3.10 python; do
     command -v "$candidate" >/dev/null 2>&1 || continue
-    if "$candidate" -c "$check" </dev/null >/dev/null 2>&1; then
-        py=$candidate
-        break
-    fi
+    case $("$candidate" -V 2>&1 </dev/null | head -n 1) in
+        "Python 3.1"[0-9]*|"Python 3."[2-9][0-9]*) py=$candidate; break ;;
+    esac
 done
 if [ -z "$py" ]; then
-    echo "envcheck: no usable Python on this host: envcheck needs CPython 3.10 or newer (python3 on PATH)" >&2
+    echo "{no_python_said}" >&2
     exit {no_python}
 fi
-tmp=$(mktemp -d "${{TMPDIR:-/tmp}}/envcheck.XXXXXXXXXX") || {{
+tmp=$own
+[ -n "$tmp" ] || tmp=$(mktemp -d "${{TMPDIR:-/tmp}}/envcheck.XXXXXXXXXX") || {{
     echo "envcheck: cannot create a private temporary folder" >&2
     exit {cannot_start}
 }}
@@ -147,17 +164,24 @@ trap 'stop 129' HUP
 trap 'stop 130' INT
 trap 'stop 143' TERM
 # ulimit -f counts 512-byte blocks in POSIX shells (dash; bash as sh): every file written below stays under it.
-# envcheck gets a process group of its own, so that one kill ends all it started there: setpgid by the Python
-# just found, then exec (dash's `set -m` turns itself off without a terminal, and sh has no setpgid of its own).
-# An exec keeps ignored signals ignored: CPython's own SIGPIPE and SIGXFSZ (a program past `ulimit -f` would go
-# on writing; subprocess's restore_signals resets the same), and sh's SIGINT and SIGQUIT for a job started with &
-# (POSIX "Asynchronous Lists"). The program gets the defaults a foreground one has.
-lead='import os, signal, sys
+# envcheck gets a process group of its own, so that one kill ends all it started there: the Python just found
+# calls setpgid first (dash's `set -m` turns itself off without a terminal, and sh has no setpgid of its own),
+# then runs the zip in the same process, as `python ZIP` would (-I: isolated, neither PYTHON* variables, the user's
+# site nor the current folder on sys.path; -B: no .pyc written). Signals: an exec keeps ignored signals ignored,
+# CPython's own SIGPIPE and SIGXFSZ (a program past `ulimit -f` would go on writing; subprocess's restore_signals
+# resets the same), and sh's SIGINT and SIGQUIT for a job started with & (POSIX "Asynchronous Lists"): the
+# program gets the defaults a foreground one has.
+lead='import os, runpy, signal, sys
+if sys.implementation.name != "cpython" or sys.version_info < (3, 10):
+    sys.stderr.write("{no_python_said} (" + sys.executable + " is " + sys.implementation.name + " "
+                     + ".".join(map(str, sys.version_info[:3])) + ")\\n")
+    sys.exit({no_python})
 for name in ("SIGPIPE", "SIGXFSZ", "SIGINT", "SIGQUIT"):
     signal.signal(getattr(signal, name), signal.SIG_DFL)
 os.setpgid(0, 0)
-os.execvp(sys.argv[1], sys.argv[1:])'
-(ulimit -f {cap_blocks} && exec "$py" -c "$lead" "$py" -s -E -B "$0" "$tmp" "$@" \\
+del sys.argv[0]
+runpy.run_path(sys.argv[0], run_name="__main__")'
+(ulimit -f {cap_blocks} && exec "$py" -I -B -c "$lead" "$0" "$tmp" "$@" \\
     </dev/null >"$tmp/stdout" 2>"$tmp/stderr") &
 run=$!
 if [ -n "$limit" ]; then
@@ -213,7 +237,8 @@ class Artifact:
 def prologue() -> bytes:
     """The sh prologue, with its exit codes and output cap filled in."""
     text = _PROLOGUE.format(no_python=EXIT_NO_PYTHON, cannot_start=EXIT_CANNOT_START, timed_out=EXIT_TIMED_OUT,
-                            cap_blocks=OUTPUT_CAP_BYTES // 512, reserve_s=DEADLINE_RESERVE_S, grace_s=END_GRACE_S)
+                            cap_blocks=OUTPUT_CAP_BYTES // 512, reserve_s=DEADLINE_RESERVE_S, grace_s=END_GRACE_S,
+                            no_python_said=NO_PYTHON_SAID)
     return text.encode("ascii")
 
 
@@ -328,17 +353,22 @@ def build_artifact(folder: Path, *, policy: Path | None = None) -> Artifact:
     try:
         path.write_bytes(prologue())
         # Mode "a" on a file that is not a zip appends an archive after it, with offsets from the file's start.
-        # zlib level 1: compressing was most of the build (0.33 s of 0.74 s at level 6); level 1 takes about a
-        # third of that for a tenth more bytes (3.9 -> 4.3 MB), which cost a host's ssh and sftp little.
+        # zlib level 1: 2.45 MB built in 0.18 s; level 6 gives 2.22 MB in 0.27 s, level 9 2.20 MB in 0.67 s.
+        # The build's CPU time (on the controller, once) outweighs what a tenth of the size saves on 20 hosts.
         with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
             archive.write(main, "__main__.py")
+            unpacked: list[str] = []  # what the host writes to disk (artifact_main.UNPACK)
             for name, source in files:
                 archive.write(source, LIB + name)
                 compiled = bytecode(source, LIB + name) if name.endswith(".py") else None
                 if compiled is not None:
                     archive.writestr(bytecode_name(LIB + name), compiled)
+                if on_disk(LIB + name):
+                    unpacked += [LIB + name] + ([bytecode_name(LIB + name)] if compiled is not None else [])
             if policy is not None:
-                archive.write(policy, "policy/policy" + (policy.suffix if policy.suffix.isalnum() else ""))
+                unpacked.append(POLICY + "policy" + (policy.suffix if policy.suffix.isalnum() else ""))
+                archive.write(policy, unpacked[-1])
+            archive.writestr(UNPACK, "\n".join(unpacked))
         os.chmod(path, 0o700)
     except OSError as exc:
         raise ArtifactError(f"cannot build the fleet artifact in {folder}: {exc}") from exc

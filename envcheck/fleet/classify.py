@@ -7,10 +7,10 @@ gave a valid one, otherwise a host-error record (envcheck/fleet/outcomes.py). Pu
 envcheck.model only: the record mode runs it from inside the artifact's zip.
 
 What arrives is untrusted: the output is size-capped before it is parsed, and anything but a report envelope
-of a schema version this envcheck reads is an invalid report. Under the script module's PTY (ssh -tt) the
-host's stderr arrives appended to its stdout, with lines ending in \\r\\n: the report is the first JSON value in
-the text (JSON allows \\r and \\n between its tokens, and never inside a string), and what follows is the
-stderr tail the artifact prints after it.
+of a schema version this envcheck reads is an invalid report. The report is the first JSON value in stdout; what
+follows it is not read. A playbook that runs the artifact under a PTY (``ansible.builtin.script``, ssh -tt) gets
+the host's stderr appended to its stdout, with lines ending in \\r\\n: JSON allows \\r and \\n between its tokens,
+and never inside a string, so the same report is read.
 """
 
 from __future__ import annotations

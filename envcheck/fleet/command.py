@@ -24,7 +24,7 @@ from envcheck.fleet.artifact import ARTIFACT_NAME, build_artifact
 from envcheck.fleet.classify import HostResult
 from envcheck.fleet.merge import FleetView, merge_paths
 from envcheck.fleet.outcomes import HostOutcome, exit_code, safe_file_name
-from envcheck.fleet.playbook import playbook_text
+from envcheck.fleet.playbook import action_plugin, playbook_text
 from envcheck.model import UsageError
 
 if TYPE_CHECKING:
@@ -151,18 +151,22 @@ def write_playbook(out: Path, *, policy: Path | None) -> list[Path]:
     from envcheck.atomicfile import write_atomic
 
     text = playbook_text(record=True).encode("utf-8")
-    _keep_edited_playbook(folder / PLAYBOOK_NAME, text)
+    plugin, source = action_plugin(folder)
+    _keep_edited(folder / PLAYBOOK_NAME, text, "playbook")
+    _keep_edited(plugin, source, "Ansible action plugin")
     try:
         write_atomic(folder / PLAYBOOK_NAME, text)
+        plugin.parent.mkdir(exist_ok=True)
+        write_atomic(plugin, source)
         artifact = build_artifact(folder, policy=policy)
     except OSError as exc:
         raise OutFolderError(f"cannot write the playbook into {folder}: {exc.strerror or exc}") from exc
-    return [folder / PLAYBOOK_NAME, artifact.path]
+    return [folder / PLAYBOOK_NAME, plugin, artifact.path]
 
 
-def _keep_edited_playbook(path: Path, text: bytes) -> None:
+def _keep_edited(path: Path, text: bytes, what: str) -> None:
     """An admin edits the playbook they drive Ansible with; writing it again for a new artifact must not undo
-    that. The same playbook is written again (nothing lost); any other file of that name is kept, and nothing is
+    that. The same file is written again (nothing lost); any other file of that name is kept, and nothing is
     written."""
     if not os.path.lexists(path):
         return
@@ -172,11 +176,12 @@ def _keep_edited_playbook(path: Path, text: bytes) -> None:
     except OSError:
         same = False
     if not same:
-        raise OutFolderError(f"{path} exists and is not this envcheck's playbook (edited, or another file); it is "
+        raise OutFolderError(f"{path} exists and is not this envcheck's {what} (edited, or another file); it is "
                              "kept: move it, or give another --out")
 
 
 def playbook_usage(folder: Path) -> str:
     """How to run what write_playbook wrote."""
     return (f"ansible-playbook -i INVENTORY {folder / PLAYBOOK_NAME}   # one file per host in "
-            f"{folder / 'results'} (-e envcheck_out=DIR to change; the artifact {ARTIFACT_NAME} sits beside it)")
+            f"{folder / 'results'} (-e envcheck_out=DIR to change; the artifact {ARTIFACT_NAME} and the task's "
+            "action_plugins/ folder sit beside it)")

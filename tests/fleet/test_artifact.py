@@ -28,7 +28,7 @@ from envcheck.fleet.artifact import (
 )
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's python3 package (scripts/test installs it): none of envcheck's deps
-TOOLS = ("sh", "mktemp", "rm", "cat", "tail", "sleep")  # all the prologue runs besides python (kill: builtin)
+TOOLS = ("sh", "mktemp", "rm", "cat", "tail", "sleep", "head")  # all the prologue runs besides python (kill: builtin)
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,18 @@ def _bin(folder: Path, python: str | None) -> Path:
         (folder / "python3").write_text(python)
         (folder / "python3").chmod(0o755)
     return folder
+
+
+def _program(body: str) -> str:
+    """A python3 for _bin that answers the prologue's version check (``-V``) as the real one does and, where the
+    prologue starts the program (``-I -B -c LEAD ARTIFACT TMP ARGS...``), starts as the real program does (a
+    process group of its own, by which the prologue ends the run; SIGPIPE and SIGXFSZ back to their defaults from
+    CPython's ignoring them) and runs ``body`` instead, with those arguments ($6: the artifact's temporary
+    folder)."""
+    start = ("import os, signal, sys; signal.signal(signal.SIGPIPE, signal.SIG_DFL); "
+             "signal.signal(signal.SIGXFSZ, signal.SIG_DFL); os.setpgid(0, 0); os.execv(sys.argv[1], sys.argv[1:])")
+    return (f"#!/bin/sh\ncase $1 in\n    -V) exec /usr/bin/python3 -V ;;\n"
+            f"    -I) exec /usr/bin/python3 -c '{start}' \"$0\" program \"$@\" ;;\nesac\nshift\n" + body)
 
 
 def _run(artifact: Artifact, tmp: Path, path: str, *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -98,17 +110,14 @@ def test_no_python_on_path_is_the_no_python_exit(artifact: Artifact, tmp_path: P
 
 
 def test_a_python_older_than_3_10_is_the_no_python_exit(artifact: Artifact, tmp_path: Path) -> None:
-    # A python3 that fails the version check the prologue asks it (what Python 3.9 answers), and would run
-    # anything else: it must not be run.
-    old = "#!/bin/sh\n[ \"$1\" = -c ] && exit 1\necho ran; exit 0\n"
+    # A python3 that answers the version check as Python 3.9 does, and would run anything else: it must not be run.
+    old = "#!/bin/sh\n[ \"$1\" = -V ] && echo 'Python 3.9.18' && exit 0\necho ran; exit 0\n"
     done = _run(artifact, tmp_path, str(_bin(tmp_path / "bin", old)))
     assert (done.returncode, done.stdout) == (EXIT_NO_PYTHON, b"")
 
 
 def test_a_flooding_python_is_capped(artifact: Artifact, tmp_path: Path) -> None:
-    # `-c` runs (the version check, and the prologue's start of the program in a process group of its own).
-    flood = "#!/bin/sh\n[ \"$1\" = -c ] && exec /usr/bin/python3 \"$@\"\n" \
-            "while :; do echo 0123456789abcdef0123456789abcdef; done\n"
+    flood = _program("while :; do echo 0123456789abcdef0123456789abcdef; done\n")
     done = _run(artifact, tmp_path, str(_bin(tmp_path / "bin", flood)))
     assert done.returncode != 0
     assert 0 < len(done.stdout) <= OUTPUT_CAP_BYTES
@@ -128,8 +137,7 @@ def test_a_program_that_never_ends_is_ended_at_the_deadline_with_its_group(artif
                                                                            tmp_path: Path) -> None:
     # A python3 that answers the version check and then, in the artifact's folder, never ends and ignores TERM
     # (the watchdog's KILL comes END_GRACE_S later), with a child of its own: the host kind `stalls`, worse.
-    stalls = "#!/bin/sh\n[ \"$1\" = -c ] && exec /usr/bin/python3 \"$@\"\ntrap '' TERM\ncd \"$5\" || exit 9\n" \
-             "sleep 100000 &\nwhile :; do sleep 1; done\n"
+    stalls = _program("trap '' TERM\ncd \"$6\" || exit 9\nsleep 100000 &\nwhile :; do sleep 1; done\n")
     timeout_s = DEADLINE_RESERVE_S + 1  # whole seconds: the program gets one
     started = time.monotonic()
     done = _run(artifact, tmp_path, str(_bin(tmp_path / "bin", stalls)), "--timeout", str(timeout_s), "--host", "h")
@@ -143,7 +151,7 @@ def test_a_program_that_never_ends_is_ended_at_the_deadline_with_its_group(artif
 def test_a_hangup_ends_the_run_with_everything_it_started(artifact: Artifact, tmp_path: Path) -> None:
     # What the host sees when the controller closes the ssh session (`ssh -O exit` at the end of a fleet run): a
     # SIGHUP to the artifact's shell, with no --timeout of its own.
-    stalls = "#!/bin/sh\n[ \"$1\" = -c ] && exec /usr/bin/python3 \"$@\"\ncd \"$5\" || exit 9\nsleep 100000\n"
+    stalls = _program("cd \"$6\" || exit 9\nsleep 100000\n")
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     env = {"PATH": str(_bin(tmp_path / "bin", stalls)), "HOME": str(tmp_path), "TMPDIR": str(scratch)}
@@ -162,7 +170,7 @@ def test_a_hangup_ends_the_run_with_everything_it_started(artifact: Artifact, tm
 
 def test_a_run_that_ends_in_time_leaves_no_watchdog(artifact: Artifact, tmp_path: Path) -> None:
     # A python3 that answers at once: the watchdog and its sleep end with the run, long before the deadline.
-    quick = "#!/bin/sh\n[ \"$1\" = -c ] && exec /usr/bin/python3 \"$@\"\necho '{}'\nexit 3\n"
+    quick = _program("echo '{}'\nexit 3\n")
     done = _run(artifact, tmp_path, str(_bin(tmp_path / "bin", quick)), "--timeout", "600")
     assert (done.returncode, done.stdout) == (3, b"{}\n")
     leftover = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "535"]]

@@ -1,4 +1,4 @@
-"""`envcheck fleet` through real Ansible (ansible-runner, the script module, the artifact) on hosts with
+"""`envcheck fleet` through real Ansible (ansible-runner, envcheck's action plugin, the artifact) on hosts with
 ``ansible_connection: local``: no ssh, no containers; the many-host run over sshd is test_fleet_e2e.py's. One
 host has shell, HTML and Jinja characters in its name; one is an ssh port nobody listens on."""
 
@@ -19,7 +19,7 @@ ENVCHECK = str(Path(sys.executable).with_name("envcheck"))
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
 ODD = "lab<b>;$(touch PWNED)'\"{{ 7 * 7 }}&"
 CLOSED = "lab-closed"
-LEFT_ON_HOST = ("/tmp/ansible-tmp-*", "/tmp/envcheck.*")  # the script module's folder, the artifact's
+LEFT_ON_HOST = ("/tmp/ansible-tmp-*", "/tmp/envcheck.*")  # a folder of Ansible's, the artifact's
 
 
 def _inventory(folder: Path) -> Path:
@@ -111,7 +111,8 @@ def test_the_playbook_gives_the_same_files_with_ansible_playbook(tmp_path: Path)
     written = subprocess.run([ENVCHECK, "fleet", "playbook", "--out", str(folder)], capture_output=True, text=True,
                              timeout=120, check=False)
     assert written.returncode == 0, written.stderr
-    assert sorted(p.name for p in folder.iterdir()) == ["envcheck-fleet.sh", "envcheck.yml"]
+    assert sorted(p.name for p in folder.iterdir()) == ["action_plugins", "envcheck-fleet.sh", "envcheck.yml"]
+    assert [p.name for p in (folder / "action_plugins").iterdir()] == ["envcheck_run.py"]
     inventory = _inventory(tmp_path)
     played = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(folder / "envcheck.yml"),
                              "-e", "ansible_remote_tmp=/tmp"], capture_output=True, text=True, timeout=300,

@@ -14,9 +14,9 @@ Host kinds (``KINDS``), each a way a real server can be:
                   container started later, so start a session's hosts together)
     hung          `docker pause`d once sshd answered: docker-proxy still accepts, nothing ever answers
     no-python     python3 removed before sshd starts
-    flood         python3 answers `-c` questions truthfully; a program it is asked to run writes to stdout
-                  and stderr without end
-    stalls        python3 answers `-c` questions truthfully; a program it is asked to run never ends (a host
+    flood         python3 answers questions (`-V`) truthfully; the artifact's program, once started, writes to
+                  stdout and stderr without end
+    stalls        python3 answers questions truthfully; the artifact's program, once started, never ends (a host
                   that connects and then hangs: only the run's own deadline cuts it)
     other-python  the trixie image (python3.13), when scripts/fleet-image could build it
 
@@ -26,6 +26,7 @@ The session fixture ``ssh_fleet`` (tests/fleet/conftest.py) is ``fleet_session()
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
@@ -49,19 +50,31 @@ SMALL_SCRATCH = "/scratch:size=16m"
 START = "/usr/local/sbin/fleet-sshd"  # the images' start command (scripts/fleet-image writes it)
 
 
+REAL_PYTHON = "/usr/local/lib/fleet-test-real-python3"  # names without "envcheck": the leftover search looks for it
+PROGRAM = "/usr/local/lib/fleet-test-program"
+
+
 def _python3_that(then: str) -> str:
-    """Setup that replaces python3 by a script: `-c` questions (which Python is this?) go to the real one, and a
-    program it is asked to run gets the sh lines ``then`` instead."""
-    return ("real=$(readlink -f /usr/bin/python3) && rm -f /usr/bin/python3"
-            f" && printf '#!/bin/sh\\ncase \"$1\" in -c) exec %s \"$@\";; esac\\n{then}\\n' \"$real\""
-            " > /usr/bin/python3 && chmod 755 /usr/bin/python3")
+    """Setup that replaces python3 by a script: every question (``-V``: which Python is this?) goes to the real one,
+    and where the artifact's prologue starts its program (``python3 -I -B -c LEAD ARTIFACT TMP ...``) the program
+    starts as the real one does (a process group of its own, SIGPIPE and SIGXFSZ back to their defaults) and then
+    runs the sh lines ``then`` instead of envcheck."""
+    start = ("import os, signal, sys; signal.signal(signal.SIGPIPE, signal.SIG_DFL); "
+             "signal.signal(signal.SIGXFSZ, signal.SIG_DFL); os.setpgid(0, 0); "
+             f"os.execv('/bin/sh', ['/bin/sh', '{PROGRAM}'] + sys.argv[1:])")
+    fake = f'#!/bin/sh\ncase "$1" in\n    -I) exec {REAL_PYTHON} -c "{start}" "$@" ;;\nesac\nexec {REAL_PYTHON} "$@"\n'
+    encoded = base64.b64encode(fake.encode()).decode()
+    program = base64.b64encode(f"#!/bin/sh\n{then}\n".encode()).decode()
+    return (f"ln -s \"$(readlink -f /usr/bin/python3)\" {REAL_PYTHON} && rm -f /usr/bin/python3"
+            f" && echo {encoded} | base64 -d > /usr/bin/python3 && chmod 755 /usr/bin/python3"
+            f" && echo {program} | base64 -d > {PROGRAM}")
 
 
 # Kinds whose start command changes the image before sshd starts.
 _SETUP = {
     "no-python": "rm -f /usr/bin/python3 /usr/bin/python3.*",
     # A host that "answers with gigabytes".
-    "flood": _python3_that("yes envcheck-fleet-flood-line >&2 &\\nexec yes envcheck-fleet-flood-line"),
+    "flood": _python3_that("yes envcheck-fleet-flood-line >&2 &\nexec yes envcheck-fleet-flood-line"),
     # Not exec: the script's own command line (with the artifact's path) stays visible while it sleeps.
     "stalls": _python3_that("sleep 100000"),
 }
