@@ -9,10 +9,10 @@ Where the time goes, per size, measured apart on the same hosts:
 
     artifact     building the one-file artifact (envcheck.fleet.artifact.build_artifact), once per run
     ansible      a no-op play: one `ansible.builtin.raw: "true"` task (Ansible's start, ssh connect, its workers)
-    script       a play of one `ansible.builtin.script` task running a one-line sh script: the same module
-                 `fleet` uses, so its round trips (mkdir, put, chmod, run, rm) without envcheck's payload
+    task         a play of the one task `fleet` runs (envcheck's action plugin, envcheck_run) sending a
+                 two-line sh script instead of the artifact: its ssh command without envcheck's payload
     on-host      envcheck's own duration on a host, from the reports' duration_s (mean and max)
-    rest         fleet's wall less script and the slowest host's envcheck: reading the inventory (the artifact
+    rest         fleet's wall less task and the slowest host's envcheck: reading the inventory (the artifact
                  is built meanwhile), the artifact's transfer and unpacking, Python's start there, the merge
     fleet's own  the line `envcheck fleet` prints on a terminal (its stderr is a pty here): inventory, artifact,
                  Ansible, the slowest envcheck
@@ -53,18 +53,26 @@ from helpers.fleet import (  # noqa: E402
 )
 
 from envcheck.fleet.artifact import build_artifact  # noqa: E402
+from envcheck.fleet.playbook import action_plugin  # noqa: E402
 
 GOAL_RATIO = 3.0
 BIN = Path(sys.executable).parent
 ENVCHECK = str(BIN / "envcheck")
 NOOP_PLAY = "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.raw: 'true'\n"
-SCRIPT_PLAY = ("- hosts: all\n  gather_facts: false\n  tasks:\n"
-               "    - ansible.builtin.script:\n        cmd: {script}\n        executable: /bin/sh\n")
+TASK_PLAY = ("- hosts: all\n  gather_facts: false\n  tasks:\n"
+             "    - envcheck_run:\n        artifact: {script}\n        host: '{{{{ inventory_hostname }}}}'\n"
+             "        groups: []\n        timeout_s: 60\n")
+# What the task's one-liner runs in place of the artifact: it removes the folder it was received into (--in), as
+# the artifact does.
+TINY = "#!/bin/sh\n[ \"$1\" = --in ] && rm -rf \"$2\"\necho done\n"
 
 
 def play(folder: Path, inventory: Path, forks: int, text: str, env: dict[str, str]) -> float:
     book = folder / "play.yml"
     book.write_text(text)
+    plugin, source = action_plugin(folder)
+    plugin.parent.mkdir(exist_ok=True)
+    plugin.write_bytes(source)
     started = time.monotonic()
     done = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inventory), "-f", str(forks), str(book)],
                           capture_output=True, text=True, timeout=600, env=env)
@@ -172,12 +180,12 @@ def main() -> int:
         print(f"started {len(hosts)} hosts in {time.monotonic() - started:.1f} s; {os.cpu_count()} CPUs here")
         with tempfile.TemporaryDirectory(prefix="envcheck-bench-fleet-") as tmp:
             folder = Path(tmp)
-            script = folder / "one-line.sh"
-            script.write_text("#!/bin/sh\necho done\n")
+            script = folder / "tiny.sh"
+            script.write_text(TINY)
             artifact = build_artifact(folder)
             print(f"artifact: {artifact.size / 1e6:.1f} MB, {artifact.files} files, built in {artifact.build_s:.2f} s")
             alone(fleet, hosts[0], artifact.path)
-            print(f"{'hosts':>5} {'fleet s':>8} {'ansible s':>9} {'script s':>8} {'artifact s':>10} "
+            print(f"{'hosts':>5} {'fleet s':>8} {'ansible s':>9} {'task s':>8} {'artifact s':>10} "
                   f"{'on-host s (mean/max)':>20} {'rest s':>7}")
             walls: dict[int, float] = {}
             for size in sizes:
@@ -190,7 +198,7 @@ def main() -> int:
                 wall, durations, timing = min(runs, key=lambda r: r[0])
                 walls[size] = wall
                 noop = min(play(folder, inventory, size, NOOP_PLAY, env) for _ in range(args.repeat))
-                tiny = min(play(folder, inventory, size, SCRIPT_PLAY.format(script=script), env)
+                tiny = min(play(folder, inventory, size, TASK_PLAY.format(script=script), env)
                            for _ in range(args.repeat))
                 rest = wall - tiny - max(durations)
                 print(f"{size:>5} {wall:>8.2f} {noop:>9.2f} {tiny:>8.2f} {artifact.build_s:>10.2f} "

@@ -91,6 +91,10 @@ DROPPED_EXTENSIONS = frozenset({"yaml/_yaml", "markupsafe/_speedups", "charset_n
 # that every host received, and most of the build's compression time (pygments alone is 4.6 MB of sources).
 # tests/fleet/test_artifact.py runs doctor from the artifact on a Python that has none of them.
 NOT_SHIPPED = frozenset({"rich", "jinja2", "docker"})
+# psutil's modules for other systems: psutil/__init__.py imports the one of sys.platform, and the artifact serves
+# Linux hosts only (psutil's extension in it is the Linux one).
+OTHER_SYSTEMS = frozenset({"psutil/_psaix.py", "psutil/_psbsd.py", "psutil/_psosx.py", "psutil/_pssunos.py",
+                           "psutil/_pswindows.py"})
 # envcheck's own subpackages that neither entry imports: the smoke test (doctor runs it only with --smoke, which
 # a fleet run never passes) and the scaffold.
 NOT_SHIPPED_PACKAGES = ("envcheck/smoke/", "envcheck/scaffold/")
@@ -273,8 +277,8 @@ def dependencies() -> list[importlib.metadata.Distribution]:
 
 def _keeps(name: str) -> bool:
     """Whether a file of a distribution (a path relative to its site-packages) goes into the payload."""
-    if name.startswith("..") or "__pycache__" in name.split("/") or name.endswith(".pyc"):
-        return False  # scripts in bin/, and bytecode of one Python version
+    if name.startswith("..") or "__pycache__" in name.split("/") or name.endswith(".pyc") or name in OTHER_SYSTEMS:
+        return False  # scripts in bin/, bytecode of one Python version, psutil's code for other systems
     if not name.endswith(".so"):
         return True
     if name.endswith(".abi3.so"):
