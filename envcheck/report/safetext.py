@@ -34,8 +34,10 @@ _ESCAPE_SEQUENCE = re.compile(
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _LINE_BREAK = re.compile(r"\r\n|[\n\r\x0b\x0c\x85\u2028\u2029]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-# What XML 1.0 forbids even as a character reference (https://www.w3.org/TR/xml/#charsets), surrogates aside.
-_NOT_XML = re.compile(r"[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# What XML 1.0 forbids even as a character reference (https://www.w3.org/TR/xml/#charsets): the complement of its
+# Char production (#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]), spelled as the ranges
+# it forbids: the negated class took about 11 ms to compile, at every envcheck start.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # Fields whose line breaks are part of the text (a fix is a command per line); every other field is one line.
 MULTI_LINE = frozenset({"fix", "evidence"})
 

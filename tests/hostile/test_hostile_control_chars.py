@@ -21,7 +21,7 @@ from envcheck.project_record import RECORD_PATH
 from envcheck.report.jsonreport import render_json
 from envcheck.report.junit import render_junit, write_junit
 from envcheck.report.markdown import render_markdown
-from envcheck.report.safetext import printable
+from envcheck.report.safetext import printable, xml_text
 from envcheck.report.terminal import render_terminal
 
 # What a terminal must never get from outside: C0 but tab and newline, DEL, C1, and the bidi overrides/isolates.
@@ -51,6 +51,17 @@ def test_printable_strips_sequences_and_controls(text: str, shown: str) -> None:
 
 def test_a_multi_line_field_keeps_its_lines_and_folds_carriage_returns() -> None:
     assert printable("one\r\ntwo\rthree\x1b[1m", multi_line=True) == "one\ntwo\nthree"
+
+
+def test_xml_text_keeps_exactly_what_xml_allows_of_every_code_point() -> None:
+    # XML 1.0's Char production, https://www.w3.org/TR/xml/#charsets; lone surrogates become U+FFFD.
+    def allowed(c: int) -> bool:
+        return c in (0x9, 0xA, 0xD) or 0x20 <= c <= 0xD7FF or 0xE000 <= c <= 0xFFFD or 0x10000 <= c <= 0x10FFFF
+
+    every = "".join(map(chr, range(0x110000)))
+    expected = "".join(chr(c) if allowed(c) else "\ufffd" for c in range(0x110000)
+                       if allowed(c) or 0xD800 <= c <= 0xDFFF)
+    assert xml_text(every) == expected
 
 
 HOSTILE = st.text(alphabet=st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF,
