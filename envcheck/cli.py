@@ -92,13 +92,8 @@ def _load_policy(ctx: click.Context, param: click.Parameter, path: str | None) -
     # command knows: it is computed there.
     if path is None:
         return default_policy_source()
-    from envcheck.doctor import check_names
-
-    source = load_policy_source(path)
-    # Before anything runs: a typo in skip would otherwise fail doctor on every host of a fleet, one by one, and
-    # smoke would take it without a word.
-    check_names(source)
-    return source
+    # A name in skip that is no check of this envcheck is no error here (envcheck.doctor.unknown_check_names).
+    return load_policy_source(path)
 
 
 def judging_options(command: F) -> F:
@@ -411,9 +406,10 @@ def fleet(ctx: click.Context, inventory: str | None, policy: PolicySource, limit
     if sys.stderr.isatty():
         say(f"\r\x1b[K{result.timing}; reports in {result.out}")
     if as_json:
-        from envcheck.fleet.fleetjson import render_fleet_json
+        from envcheck.fleet.fleetjson import fleet_json_pieces
 
-        echo(render_fleet_json(result.view), nl=False)
+        for piece in fleet_json_pieces(result.view):  # a host at a time (see emit_fleet)
+            echo(piece, nl=False)
     else:
         from envcheck.fleet.table import render_table
 
@@ -434,7 +430,11 @@ def fleet_playbook(out: str | None, policy_file: str | None) -> int:
         echo(playbook_text(record=True), nl=False)
         return 0
     if policy_file is not None:
-        _load_policy(click.get_current_context(), click.Option(["--policy"]), policy_file)  # validated up front
+        from envcheck.doctor import unknown_check_names
+
+        source = _load_policy(click.get_current_context(), click.Option(["--policy"]), policy_file)  # validated
+        for warning in unknown_check_names(source):
+            say(f"envcheck: warning: {warning}")
     write_playbook(Path(out), policy=Path(policy_file) if policy_file else None)
     say(playbook_usage(Path(out)))
     return 0

@@ -42,19 +42,32 @@ def check_list(only: tuple[str, ...] = (), skip: tuple[str, ...] = (),
     return [(check.id, check.title) for check in select(CHECKS, only, skip, policy)]
 
 
-def check_names(source: PolicySource) -> None:
-    """The names in skip and warnings_as_failures, in the base and in every group, must be checks or subjects
-    envcheck has (or smoke steps): a typo would otherwise judge the check the admin meant to leave out."""
+def unknown_check_names(source: PolicySource) -> list[str]:
+    """A warning for each name in skip or warnings_as_failures (the file's and every group's) that is no check or
+    subject of this envcheck (nor a smoke step), with the closest names it has: a typo there leaves out nothing,
+    and the check the admin meant to skip still runs. `policy check` and `policy show` say them, and so does the
+    `envcheck fleet` controller; doctor and smoke run without a word, as that name matches nothing. A warning,
+    not an error: a policy shared by hosts of several envcheck versions may name a check only the newer ones have,
+    and the older ones judge by the rest of it rather than refuse it whole. Nor does doctor print it: a playbook
+    may run doctor under a pseudo-terminal (ansible.builtin.script), where stderr joins stdout ahead of the report
+    that envcheck.fleet.classify reads, and every host's report would be unreadable."""
     from envcheck.checks import CHECKS
+    from envcheck.engine import close_names
 
-    known = {c.id for c in CHECKS} | {c.id.split(".", 1)[0] for c in CHECKS} | {"smoke"}
-    parts = [("the file", source.base), *((f"group {g.name}", g.overrides) for g in source.groups)]
-    for where, values in parts:
-        names = [name for name, _ in values.get("skip", ())] + list(values.get("warnings_as_failures", ()))
-        unknown = [name for name in names if name not in known and not name.startswith("smoke.")]
-        if unknown:
-            raise UsageError(f"policy: {where} names {unknown[0]!r} in skip or warnings_as_failures, which is no "
-                             "check or subject (`envcheck doctor --list` shows them)")
+    ids = {c.id for c in CHECKS}
+    subjects = {c.id.split(".", 1)[0] for c in CHECKS} | {"smoke"}
+    warnings: list[str] = []
+    for where, values in [("the file", source.base), *((f"group {g.name}", g.overrides) for g in source.groups)]:
+        for key, names in (("skip", [name for name, _ in values.get("skip", ())]),
+                           ("warnings_as_failures", list(values.get("warnings_as_failures", ())))):
+            for name in names:
+                if name in ids or name in subjects or name.startswith("smoke."):
+                    continue
+                close = close_names(name, ids, subjects)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                warnings.append(f"policy: {where} names {name!r} in {key}, which is no check or subject of this "
+                                f"envcheck{hint} (`envcheck doctor --list` shows them)")
+    return warnings
 
 
 def effective(request: DoctorRequest) -> EffectivePolicy:
@@ -87,7 +100,6 @@ def diagnose(request: DoctorRequest, *, smoke: SmokeTest | None = None) -> Repor
     from envcheck.engine import examine, select
     from envcheck.probes import PROBES
 
-    check_names(request.policy)
     judged = effective(request)
     policy = judged.policy
     checks = select(CHECKS, request.only, request.skip, policy)

@@ -35,6 +35,16 @@ class Collected:
     duration_s: float = 0.0
 
 
+def close_names(name: str, ids: Iterable[str], subjects: Iterable[str]) -> list[str]:
+    """At most three check ids or subjects a mistyped ``name`` may have meant: the closest by difflib's ratio,
+    then ids that start with it (``gpu`` -> ``gpu.driver``)."""
+    import difflib
+
+    ids = set(ids)
+    close = difflib.get_close_matches(name, sorted(ids | set(subjects)), n=3, cutoff=0.6)
+    return close + sorted(i for i in ids if i.startswith(name) and i not in close)[: 3 - len(close)]
+
+
 def select(checks: Sequence[CheckSpec], only: Iterable[str] = (), skip: Iterable[str] = (),
            policy: Policy | None = None) -> list[CheckSpec]:
     """Filter by id or subject; an unknown name is a usage error, not a silent no-op. With ``policy``, the
@@ -44,10 +54,7 @@ def select(checks: Sequence[CheckSpec], only: Iterable[str] = (), skip: Iterable
     subjects = {c.id.split(".", 1)[0] for c in checks}
     for name in [*only, *skip]:
         if name not in ids and name not in subjects:
-            import difflib
-
-            close = difflib.get_close_matches(name, sorted(ids | subjects), n=3, cutoff=0.6)
-            close += sorted(i for i in ids if i.startswith(name) and i not in close)[: 3 - len(close)]
+            close = close_names(name, ids, subjects)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise UsageError(f"no check or subject named {name!r}{hint} (`envcheck doctor --list` shows them)")
 

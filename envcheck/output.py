@@ -230,9 +230,10 @@ def emit_fleet(view: FleetView, options: FleetOptions) -> int:
         write_report_file("--html", options.html, render_html(view))
         written.append(("fleet page", options.html))
     if options.as_json:
-        from envcheck.fleet.fleetjson import render_fleet_json
+        from envcheck.fleet.fleetjson import fleet_json_pieces
 
-        echo(render_fleet_json(view), nl=False)
+        for piece in fleet_json_pieces(view):  # written a host at a time: thousands of hosts are hundreds of MB
+            echo(piece, nl=False)
     else:
         from envcheck.fleet.table import render_table
         from envcheck.report.console import columns

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import click
 
-from envcheck.doctor import check_names
+from envcheck.doctor import unknown_check_names
 from envcheck.model import EXIT_FAILED, UsageError
 from envcheck.output import echo, say
 from envcheck.policy import plain_value
@@ -81,8 +81,11 @@ def register(group: click.Group) -> None:
         """Print the effective policy of a host (base keys, then matching groups); runs no probe."""
         from envcheck.doctor import group_names, host_name
 
-        document = show_document(_source(path), host_name(host), group_names(groups))
+        source = _source(path)
+        document = show_document(source, host_name(host), group_names(groups))
         echo(json.dumps(document, indent=2, ensure_ascii=False) if as_json else show_text(document))
+        for warning in unknown_check_names(source):  # on stderr: stdout may be the JSON
+            say(f"envcheck: warning: {warning}")
         return 0
 
     @group.command("init")
@@ -118,9 +121,10 @@ def register(group: click.Group) -> None:
                   help="A host (with its inventory groups) the policy is for; a group matching none fails (exit 1).")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
     def check(file: str, hosts: tuple[str, ...], as_json: bool) -> int:
-        """Validate a policy file; print its groups and what each overrides. Exit 2 when it is not valid."""
+        """Validate a policy file; print its groups and what each overrides. Exit 2 when it is not valid; exit 1 when
+        its skip names a check or subject this envcheck lacks, or a group matches none of the --host given."""
         source = load_policy_source(file)
-        check_names(source)
+        unknown = unknown_check_names(source)
         listed = [_host_arg(h) for h in hosts]
         unmatched = source.unmatched(listed) if listed else []
         if as_json:
@@ -132,9 +136,11 @@ def register(group: click.Group) -> None:
                              "unmatched": unmatched}, indent=2, ensure_ascii=False))
         else:
             echo(check_text(source))
+        for warning in unknown:
+            say(f"envcheck: warning: {warning}")
         for name in unmatched:
             say(f"envcheck: warning: group {name} matches none of the {len(listed)} host(s) given")
-        return EXIT_FAILED if unmatched else 0
+        return EXIT_FAILED if unmatched or unknown else 0
 
     @group.command("schema")
     def schema() -> int:

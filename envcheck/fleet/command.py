@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from envcheck.doctor import unknown_check_names
 from envcheck.fleet.ansible import FleetRun, OutFolderError, have_ansible, read_inventory, run_fleet
 from envcheck.fleet.artifact import ARTIFACT_NAME, build_artifact
 from envcheck.fleet.classify import HostResult
@@ -125,6 +126,8 @@ def fleet(inventory: str, *, policy: PolicySource, limit: str | None, forks: int
             raise UsageError(f"no host in the inventory {inventory}" + (f" matches --limit {limit}" if limit else ""))
         for name in policy.unmatched((h.name, h.groups) for h in hosts):
             warn(f"policy group {name!r} matches none of this run's hosts: its requirements judge nothing")
+        for warning in unknown_check_names(policy):  # here, once: the hosts' doctor runs say nothing of it
+            warn(warning)
         folder = _out_folder(out)
         _keep_foreign_files(folder, [h.name for h in hosts])
         run = run_fleet(inventory, hosts, folder, artifact=artifact, policy=policy_file, limit=limit, forks=forks,

@@ -5,8 +5,8 @@ shared folder, or from anywhere else.
 A file may be anything: not JSON, gigabytes, a FIFO, a newer envcheck's schema, a report with a list where a text
 belongs, a host name holding shell or HTML characters. Each of those is one :class:`BadFile` with a clear message
 (one error row in the merged view), never a crash and never a host that passes. What is kept is typed and
-bounded: texts cut to a length, control characters and escape sequences stripped (envcheck.report.safetext), so
-every renderer can trust it as it trusts a report of its own.
+bounded: texts cut to a length, control characters and escape sequences stripped and secrets masked
+(envcheck.fleet.hosttext), so every renderer can trust it as it trusts a report of its own.
 
 Folders are scanned for ``*.json`` directly inside them, not recursively: `envcheck fleet --out DIR` and an
 `srun` into a shared folder both write one flat folder, and a subfolder (an older run kept beside the new one)
@@ -15,7 +15,6 @@ would otherwise be merged into this one. Hidden files are left out (write_atomic
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
@@ -23,11 +22,11 @@ import stat
 from dataclasses import dataclass
 from typing import Any, Mapping, NoReturn, Sequence
 
+from envcheck.fleet.hosttext import TOO_DEEP, clean, clean_evidence
 from envcheck.fleet.outcomes import HOST_ERROR_SCHEMA, HostError
 from envcheck.model import Outcome, PolicyRef, Report, Result, Status
-from envcheck.redact import Redactor, secret_values
 from envcheck.report.jsonreport import SCHEMA as REPORT_SCHEMA
-from envcheck.report.safetext import printable, printable_report
+from envcheck.report.safetext import printable
 
 SUPPORTED_VERSION = 1
 # A doctor report is tens of kilobytes; a smoke report with evidence a few hundred. 16 MiB is far above any real
@@ -106,14 +105,10 @@ def read_host_file(path: str) -> Report | HostErrorRecord:
     fields = _Fields(document)
     if schema == HOST_ERROR_SCHEMA:
         return _host_error(fields)
-    try:
-        # The evidence is kept as the file has it, but its texts too are stripped (keys included), so every
-        # renderer of the merged view, the fleet JSON included, gets text as clean as a report of its own.
-        # Masked as doctor masks its own report before rendering it: a file from an older envcheck or from
-        # anywhere else may hold a token in an observed value, and every renderer of the merge shows it.
-        return _redactor().report(printable_report(_report(fields)))
-    except RecursionError:
+    report = _report(fields)
+    if any(result.outcome.evidence is TOO_DEEP for result in report.results):
         _bad("not a report: its evidence is nested too deeply")
+    return report
 
 
 def read_bounded(path: str) -> bytes:
@@ -167,8 +162,12 @@ def _parse(data: bytes) -> Any:
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # Two values for one key: parsers disagree on which one wins (RFC 8259, 4), so a reader could be shown one
-    # verdict and a dashboard another. Refused rather than guessed.
-    document: dict[str, Any] = {}
+    # verdict and a dashboard another. Refused rather than guessed. dict() in C first: a report has a hundred
+    # thousand objects in a big merge, and the loop below only runs to name the key of a file that has one twice.
+    document = dict(pairs)
+    if len(document) == len(pairs):
+        return document
+    document = {}
     for key, value in pairs:
         if key in document:
             _bad(f"the key {printable(key)[:80]!r} appears twice in one object")
@@ -210,14 +209,15 @@ class _Fields:
             _bad(f"{self._name(key)} must be {wanted}, not {_kind(value)}")
         return value
 
-    def text(self, key: str, limit: int = MAX_TEXT, *, multi_line: bool = False, default: str | None = None) -> str:
+    def text(self, key: str, limit: int = MAX_TEXT, *, multi_line: bool = False, default: str | None = None,
+             masked: bool = False) -> str:
         if default is not None and key not in self.document:
             return default
-        return printable(self.raw(key, (str,)), multi_line=multi_line)[:limit]
+        return clean(self.raw(key, (str,)), limit, multi_line=multi_line, masked=masked)
 
-    def optional_text(self, key: str, limit: int = MAX_TEXT) -> str | None:
+    def optional_text(self, key: str, limit: int = MAX_TEXT, *, masked: bool = False) -> str | None:
         value = self.raw(key, (str,), optional=True)
-        return None if value is None else printable(value)[:limit]
+        return None if value is None else clean(value, limit, masked=masked)
 
     def name(self, key: str, limit: int = MAX_NAME) -> str:
         value = self.text(key, limit + 1).strip()
@@ -231,7 +231,9 @@ class _Fields:
         values = self.raw(key, (list,), optional=True) or []
         if len(values) > MAX_GROUPS:
             _bad(f"{self._name(key)} holds {len(values)} names; at most {MAX_GROUPS}")
-        return tuple(_Fields({"name": v}, f"{self._name(key)}[{i}]").name("name") for i, v in enumerate(values))
+        # Masked (after the checks, as a host name): group names come from an inventory or a command line.
+        return tuple(clean(_Fields({"name": v}, f"{self._name(key)}[{i}]").name("name"), masked=True)
+                     for i, v in enumerate(values))
 
     def seconds(self, key: str) -> float:
         value = float(self.raw(key, (int, float)))
@@ -254,16 +256,8 @@ def _host_error(fields: _Fields) -> HostErrorRecord:
     except ValueError:
         _bad(f"outcome must be one of {', '.join(e.value for e in HostError)}, not {outcome!r}")
     return HostErrorRecord(host=fields.name("host", MAX_HOST), groups=fields.names("groups"), error=error,
-                           message=_redactor().text(fields.text("message")),
+                           message=fields.text("message", masked=True),
                            time=fields.text("time", MAX_NAME, default=""))
-
-
-@functools.lru_cache(maxsize=1)
-def _redactor() -> Redactor:
-    """Masks secrets (token shapes, NAME=value secrets, URL credentials, this environment's secret values).
-    One for the whole merge: building it reads the environment and compiles its patterns, which per file was
-    most of the time a 1000-host merge took. Its counts only serve --share's summary, which a merge has not."""
-    return Redactor(secrets=secret_values())
 
 
 def _report(fields: _Fields) -> Report:
@@ -272,7 +266,7 @@ def _report(fields: _Fields) -> Report:
         _bad(f"results holds {len(raw_results)} results; at most {MAX_RESULTS}")
     report = Report(
         command=fields.name("command"),
-        host=fields.name("host", MAX_HOST),
+        host=clean(fields.name("host", MAX_HOST), masked=True),
         started_at=fields.text("time", MAX_NAME),
         duration_s=fields.seconds("duration_s"),
         results=tuple(_result(fields.nested("results", i)) for i in range(len(raw_results))),
@@ -296,13 +290,14 @@ def _result(fields: _Fields) -> Result:
     except ValueError:
         _bad(f"{fields.where}.status must be one of {', '.join(s.value for s in Status)}, not {status_text!r}")
     evidence = fields.raw("evidence", (dict,), optional=True) or {}
+    # Every text that reaches a renderer is masked; ids, statuses, caused_by (an id) and numbers are envcheck's.
     outcome = Outcome(
-        status=status, observed=fields.text("observed"), expected=fields.text("expected"),
-        reason=fields.text("reason"), fix=fields.text("fix", MAX_FIX, multi_line=True),
-        caused_by=fields.optional_text("caused_by", MAX_NAME), item=fields.optional_text("item", MAX_NAME),
-        evidence=evidence,
+        status=status, observed=fields.text("observed", masked=True), expected=fields.text("expected", masked=True),
+        reason=fields.text("reason", masked=True), fix=fields.text("fix", MAX_FIX, multi_line=True, masked=True),
+        caused_by=fields.optional_text("caused_by", MAX_NAME), item=fields.optional_text("item", MAX_NAME, masked=True),
+        evidence=clean_evidence(evidence) if evidence else evidence,
     )
-    return Result(id=fields.name("id"), title=fields.text("title"), outcome=outcome,
+    return Result(id=fields.name("id"), title=fields.text("title", masked=True), outcome=outcome,
                   duration_s=fields.seconds("duration_s") if "duration_s" in fields.document else 0.0)
 
 
@@ -310,7 +305,8 @@ def _policy(fields: _Fields) -> PolicyRef | None:
     if fields.document.get("policy") is None:
         return None
     policy = fields.nested("policy")
-    return PolicyRef(path=policy.optional_text("path"), digest=policy.name("digest"), groups=policy.names("groups"))
+    return PolicyRef(path=policy.optional_text("path", masked=True), digest=policy.name("digest"),
+                     groups=policy.names("groups"))
 
 
 def _facts(fields: _Fields) -> dict[str, str | None]:
@@ -321,7 +317,8 @@ def _facts(fields: _Fields) -> dict[str, str | None]:
         _bad(f"facts holds {len(facts.document)} facts; at most {MAX_GROUPS}")
     kept: dict[str, str | None] = {}
     for key in facts.document:
-        name = printable(key)[:MAX_NAME]
-        kept[name] = facts.optional_text(key, MAX_FACT)
+        # Masked too: the table's and the fleet JSON's drift lines show the values of other hosts' facts.
+        name = clean(key, MAX_NAME, masked=True)
+        kept[name] = facts.optional_text(key, MAX_FACT, masked=True)
     return kept
 

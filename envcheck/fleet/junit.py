@@ -18,27 +18,33 @@ from envcheck.report.safetext import printable, xml_text
 
 
 def render_fleet_junit(view: FleetView) -> str:
-    """The JUnit XML of a merged fleet."""
+    """The JUnit XML of a merged fleet. Each suite is made into text as soon as it is built: the element trees of
+    thousands of hosts are never all in memory at once (the text is what ET.tostring gives for the whole tree)."""
     suites = ET.Element("testsuites", name="envcheck.fleet")
+    texts: list[str] = []
     tests = failures = errors = 0
     for host in view.hosts:
         suite = _host_suite(host)
-        suites.append(suite)
+        texts.append(ET.tostring(suite, encoding="unicode"))
         tests += int(suite.get("tests", "0"))
         failures += int(suite.get("failures", "0"))
         errors += int(suite.get("errors", "0"))
     if view.file_errors:
-        suite = ET.SubElement(suites, "testsuite", name="envcheck.merge", tests=str(len(view.file_errors)),
-                              failures="0", errors=str(len(view.file_errors)), skipped="0")
+        suite = ET.Element("testsuite", name="envcheck.merge", tests=str(len(view.file_errors)), failures="0",
+                           errors=str(len(view.file_errors)), skipped="0")
         for bad in view.file_errors:
             case = ET.SubElement(suite, "testcase", classname="envcheck.merge", name=_text(bad.path))
             ET.SubElement(case, "error", message=_text(bad.message), type="file").text = _text(bad.message)
+        texts.append(ET.tostring(suite, encoding="unicode"))
         tests += len(view.file_errors)
         errors += len(view.file_errors)
     suites.set("tests", str(tests))
     suites.set("failures", str(failures))
     suites.set("errors", str(errors))
-    return ET.tostring(suites, encoding="unicode") + "\n"
+    if not texts:
+        return ET.tostring(suites, encoding="unicode") + "\n"  # the empty element's own short form
+    opening = ET.tostring(suites, encoding="unicode").removesuffix(" />") + ">"
+    return "".join([opening, *texts, "</testsuites>\n"])
 
 
 def write_fleet_junit(view: FleetView, path: str) -> None:

@@ -11,13 +11,14 @@ Public entry points (``envcheck report merge`` and ``envcheck fleet`` both call 
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from envcheck.fleet.hostreport import BadFile, HostErrorRecord, list_files, read_host_file
 from envcheck.fleet.outcomes import HostOutcome, exit_code, outcome_of_overall
-from envcheck.model import Report, Status, worst
+from envcheck.model import Report, Status
 
 # The facts compared across a group, in the order drift is listed ("policy" is the digest of the effective
 # policy that judged the host: two hosts of one group judged by different requirements is drift too).
@@ -56,10 +57,17 @@ class HostView:
 
     def cell(self, subject: str) -> Status | None:
         """The worst outcome of this host's results for ``subject``; None when it has none."""
-        if self.report is None:
-            return None
-        statuses = [r.status for r in self.report.results if r.subject == subject]
-        return worst(statuses) if statuses else None
+        return self._cells.get(subject)
+
+    @functools.cached_property
+    def _cells(self) -> dict[str, Status]:
+        # Every subject's at once: the table, the fleet JSON and the page each ask for every subject of every host.
+        cells: dict[str, Status] = {}
+        for result in self.report.results if self.report is not None else ():
+            subject, status = result.subject, result.status
+            if subject not in cells or status.rank > cells[subject].rank:
+                cells[subject] = status
+        return cells
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,15 @@ then only what XML 1.0 allows), and the file is written whole or not at all (:fu
 
 from __future__ import annotations
 
+import functools
 from xml.etree import ElementTree as ET
 
 from envcheck.atomicfile import write_atomic
 from envcheck.model import Report, Status
-from envcheck.redact import map_strings
-from envcheck.report.safetext import printable_report, xml_text
+from envcheck.report.safetext import printable, xml_text
+
+# Texts this long or shorter are remembered (_safe): a fleet's JUnit has every host's copy of each check's texts.
+_REMEMBERED_CHARS = 1_024
 
 
 def render_junit(report: Report) -> str:
@@ -29,12 +32,11 @@ def testsuite(report: Report, *, name: str | None = None, classname_prefix: str 
     """One report as a <testsuite> element, named ``name`` (default ``envcheck.<command>``); each testcase's
     classname is ``classname_prefix`` + its subject. A fleet's JUnit puts one of these per host in <testsuites>,
     with the host in both, so suites and cases stay unique across hosts."""
-    report = map_strings(printable_report(report), lambda _field, text: xml_text(text))
     counts = report.counts()
     suite = ET.Element(
         "testsuite",
         name=xml_text(name) if name is not None else f"envcheck.{report.command}",
-        hostname=report.host,
+        hostname=_safe(report.host),
         timestamp=report.started_at,
         tests=str(len(report.results)),
         failures=str(counts["fail"] + (counts["warn"] if report.strict else 0)),
@@ -47,15 +49,19 @@ def testsuite(report: Report, *, name: str | None = None, classname_prefix: str 
         # the host, so two hosts' suites are comparable in a dashboard.
         properties = ET.SubElement(suite, "properties")
         if report.policy is not None:
-            ET.SubElement(properties, "property", name="envcheck.policy.path", value=report.policy.path or "(built-in)")
+            path = report.policy.path
+            ET.SubElement(properties, "property", name="envcheck.policy.path",
+                          value=(None if path is None else _safe(path)) or "(built-in)")
             ET.SubElement(properties, "property", name="envcheck.policy.digest", value=report.policy.digest)
-        ET.SubElement(properties, "property", name="envcheck.groups", value=",".join(report.groups))
+        ET.SubElement(properties, "property", name="envcheck.groups", value=",".join(map(_safe, report.groups)))
     for r in report.results:
-        case_name = r.id + (f"[{r.item}]" if r.item else "")
+        item = None if r.item is None else _safe(r.item)
+        reason, observed, fix = _safe(r.reason), _safe(r.observed), _safe(r.fix, multi_line=True)
+        case_name = r.id + (f"[{item}]" if item else "")
         case = ET.SubElement(suite, "testcase", classname=xml_text(classname_prefix) + r.subject, name=case_name,
                              time=f"{r.duration_s:.3f}")
-        message = r.reason or r.observed
-        body = f"found: {r.observed}\nexpected: {r.expected}\nfix: {r.fix}"
+        message = reason or observed
+        body = f"found: {observed}\nexpected: {_safe(r.expected)}\nfix: {fix}"
         if r.status is Status.FAIL or (r.status is Status.WARN and report.strict):
             ET.SubElement(case, "failure", message=message, type=r.status.value).text = body
         elif r.status is Status.UNKNOWN:
@@ -64,11 +70,24 @@ def testsuite(report: Report, *, name: str | None = None, classname_prefix: str 
             ET.SubElement(case, "skipped", message=message)
         elif r.status is Status.WARN:
             properties = ET.SubElement(case, "properties")
-            for key, value in (("status", "warn"), ("reason", r.reason), ("fix", r.fix)):
+            for key, value in (("status", "warn"), ("reason", reason), ("fix", fix)):
                 if value:
                     ET.SubElement(properties, "property", name=f"envcheck.{key}", value=value)
-            ET.SubElement(case, "system-out").text = f"warning: {r.reason}\n{body}" if r.reason else f"warning: {body}"
+            ET.SubElement(case, "system-out").text = f"warning: {reason}\n{body}" if reason else f"warning: {body}"
     return suite
+
+
+def _safe(text: str, *, multi_line: bool = False) -> str:
+    """An outside text (the host, a result's texts, the policy's path, a group) as XML may hold it: stripped as
+    for a terminal (safetext.printable; line breaks kept in a fix), then only what XML 1.0 allows."""
+    if len(text) > _REMEMBERED_CHARS:
+        return xml_text(printable(text, multi_line=multi_line))
+    return _safe_remembered(text, multi_line)
+
+
+@functools.lru_cache(maxsize=4_096)
+def _safe_remembered(text: str, multi_line: bool) -> str:
+    return xml_text(printable(text, multi_line=multi_line))
 
 
 def write_junit(report: Report, path: str) -> None:

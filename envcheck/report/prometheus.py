@@ -14,6 +14,7 @@ stays one line.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,7 +41,19 @@ class Family:
 
 def escape_label_value(text: str) -> str:
     """A label value as the text format wants it: backslash, double quote and line feed escaped."""
+    # A merge's textfile repeats the same few values (check ids, outcomes, host names) hundreds of thousands of
+    # times: short ones are escaped once.
+    return _escaped_label(text) if len(text) <= _REMEMBERED_LABEL else _escape_label(text)
+
+
+_REMEMBERED_LABEL = 256
+
+
+def _escape_label(text: str) -> str:
     return printable(text, multi_line=True).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+_escaped_label = functools.lru_cache(maxsize=8_192)(_escape_label)
 
 
 def _escape_help(text: str) -> str:

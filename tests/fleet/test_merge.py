@@ -19,7 +19,7 @@ from xml.etree import ElementTree as ET
 from helpers.host_reports import GPU_FACTS, edited, host_error, run_doctor, write
 
 from envcheck.fleet.expect import inventory_hosts, read_expect_file
-from envcheck.fleet.fleetjson import fleet_envelope
+from envcheck.fleet.fleetjson import fleet_envelope, render_fleet_json
 from envcheck.fleet.junit import render_fleet_junit
 from envcheck.fleet.merge import MISSING_MESSAGE, Drift, FileError, merge_paths
 from envcheck.fleet.outcomes import HostOutcome, outcome_of_overall
@@ -147,6 +147,16 @@ def test_fleet_json_keeps_hosts_as_data(tmp_path: Path) -> None:
                                "message": "ssh: connect to host gpu-04 port 22: refused", "report": None}
     assert envelope["file_errors"] == [{"path": str(tmp_path / "junk.json"),
                                         "message": "not JSON: Expecting value at line 1 column 1"}]
+
+
+def test_the_fleet_json_text_is_the_envelope_as_json_dumps_indents_it(tmp_path: Path) -> None:
+    # render_fleet_json encodes a host at a time (envcheck.report.jsontext): byte for byte the documented envelope.
+    _fleet(tmp_path)
+    for expect_hosts in (None, ["gpu-09"]):
+        view = merge_paths([str(tmp_path)], expect_hosts=expect_hosts)
+        assert render_fleet_json(view, time="T") == json.dumps(fleet_envelope(view, time="T"), indent=2) + "\n"
+    empty = merge_paths([])
+    assert render_fleet_json(empty, time="T") == json.dumps(fleet_envelope(empty, time="T"), indent=2) + "\n"
 
 
 def test_junit_has_one_uniquely_named_suite_per_host(tmp_path: Path) -> None:

@@ -45,6 +45,20 @@ def test_secrets_in_a_hosts_file_are_masked_in_every_output_of_the_merge(tmp_pat
     assert "alert(1)" in texts["fleet JSON"]  # the rest of the text is kept: only the secrets go
 
 
+def test_secrets_in_a_hosts_facts_are_masked_where_drift_shows_them(tmp_path: Path) -> None:
+    # A fact's value is shown beside other hosts' in the drift lines of the table, the fleet JSON and the page.
+    document = run_doctor("gpu-01", ("lab",))
+    write(tmp_path, "gpu-01.json", document)
+    write(tmp_path, "gpu-02.json", edited(document, host="gpu-02", facts={"kernel": f"6.8.0 {TOKEN}",
+                                                                          f"x_{TOKEN}": "PASSWORD=hunter2hunter2"}))
+    view = merge_paths([str(tmp_path)])
+    report = view.hosts[1].report
+    assert report is not None
+    assert (report.facts["kernel"], report.facts["x_***"]) == ("6.8.0 ***", "PASSWORD=***")
+    kernel = [dict(d.odd) for d in view.drift if d.fact == "kernel"]  # a tie of two hosts: both are listed
+    assert [odd["gpu-02"] for odd in kernel] == ["6.8.0 ***"]
+
+
 def test_a_host_error_message_is_masked_when_read(tmp_path: Path) -> None:
     record = read_host_file(str(write(tmp_path, "h.json", host_error("h", "run-failed", f"token {TOKEN}"))))
     assert isinstance(record, HostErrorRecord)

@@ -3,6 +3,7 @@ every report and on the fleet page, and an empty value is an unset shell variabl
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -60,13 +61,17 @@ def test_policy_init_with_an_empty_file_name_writes_nothing(tmp_path: Path) -> N
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("argv", [("smoke",), ("fleet", "-i", "lab-1,", "--out", "out"), ("doctor", "--only", "host")])
-def test_a_policy_naming_an_unknown_check_stops_every_command_before_it_runs(argv: tuple[str, ...],
-                                                                           tmp_path: Path) -> None:
+def test_a_policy_naming_an_unknown_check_is_judged_by_the_rest_and_the_fleet_controller_says_it(
+        tmp_path: Path) -> None:
+    # A policy shared by hosts of several envcheck versions may name a check only the newer ones have: doctor runs
+    # by the rest of it without a word (its stderr may share the stream the fleet reads its report from).
     policy = tmp_path / "p.yaml"
-    policy.write_text("groups:\n  g1:\n    hosts: [x]\n    overrides: {skip: {nope.zz: typo}}\n", encoding="utf-8")
-    done = _envcheck(*argv, "--policy", str(policy), cwd=tmp_path)
-    assert (done.returncode, done.stdout) == (2, "")
-    assert done.stderr == ("envcheck: error: policy: group g1 names 'nope.zz' in skip or warnings_as_failures, which "
-                           "is no check or subject (`envcheck doctor --list` shows them)\n")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.yaml"]  # no out folder: nothing ran
+    policy.write_text("skip: {host.swap: 'no swap here', nope.zz: typo}\n", encoding="utf-8")
+    done = _envcheck("doctor", "--only", "host", "--json", "--policy", str(policy), cwd=tmp_path)
+    assert (done.returncode in (0, 1, 3), done.stderr) == (True, "")
+    swap = [r for r in json.loads(done.stdout)["results"] if r["id"] == "host.swap"]
+    assert [(r["status"], r["reason"]) for r in swap] == [("skip", "skipped by policy: no swap here")]
+    done = _envcheck("fleet", "playbook", "--out", "out", "--policy", str(policy), cwd=tmp_path)
+    assert (done.returncode, done.stderr.splitlines()[0]) == (
+        0, "envcheck: warning: policy: the file names 'nope.zz' in skip, which is no check or subject of this "
+           "envcheck (`envcheck doctor --list` shows them)")

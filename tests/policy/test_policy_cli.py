@@ -41,14 +41,18 @@ def lab_file(tmp_path: Path) -> Path:
 
 
 def test_show_computes_a_hosts_policy_without_running_a_probe(tmp_path: Path) -> None:
-    code = ("import json, sys\nfrom envcheck.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
-            "    print(json.dumps({'code': e.code, 'probes': sorted(m for m in sys.modules if "
-            "m.startswith('envcheck.probes'))}), file=sys.stderr)\n")
+    # Probes run through engine.collect_all and start commands through runner.run: both record any call here. (The
+    # probe modules are imported: the check registry names the ids a policy's skip may use.)
+    code = ("import json, sys\nfrom envcheck import engine, runner\nran = []\n"
+            "engine.collect_all = lambda *a, **k: ran.append('collect_all')\n"
+            "runner.run = lambda *a, **k: ran.append('run')\n"
+            "from envcheck.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
+            "    print(json.dumps({'code': e.code, 'ran': ran}), file=sys.stderr)\n")
     done = subprocess.run([sys.executable, "-c", code, "policy", "show", "--policy", str(lab_file(tmp_path)),
                            "--host", "gpu-a9", "--group", "cpu_nodes", "--json"],
                           capture_output=True, text=True, timeout=60)
     shown = json.loads(done.stdout)
-    assert json.loads(done.stderr.splitlines()[-1]) == {"code": 0, "probes": []}
+    assert json.loads(done.stderr.splitlines()[-1]) == {"code": 0, "ran": []}
     assert (shown["host"], shown["groups"], shown["matched"]) == ("gpu-a9", ["cpu_nodes"], ["a100", "cpu"])
     assert (shown["policy"]["gpu_count"], shown["policy"]["gpu_model"]) == (0, "*A100*")
     assert (shown["origins"]["gpu_count"], shown["origins"]["skip"], shown["origins"]["ram_min_gib"]) == (
@@ -83,10 +87,46 @@ def test_check_refuses_bad_files_with_exit_2_and_the_loaders_message(tmp_path: P
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.strip().endswith("policy: group a: unknown key 'gpu_cont' (did you mean gpu_count? "
                                         "`envcheck policy schema` lists every key)")
+
+
+TYPO = """\
+skip: {gpu.pcie-lnk: 'risers', gpu.drivr: 'no GPU', smoke.matmul: 'slow'}
+warnings_as_failures: [hots, host.swap]
+groups:
+  g1:
+    hosts: [x]
+    overrides: {skip: {zz.nope: typo}}
+"""
+# What policy check and policy show say of TYPO: each name that is no check or subject, with the closest ones.
+TYPO_WARNINGS = [
+    "envcheck: warning: policy: the file names 'gpu.drivr' in skip, which is no check or subject of this envcheck; "
+    "did you mean gpu.driver, gpu.driver-min, gpu.driver-branch? (`envcheck doctor --list` shows them)",
+    "envcheck: warning: policy: the file names 'gpu.pcie-lnk' in skip, which is no check or subject of this "
+    "envcheck; did you mean gpu.pcie-link, gpu.driver-min? (`envcheck doctor --list` shows them)",
+    "envcheck: warning: policy: the file names 'hots' in warnings_as_failures, which is no check or subject of this "
+    "envcheck; did you mean host? (`envcheck doctor --list` shows them)",
+    "envcheck: warning: policy: group g1 names 'zz.nope' in skip, which is no check or subject of this envcheck "
+    "(`envcheck doctor --list` shows them)",
+]
+
+
+def test_check_warns_of_each_name_that_is_no_check_and_exits_1(tmp_path: Path) -> None:
     typo = tmp_path / "typo.yaml"
-    typo.write_text("skip: {gpu.pcie-lnk: 'risers'}\n")
+    typo.write_text(TYPO)
     done = envcheck("policy", "check", str(typo))
-    assert done.returncode == 2 and "'gpu.pcie-lnk' in skip or warnings_as_failures, which is no check" in done.stderr
+    assert (done.returncode, done.stderr.splitlines()) == (1, TYPO_WARNINGS)
+    assert done.stdout.splitlines()[0] == f"{typo}: valid policy, 2 key(s) over the built-in defaults, 1 group(s)"
+    as_json = envcheck("policy", "check", str(typo), "--json")
+    assert (as_json.returncode, as_json.stderr.splitlines(), json.loads(as_json.stdout)["valid"]) == (
+        1, TYPO_WARNINGS, True)
+
+
+def test_show_warns_of_each_name_that_is_no_check_and_still_shows(tmp_path: Path) -> None:
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(TYPO)
+    done = envcheck("policy", "show", "--policy", str(typo), "--host", "x", "--json")
+    assert (done.returncode, done.stderr.splitlines()) == (0, TYPO_WARNINGS)
+    assert json.loads(done.stdout)["policy"]["skip"] == {"zz.nope": "typo"}  # group g1's, over the file's
 
 
 def test_init_then_check_round_trip(tmp_path: Path) -> None:
