@@ -90,11 +90,15 @@ DROPPED_EXTENSIONS = frozenset({"yaml/_yaml", "markupsafe/_speedups", "charset_n
 # jinja2 (the scaffold's templates) with MarkupSafe. Left out, with what only they require: 1.7 MB of the 5.7 MB
 # that every host received, and most of the build's compression time (pygments alone is 4.6 MB of sources).
 # tests/fleet/test_artifact.py runs doctor from the artifact on a Python that has none of them.
-NOT_SHIPPED = frozenset({"rich", "jinja2", "docker"})
+# packaging: only this module (the build, on the controller) imports it: 0.4 MB of the 2.4 MB every host received.
+NOT_SHIPPED = frozenset({"rich", "jinja2", "docker", "packaging"})
 # psutil's modules for other systems: psutil/__init__.py imports the one of sys.platform, and the artifact serves
 # Linux hosts only (psutil's extension in it is the Linux one).
 OTHER_SYSTEMS = frozenset({"psutil/_psaix.py", "psutil/_psbsd.py", "psutil/_psosx.py", "psutil/_pssunos.py",
                            "psutil/_pswindows.py"})
+# Files of the dependencies that nothing imports at run time: click's CliRunner for tests, and nvidia-ml-py's
+# top-level example script.
+UNUSED_FILES = frozenset({"click/testing.py", "example.py"})
 # envcheck's own subpackages that neither entry imports: the smoke test (doctor runs it only with --smoke, which
 # a fleet run never passes) and the scaffold.
 NOT_SHIPPED_PACKAGES = ("envcheck/smoke/", "envcheck/scaffold/")
@@ -171,7 +175,8 @@ trap 'stop 143' TERM
 # envcheck gets a process group of its own, so that one kill ends all it started there: the Python just found
 # calls setpgid first (dash's `set -m` turns itself off without a terminal, and sh has no setpgid of its own),
 # then runs the zip in the same process, as `python ZIP` would (-I: isolated, neither PYTHON* variables, the user's
-# site nor the current folder on sys.path; -B: no .pyc written). Signals: an exec keeps ignored signals ignored,
+# site nor the current folder on sys.path; -S: no site either, so no .pth file or sitecustomize of the host runs
+# first, and a broken one cannot stop envcheck; -B: no .pyc written). Signals: an exec keeps ignored signals ignored,
 # CPython's own SIGPIPE and SIGXFSZ (a program past `ulimit -f` would go on writing; subprocess's restore_signals
 # resets the same), and sh's SIGINT and SIGQUIT for a job started with & (POSIX "Asynchronous Lists"): the
 # program gets the defaults a foreground one has.
@@ -185,7 +190,7 @@ for name in ("SIGPIPE", "SIGXFSZ", "SIGINT", "SIGQUIT"):
 os.setpgid(0, 0)
 del sys.argv[0]
 runpy.run_path(sys.argv[0], run_name="__main__")'
-(ulimit -f {cap_blocks} && exec "$py" -I -B -c "$lead" "$0" "$tmp" "$@" \\
+(ulimit -f {cap_blocks} && exec "$py" -I -S -B -c "$lead" "$0" "$tmp" "$@" \\
     </dev/null >"$tmp/stdout" 2>"$tmp/stderr") &
 run=$!
 if [ -n "$limit" ]; then
@@ -277,8 +282,9 @@ def dependencies() -> list[importlib.metadata.Distribution]:
 
 def _keeps(name: str) -> bool:
     """Whether a file of a distribution (a path relative to its site-packages) goes into the payload."""
-    if name.startswith("..") or "__pycache__" in name.split("/") or name.endswith(".pyc") or name in OTHER_SYSTEMS:
-        return False  # scripts in bin/, bytecode of one Python version, psutil's code for other systems
+    if name.startswith("..") or "__pycache__" in name.split("/") or name.endswith(".pyc") \
+            or name in OTHER_SYSTEMS or name in UNUSED_FILES:
+        return False  # scripts in bin/, bytecode of one Python version, code that never runs on a host
     if not name.endswith(".so"):
         return True
     if name.endswith(".abi3.so"):

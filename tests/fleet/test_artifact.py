@@ -49,9 +49,9 @@ def _bin(folder: Path, python: str | None) -> Path:
 
 def _program(body: str) -> str:
     """A python3 for _bin that answers the prologue's version check (``-V``) as the real one does and, where the
-    prologue starts the program (``-I -B -c LEAD ARTIFACT TMP ARGS...``), starts as the real program does (a
+    prologue starts the program (``-I -S -B -c LEAD ARTIFACT TMP ARGS...``), starts as the real program does (a
     process group of its own, by which the prologue ends the run; SIGPIPE and SIGXFSZ back to their defaults from
-    CPython's ignoring them) and runs ``body`` instead, with those arguments ($6: the artifact's temporary
+    CPython's ignoring them) and runs ``body`` instead, with those arguments ($7: the artifact's temporary
     folder)."""
     start = ("import os, signal, sys; signal.signal(signal.SIGPIPE, signal.SIG_DFL); "
              "signal.signal(signal.SIGXFSZ, signal.SIG_DFL); os.setpgid(0, 0); os.execv(sys.argv[1], sys.argv[1:])")
@@ -82,12 +82,14 @@ def test_the_payload_has_no_bytecode_and_only_the_abi3_extension() -> None:
     assert [n for n in names if n.endswith(".so")] == ["psutil/_psutil_linux.abi3.so"]
     assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
     assert {"envcheck/__main__.py", "envcheck/fleet/record.py", "click/__init__.py", "yaml/__init__.py",
-            "packaging/version.py", "pynvml.py"} <= set(names)
+            "psutil/_pslinux.py", "pynvml.py"} <= set(names)
     # rich and jinja2 (smoke's progress, the scaffold), the docker SDK (smoke --docker and verify; doctor speaks to
-    # the engine through envcheck/dockerapi.py), and what only they require: never imported there.
+    # the engine through envcheck/dockerapi.py), packaging (the artifact's build), and what only they require:
+    # never imported there; nor psutil's modules for other systems, nor click's test runner.
     assert not {name.split("/", 1)[0] for name in names} & {"rich", "pygments", "markdown_it", "mdurl", "jinja2",
                                                               "markupsafe", "docker", "requests", "urllib3",
-                                                              "certifi", "idna", "charset_normalizer"}
+                                                              "certifi", "idna", "charset_normalizer", "packaging"}
+    assert not {"psutil/_pswindows.py", "psutil/_psosx.py", "click/testing.py", "example.py"} & set(names)
     assert not [n for n in names if n.startswith(("envcheck/smoke/", "envcheck/scaffold/"))]
 
 
@@ -137,7 +139,7 @@ def test_a_program_that_never_ends_is_ended_at_the_deadline_with_its_group(artif
                                                                            tmp_path: Path) -> None:
     # A python3 that answers the version check and then, in the artifact's folder, never ends and ignores TERM
     # (the watchdog's KILL comes END_GRACE_S later), with a child of its own: the host kind `stalls`, worse.
-    stalls = _program("trap '' TERM\ncd \"$6\" || exit 9\nsleep 100000 &\nwhile :; do sleep 1; done\n")
+    stalls = _program("trap '' TERM\ncd \"$7\" || exit 9\nsleep 100000 &\nwhile :; do sleep 1; done\n")
     timeout_s = DEADLINE_RESERVE_S + 1  # whole seconds: the program gets one
     started = time.monotonic()
     done = _run(artifact, tmp_path, str(_bin(tmp_path / "bin", stalls)), "--timeout", str(timeout_s), "--host", "h")
@@ -151,7 +153,7 @@ def test_a_program_that_never_ends_is_ended_at_the_deadline_with_its_group(artif
 def test_a_hangup_ends_the_run_with_everything_it_started(artifact: Artifact, tmp_path: Path) -> None:
     # What the host sees when the controller closes the ssh session (`ssh -O exit` at the end of a fleet run): a
     # SIGHUP to the artifact's shell, with no --timeout of its own.
-    stalls = _program("cd \"$6\" || exit 9\nsleep 100000\n")
+    stalls = _program("cd \"$7\" || exit 9\nsleep 100000\n")
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     env = {"PATH": str(_bin(tmp_path / "bin", stalls)), "HOME": str(tmp_path), "TMPDIR": str(scratch)}

@@ -56,7 +56,7 @@ PROGRAM = "/usr/local/lib/fleet-test-program"
 
 def _python3_that(then: str) -> str:
     """Setup that replaces python3 by a script: every question (``-V``: which Python is this?) goes to the real one,
-    and where the artifact's prologue starts its program (``python3 -I -B -c LEAD ARTIFACT TMP ...``) the program
+    and where the artifact's prologue starts its program (``python3 -I -S -B -c LEAD ARTIFACT TMP ...``) the program
     starts as the real one does (a process group of its own, SIGPIPE and SIGXFSZ back to their defaults) and then
     runs the sh lines ``then`` instead of envcheck."""
     start = ("import os, signal, sys; signal.signal(signal.SIGPIPE, signal.SIG_DFL); "
