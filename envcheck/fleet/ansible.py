@@ -13,6 +13,7 @@ noexec /tmp does not stop it); the artifact removes that folder on every exit pa
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import shutil
@@ -69,17 +70,62 @@ def _tool(name: str) -> str | None:
     return str(here) if here.exists() else shutil.which(name)
 
 
+# Settings envcheck prefers, each only where the admin's own configuration (its environment variable, or the key
+# in the ansible.cfg their ansible-playbook reads) says nothing: variable -> (ansible.cfg section, key, value).
+# ssh_args without -C (Ansible's default compresses; the artifact is a zip already), with a connection master per
+# host, so that the run can end every connection it opened, sessions and all, when it ends (_end_connections): a
+# task cut by Ansible's `timeout` leaves its ssh client running otherwise.
+# https://docs.ansible.com/ansible/latest/reference_appendices/config.html
+PREFERRED = {
+    "ANSIBLE_TIMEOUT": ("defaults", "timeout", str(CONNECT_TIMEOUT_S)),
+    "ANSIBLE_SSH_ARGS": ("ssh_connection", "ssh_args", "-o ControlMaster=auto -o ControlPersist=10s"),
+    "ANSIBLE_REMOTE_TMP": ("defaults", "remote_tmp", "/tmp"),
+}
+
+
+def admin_config(cwd: Path | None = None) -> Path | None:
+    """The ansible.cfg the admin's own ansible-playbook would read from here, in Ansible's order: $ANSIBLE_CONFIG,
+    ./ansible.cfg (not in a world-writable folder, which Ansible ignores), ~/.ansible.cfg, /etc/ansible/ansible.cfg.
+    ansible-runner runs ansible-playbook from its own folder, where ./ansible.cfg is another file: the run names
+    this one (ANSIBLE_CONFIG) so that the inventory and the play see the admin's settings (remote_user,
+    private_key_file, ssh_args, ...). https://docs.ansible.com/ansible/latest/reference_appendices/config.html"""
+    here = cwd or Path.cwd()
+    named = os.environ.get("ANSIBLE_CONFIG")
+    if named:
+        path = Path(named).expanduser()
+        return (path / "ansible.cfg" if path.is_dir() else path).resolve()
+    candidates = []
+    try:
+        if not here.stat().st_mode & 0o002:
+            candidates.append(here / "ansible.cfg")
+    except OSError:
+        pass
+    candidates += [Path.home() / ".ansible.cfg", Path("/etc/ansible/ansible.cfg")]
+    return next((path.resolve() for path in candidates if path.is_file()), None)
+
+
+def _configured(config: Path | None) -> set[str]:
+    """The PREFERRED variables the admin has set, in the environment or in ``config``."""
+    found = {name for name in PREFERRED if name in os.environ}
+    if config is not None:
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        try:
+            parser.read(config, encoding="utf-8")
+        except (configparser.Error, OSError, UnicodeError):
+            return found  # Ansible reads it too, and says what is wrong with it
+        found |= {name for name, (section, key, _) in PREFERRED.items() if parser.has_option(section, key)}
+    return found
+
+
 def _environment(private: Path | None = None) -> dict[str, str]:
     """Variables for ansible-inventory and ansible-playbook: this Python's scripts first on PATH (where the
-    extra installed them), an unparsable inventory an error rather than an empty fleet, Ansible's controller
-    files inside the run's private folder, and /tmp as the hosts' remote tmp."""
+    extra installed them), the admin's ansible.cfg by name, an unparsable inventory an error rather than an empty
+    fleet, Ansible's controller files inside the run's private folder, and PREFERRED where the admin set nothing."""
     env = {
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)]),
         # https://docs.ansible.com/ansible/latest/reference_appendices/config.html#inventory-unparsed-is-failed
         "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
         "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True",
-        "ANSIBLE_REMOTE_TMP": "/tmp",
-        "ANSIBLE_TIMEOUT": str(CONNECT_TIMEOUT_S),
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_NOCOLOR": "True",
         # ansible-runner's callback empties an event's result whose repr is longer than this (700000 by default,
@@ -87,13 +133,14 @@ def _environment(private: Path | None = None) -> dict[str, str]:
         # stdout_lines), escaped.
         "MAX_EVENT_RES": str(6 * OUTPUT_CAP_BYTES),
     }
+    config = admin_config()
+    if config is not None:
+        env["ANSIBLE_CONFIG"] = str(config)
+    configured = _configured(config)
+    env.update({name: value for name, (_, _, value) in PREFERRED.items() if name not in configured})
     if private is not None:
         env["ANSIBLE_LOCAL_TEMP"] = str(private / "tmp")
         env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(private / "cp")
-        # Without -C: the artifact is a zip already. A connection master per host, so that the run can end every
-        # connection it opened, sessions and all, when it ends (_end_connections): a task cut by Ansible's
-        # `timeout` leaves its ssh client running otherwise.
-        env["ANSIBLE_SSH_ARGS"] = "-o ControlMaster=auto -o ControlPersist=10s"
     return env
 
 

@@ -39,6 +39,9 @@ EXIT_CANNOT_START = 91
 RECEIVE = """umask 077
 d=$(mktemp -d "${{TMPDIR:-/tmp}}/envcheck.XXXXXXXXXX") || {{
     echo "envcheck: cannot create a private temporary folder" >&2; exit {cannot_start}; }}
+trap 'rm -rf "$d"; exit 129' HUP
+trap 'rm -rf "$d"; exit 143' TERM
+trap 'rm -rf "$d"; exit 130' INT
 if cat >"$d/{name}"; then
     n=$(wc -c <"$d/{name}")
     [ $n -eq {size} ] && exec /bin/sh "$d/{name}" --in "$d" {args}

@@ -421,3 +421,20 @@ def test_the_page_renders_in_chromium_and_its_grid_reads_back(merged: Merged, tm
     shot = tmp_path / "fleet.png"
     taken = _chromium(f"--screenshot={shot}", "--window-size=1400,900", merged.html.as_uri())
     assert taken.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", taken.stderr[-2000:]
+
+
+def test_the_admins_ansible_cfg_in_the_folder_they_run_from_is_the_runs(ssh_fleet: Fleet, tmp_path: Path) -> None:
+    # The key and user come only from ./ansible.cfg, as an admin keeps them beside their inventory: ansible-runner
+    # runs ansible-playbook from a folder of its own, where Ansible would not find that file by itself. (Last in
+    # this module: a host started after the stopped one may get its port.)
+    host = ssh_fleet.start([HostSpec("lab-cfg", "ok", "lab")])[0]
+    (tmp_path / "inventory.ini").write_text(f"lab-cfg ansible_host=127.0.0.1 ansible_port={host.port}\n")
+    (tmp_path / "ansible.cfg").write_text(
+        f"[defaults]\nremote_user = root\nprivate_key_file = {ssh_fleet.private_key}\nhost_key_checking = False\n"
+        "[ssh_connection]\nssh_args = -o ControlMaster=auto -o ControlPersist=5s -o UserKnownHostsFile=/dev/null\n")
+    env = {k: v for k, v in env_without_ssh_agent().items() if not k.startswith("ANSIBLE_")}
+    done = subprocess.run([ENVCHECK, "fleet", "-i", "inventory.ini", "--out", "out"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
+    data = json.loads((tmp_path / "out" / safe_file_name("lab-cfg")).read_text())
+    assert (data["schema"], data["host"]) == ("envcheck.report", "lab-cfg"), data.get("message", done.stderr)
+    assert done.returncode in (EXIT_OK, EXIT_FAILED, EXIT_UNKNOWN)
