@@ -203,10 +203,12 @@ def _read_environments_txt(home: str) -> tuple[str, tuple[str, ...], tuple[str, 
 
 
 def parse_info(text: str, command: str = "conda info --json") -> tuple[dict[str, Any] | None, str]:
-    """conda's JSON object, or why there is none. Tolerates noise before the object (plugins that print)."""
+    """conda's JSON object, or why there is none. Tolerates noise before the object (plugins that print). Any text
+    at all is an answer, never an exception: json raises ValueError for an integer of more digits than
+    sys.get_int_max_str_digits() allows, and RecursionError for nesting deeper than its recursion limit."""
     try:
         whole = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         whole = None
     if isinstance(whole, dict):
         return whole, ""
@@ -220,6 +222,8 @@ def parse_info(text: str, command: str = "conda info --json") -> tuple[dict[str,
         data, _ = json.JSONDecoder().raw_decode(text, start)
     except json.JSONDecodeError as exc:
         return None, f"`{command}` printed something that is not JSON ({exc.msg} at char {exc.pos})"
+    except (ValueError, RecursionError) as exc:
+        return None, f"`{command}` printed JSON that cannot be read ({type(exc).__name__}: {str(exc)[:120]})"
     return data, ""
 
 

@@ -193,6 +193,11 @@ def test_version_falls_back_to_the_base_record_when_info_hangs(miniforge: Path) 
     ("echo 'Segmentation fault (core dumped)'", "printed no JSON: Segmentation fault (core dumped)"),
     ("printf '{\"conda_version\": \"25.'", "printed something that is not JSON"),
     ("echo '[1, 2, 3]'", "printed JSON that is not an object"),
+    # An integer longer than Python converts (sys.get_int_max_str_digits), after a plugin's line; nesting deeper
+    # than json's recursion allows: each an answer that cannot be read, never a probe that crashed.
+    ("""exec python3 -c 'print("plugin: hi " + "{\\"n\\": " + "9" * 5000 + "}")'""",
+     "printed JSON that cannot be read (ValueError: Exceeds the limit"),
+    ("""exec python3 -c 'print("{\\"a\\": " + "[" * 200000)'""", "printed JSON that cannot be read (RecursionError"),
 ])
 def test_garbage_output_is_unknown_with_the_reason(tmp_path: Path, body: str, reason: str) -> None:
     conda = write_standin(tmp_path / "bin" / "conda", body)
