@@ -18,8 +18,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping
 
-from envcheck import packagedata
-
 if TYPE_CHECKING:
     from envcheck.runner import CommandResult
 
@@ -54,6 +52,8 @@ class KernelLog:
 
 @functools.lru_cache(maxsize=1)
 def table() -> dict[int, XidInfo]:
+    from envcheck import packagedata  # here: the kernel-log reader above runs standalone (stdlib only)
+
     text = packagedata.read_text("xid.json")
     rows = json.loads(text)["codes"]
     return {int(r["code"]): XidInfo(int(r["code"]), r["name"], r["severity"], r["action"]) for r in rows}
