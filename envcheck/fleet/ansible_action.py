@@ -27,8 +27,6 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from ansible.plugins.action import ActionBase
-
 # Kept in step with envcheck/fleet/artifact.py (a test holds them together): this file runs where envcheck
 # may not be importable.
 ARTIFACT_NAME = "envcheck-fleet.sh"
@@ -74,23 +72,41 @@ def artifact_args(host: object, groups: object, timeout_s: object) -> list[str]:
     return args
 
 
-class ActionModule(ActionBase):  # type: ignore[misc]  # ansible-core ships no type information
-    TRANSFERS_FILES = False  # the artifact goes on the command's stdin: no remote tmp folder
-    _VALID_ARGS = frozenset({"artifact", "host", "groups", "timeout_s"})
-    _supports_check_mode = True  # it changes nothing on the host
+def _action_module() -> type:
+    """The plugin's class, on ansible-core's ActionBase (imported here, see __getattr__)."""
+    from ansible.plugins.action import ActionBase
 
-    def run(self, tmp: Any = None, task_vars: Any = None) -> dict[str, Any]:
-        result: dict[str, Any] = super().run(tmp, task_vars)
-        result["changed"] = False
-        spec = self._task.args
-        try:
-            args = artifact_args(spec.get("host"), spec.get("groups", []), spec.get("timeout_s", 600))
-            with open(str(spec.get("artifact")), "rb") as handle:
-                data = handle.read()
-        except (OSError, ValueError, TypeError) as exc:
-            result.update(failed=True, msg=f"envcheck_run: {exc}")
+    class ActionModule(ActionBase):  # type: ignore[misc]  # ansible-core ships no type information
+        TRANSFERS_FILES = False  # the artifact goes on the command's stdin: no remote tmp folder
+        _VALID_ARGS = frozenset({"artifact", "host", "groups", "timeout_s"})
+        _supports_check_mode = True  # it changes nothing on the host
+
+        def run(self, tmp: Any = None, task_vars: Any = None) -> dict[str, Any]:
+            result: dict[str, Any] = super().run(tmp, task_vars)
+            result["changed"] = False
+            spec = self._task.args
+            try:
+                args = artifact_args(spec.get("host"), spec.get("groups", []), spec.get("timeout_s", 600))
+                with open(str(spec.get("artifact")), "rb") as handle:
+                    data = handle.read()
+            except (OSError, ValueError, TypeError) as exc:
+                result.update(failed=True, msg=f"envcheck_run: {exc}")
+                return result
+            done = self._low_level_execute_command(receive_command(len(data), args), sudoable=True, in_data=data,
+                                                   executable="/bin/sh")
+            result.update(rc=done.get("rc"), stdout=done.get("stdout", ""), stderr=done.get("stderr", ""))
             return result
-        done = self._low_level_execute_command(receive_command(len(data), args), sudoable=True, in_data=data,
-                                               executable="/bin/sh")
-        result.update(rc=done.get("rc"), stdout=done.get("stdout", ""), stderr=done.get("stderr", ""))
-        return result
+
+    return ActionModule
+
+
+def __getattr__(name: str) -> Any:
+    """``ActionModule``, made on first use (PEP 562): ansible-core's plugin loader imports this file and then asks
+    for the class by name (getattr), so Ansible gets it as from any plugin, while a process that imports this module
+    for its commands alone (envcheck's tests) never imports ansible, which changes the interpreter it is imported in
+    (ansible-core 2.19 replaces sys.intern, and torch.compile then refuses to trace it)."""
+    if name == "ActionModule":
+        made = _action_module()
+        globals()[name] = made
+        return made
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,13 @@ def test_arguments_are_one_word_each_for_the_hosts_shell() -> None:
     assert args == ["--timeout", "30", "--host", "a'b; rm -rf /", "--group", "g$(x)"]
     command = ansible_action.receive_command(5, args)
     assert "--in \"$d\" --timeout 30 --host 'a'\"'\"'b; rm -rf /' --group 'g$(x)'\n" in command
+
+
+def test_ansible_is_imported_only_when_ansible_asks_for_the_plugin() -> None:
+    # Importing ansible changes the interpreter (ansible-core 2.19 replaces sys.intern): a process that imports the
+    # module for its commands must not get that. Ansible's loader asks for ActionModule by name; that imports it.
+    code = ("import sys\nimport envcheck.fleet.ansible_action as plugin\nbefore = 'ansible' in sys.modules\n"
+            "from ansible.plugins.action import ActionBase\n"
+            "print(before, issubclass(plugin.ActionModule, ActionBase), sys.intern.__class__.__name__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.stdout.split()[:2] == ["False", "True"], done.stderr
