@@ -132,11 +132,21 @@ def end_tree(child: Child, grace_s: float = 1.0) -> int | None:
 @atexit.register
 def end_all() -> None:
     """End every tree still running: at exit, those of commands on probe threads the engine stopped waiting for.
-    They run in sessions of their own, so nothing else would end them."""
-    with _live_lock:
-        running = list(_live.values())
-    for child in running:
-        end_tree(child, grace_s=0.2)
+    They run in sessions of their own, so nothing else would end them.
+
+    A TERM or HUP that arrives meanwhile raises SystemExit here (envcheck/shutdown.py's handlers are still in place
+    while Python runs its exit hooks), which Python would print as "Exception ignored in atexit callback" with a
+    traceback, leaving the rest running: the process is ending already, so the work goes on and the exit code
+    stays the run's."""
+    while True:
+        try:
+            with _live_lock:
+                running = list(_live.values())
+            for child in running:
+                end_tree(child, grace_s=0.2)
+            return
+        except SystemExit:
+            continue
 
 
 def close() -> None:
