@@ -4,6 +4,7 @@ Importing the CLI takes a noticeable fraction of a second (click, the commands).
 that time would otherwise print a KeyboardInterrupt traceback or kill envcheck without its clean-up; here each
 ends the run quietly with 130, 143 or 129 (envcheck/shutdown.py). Once the CLI is loaded, Ctrl-C is
 KeyboardInterrupt again (click says "Aborted."), and cli.main keeps SIGTERM and SIGHUP ending the run in order.
+Once the CLI has returned or raised, a signal is only noted (shutdown.exiting): the process is exiting already.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ def main() -> None:
 
     if signal.getsignal(signal.SIGINT) is shutdown.exit_on_signal:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    cli_main()
+    try:
+        cli_main()
+    finally:
+        shutdown.exiting()
 
 
 if __name__ == "__main__":

@@ -40,6 +40,25 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     signal.default_int_handler(signum, frame)
 
 
+def note_only(signum: int, frame: FrameType | None) -> None:
+    """A signal handler for after the run: the signal is noted and nothing more (see :func:`exiting`)."""
+    _received.append(signum)
+
+
+def exiting() -> None:
+    """The run is over and the process is exiting: from here a Ctrl-C, TERM or HUP is noted and nothing more. The
+    exit goes on with the run's exit code: Python still joins the threads of concurrent.futures (each bounded by
+    its command's deadline) and runs the exit hooks, which end the commands still running (proctree.end_all), and
+    an exception raised there would only surface as an "Exception ignored in ..." traceback. Only the main thread
+    may set handlers: elsewhere this changes nothing."""
+    try:
+        for signum in (signal.SIGINT, *ENDING):
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                signal.signal(signum, note_only)
+    except ValueError:  # not the main thread
+        pass
+
+
 def install(signums: tuple[int, ...]) -> dict[int, _Handler]:
     """Make each of ``signums`` end the run (:func:`exit_on_signal`); the handlers it replaced, by signal. Only
     the main thread may set handlers (and only it receives signals): elsewhere this installs nothing."""

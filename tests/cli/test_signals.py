@@ -81,3 +81,14 @@ def test_a_signal_during_doctor_ends_it_and_the_child_it_waits_for(tmp_path: Pat
         proc.kill()
     assert (proc.returncode, out, err) == (code, "", said)
     assert gone_within(pid, 5.0), f"the hanging conda (pid {pid}) outlived envcheck"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_after_the_run_is_noted_and_the_exit_goes_on_quietly(signum: int) -> None:
+    # What envcheck/__main__.py does once the CLI has returned: Python's exit (thread joins, exit hooks) then runs
+    # with the run's exit code, and no handler raises into it.
+    code = ("import os, signal, sys\nfrom envcheck import shutdown\nshutdown.install((signal.SIGINT, *shutdown.ENDING))"
+            f"\nshutdown.exiting()\nos.kill(os.getpid(), {int(signum)})\nprint('went on', shutdown._received)\n"
+            "sys.exit(3)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (3, f"went on [{int(signum)}]\n", "")
