@@ -180,7 +180,9 @@ def _no_constant(name: str) -> NoReturn:
 
 
 def _bad(message: str) -> NoReturn:
-    raise BadFile(message)
+    """A BadFile whose message may quote the file (a schema name, a key, an outcome): cleaned and masked as every
+    other text read from a host's file, since error rows reach the same outputs."""
+    raise BadFile(clean(message, masked=True))
 
 
 def _kind(value: object) -> str:

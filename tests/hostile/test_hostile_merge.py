@@ -59,6 +59,21 @@ def test_secrets_in_a_hosts_facts_are_masked_where_drift_shows_them(tmp_path: Pa
     assert [odd["gpu-02"] for odd in kernel] == ["6.8.0 ***"]
 
 
+def test_what_an_error_row_quotes_from_a_bad_file_is_masked_too(tmp_path: Path) -> None:
+    # Each file gives no host, and its error row quotes what was wrong: a schema, a key, an outcome, a status.
+    document = run_doctor("gpu-01", ("lab",))
+    write(tmp_path, "schema.json", {"schema": f"x {TOKEN} \x1b[2J"})
+    write(tmp_path, "outcome.json", {**host_error("h", "run-failed", "m"), "outcome": "PASSWORD=hunter2hunter2"})
+    results = [dict(document["results"][0], status="https://ada:s3cr3t-pw@example.org/x")]
+    write(tmp_path, "status.json", {**document, "results": results})
+    (tmp_path / "key.json").write_text(f'{{"schema": "envcheck.report", "{TOKEN}": 1, "{TOKEN}": 2}}')
+    view = merge_paths([str(tmp_path)])
+    messages = {Path(e.path).name: e.message for e in view.file_errors}
+    assert sorted(messages) == ["key.json", "outcome.json", "schema.json", "status.json"]
+    assert [name for name, message in messages.items() if any(s in message for s in SECRETS)] == []
+    assert "\x1b" not in messages["schema.json"] and "***" in messages["schema.json"]
+
+
 def test_a_host_error_message_is_masked_when_read(tmp_path: Path) -> None:
     record = read_host_file(str(write(tmp_path, "h.json", host_error("h", "run-failed", f"token {TOKEN}"))))
     assert isinstance(record, HostErrorRecord)
