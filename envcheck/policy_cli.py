@@ -133,7 +133,7 @@ def register(group: click.Group) -> None:
                              "groups": [{"name": g.name, "hosts": list(g.hosts),
                                          "inventory_groups": list(g.inventory_groups),
                                          "overrides": sorted(g.overrides)} for g in source.groups],
-                             "unmatched": unmatched}, indent=2, ensure_ascii=False))
+                             "unmatched": unmatched, "unknown_names": unknown}, indent=2, ensure_ascii=False))
         else:
             echo(check_text(source))
         for warning in unknown:

@@ -117,8 +117,9 @@ def test_check_warns_of_each_name_that_is_no_check_and_exits_1(tmp_path: Path) -
     assert (done.returncode, done.stderr.splitlines()) == (1, TYPO_WARNINGS)
     assert done.stdout.splitlines()[0] == f"{typo}: valid policy, 2 key(s) over the built-in defaults, 1 group(s)"
     as_json = envcheck("policy", "check", str(typo), "--json")
-    assert (as_json.returncode, as_json.stderr.splitlines(), json.loads(as_json.stdout)["valid"]) == (
-        1, TYPO_WARNINGS, True)
+    checked = json.loads(as_json.stdout)
+    assert (as_json.returncode, as_json.stderr.splitlines(), checked["valid"]) == (1, TYPO_WARNINGS, True)
+    assert ["envcheck: warning: " + text for text in checked["unknown_names"]] == TYPO_WARNINGS
 
 
 def test_show_warns_of_each_name_that_is_no_check_and_still_shows(tmp_path: Path) -> None:
