@@ -7,8 +7,8 @@ one file per inventory host in the out folder (envcheck/fleet/classify.py).
 
 What a host sees: one play, one task, no fact gathering: envcheck's action plugin (envcheck/fleet/ansible_action.py)
 sends the artifact on one ssh command's stdin into a private folder under /tmp and runs it there with /bin/sh (so a
-noexec /tmp does not stop it); the artifact removes that folder on every exit path. Ansible's remote tmp is set to
-/tmp all the same, so that no ~/.ansible/tmp is made on a host should Ansible need one.
+noexec /tmp does not stop it); the artifact removes that folder on every exit path. Ansible's remote tmp is /tmp
+unless the admin set one (PREFERRED), so that no ~/.ansible/tmp is made on a host should Ansible need one.
 """
 
 from __future__ import annotations
@@ -231,8 +231,8 @@ def _end_connections(folder: Path) -> None:
     """Close every ssh connection master of the run (one socket each in its ControlPath folder) before the folder
     goes. A master outlives the run by ControlPersist when idle, and for as long as its session lasts when a task
     was cut by Ansible's ``timeout``: that ends the worker, not its ssh client, nor the session on the host.
-    ``-O exit`` ends a master at once, sessions and all, and sshd then hangs up on the host's side (the artifact
-    ends its run on that HUP). https://man.openbsd.org/ssh#O"""
+    ``-O exit`` ends a master at once, sessions and all; what a cut session ran on the host ends at its own
+    deadline (the artifact's --timeout comes before the task's). https://man.openbsd.org/ssh#O"""
     try:
         sockets = sorted(path for path in folder.iterdir() if path.is_socket())
     except OSError:

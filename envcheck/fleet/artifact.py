@@ -5,17 +5,19 @@ POSIX sh prologue followed by a zip archive (the layout of a zipapp with a sheba
 zip's central directory from the end of the file, so it runs a zip with other data in front; sh reads the
 prologue line by line and stops at its `exit`, before the binary part). The prologue:
 
-- finds python3 / python3.1x / python on PATH and keeps the first that is CPython >= 3.10; none: exit 90
-  (EXIT_NO_PYTHON, the controller's "no-python");
-- makes a private folder (mktemp -d, umask 077) and removes it on every exit path (an EXIT trap; HUP, INT and
+- finds python3 / python3.1x / python on PATH and keeps the first whose ``-V`` says 3.10 or newer (the program
+  then checks that it is CPython); none: exit 90 (EXIT_NO_PYTHON, the controller's "no-python");
+- given ``--in FOLDER`` (envcheck's Ansible task received the file into a private folder), uses that folder and
+  removes it; else
+  makes a private folder (mktemp -d, umask 077); removes it on every exit path (an EXIT trap; HUP, INT and
   TERM go through it too);
 - given ``--timeout SECONDS`` (the host's deadline, which the controller's task ``timeout`` enforces too), ends
   envcheck before that deadline: envcheck runs in a process group of its own, and a watchdog (sh and ``sleep``
   only: a host may have no coreutils ``timeout``) sends it TERM at SECONDS less DEADLINE_RESERVE_S and a tenth,
   and KILL END_GRACE_S later; it then exits 92 (EXIT_TIMED_OUT, the controller's "timed-out"). On every exit
-  path the group and the watchdog are ended, so nothing the artifact started outlives it; a HUP (the ssh
-  session closed by the controller) ends the run the same way;
-- runs the zip with that Python (-s -E -B: no user site, no PYTHON* variables, no .pyc written), whose
+  path the group and the watchdog are ended, so nothing the artifact started outlives it; a HUP, INT or TERM
+  to the prologue ends the run the same way;
+- runs the zip with that Python (-I -S -B: isolated, no site, no .pyc written), whose
   ``__main__`` (envcheck/fleet/artifact_main.py) unpacks there what cannot be imported from a zip (psutil with
   its extension, pynvml and the gpu probe's child, run by path), imports the rest, envcheck included, from the
   zip, and runs ``envcheck doctor --json``
@@ -92,13 +94,11 @@ DROPPED_EXTENSIONS = frozenset({"yaml/_yaml", "markupsafe/_speedups", "charset_n
 # tests/fleet/test_artifact.py runs doctor from the artifact on a Python that has none of them.
 # packaging: only this module (the build, on the controller) imports it: 0.4 MB of the 2.4 MB every host received.
 NOT_SHIPPED = frozenset({"rich", "jinja2", "docker", "packaging"})
-# psutil's modules for other systems: psutil/__init__.py imports the one of sys.platform, and the artifact serves
-# Linux hosts only (psutil's extension in it is the Linux one).
-OTHER_SYSTEMS = frozenset({"psutil/_psaix.py", "psutil/_psbsd.py", "psutil/_psosx.py", "psutil/_pssunos.py",
-                           "psutil/_pswindows.py"})
-# Files of the dependencies that nothing imports at run time: click's CliRunner for tests, and nvidia-ml-py's
-# top-level example script.
-UNUSED_FILES = frozenset({"click/testing.py", "example.py"})
+# Files of the dependencies that nothing imports on a host: psutil's modules for other systems (psutil/__init__.py
+# imports the one of sys.platform, and the artifact serves Linux hosts only: its psutil extension is the Linux
+# one), click's CliRunner for tests, and nvidia-ml-py's top-level example script.
+UNUSED_FILES = frozenset({"psutil/_psaix.py", "psutil/_psbsd.py", "psutil/_psosx.py", "psutil/_pssunos.py",
+                          "psutil/_pswindows.py", "click/testing.py", "example.py"})
 # envcheck's own subpackages that neither entry imports: the smoke test (doctor runs it only with --smoke, which
 # a fleet run never passes) and the scaffold.
 NOT_SHIPPED_PACKAGES = ("envcheck/smoke/", "envcheck/scaffold/")
@@ -161,8 +161,8 @@ end_run() {{
     [ -z "$watchdog" ] || kill "$watchdog" 2>/dev/null
     run= watchdog=
 }}
-# A signal (HUP: the ssh session closed) gives envcheck a TERM first: it then ends the children it started in
-# sessions of their own (envcheck/shutdown.py), which a kill of its group would miss.
+# A signal (HUP: a terminal the artifact was started from closed) gives envcheck a TERM first: it then ends the
+# children it started in sessions of their own (envcheck/shutdown.py), which a kill of its group would miss.
 stop() {{
     if [ -n "$run" ] && kill -TERM -"$run" "$run" 2>/dev/null; then sleep 1; fi
     exit "$1"
@@ -283,7 +283,7 @@ def dependencies() -> list[importlib.metadata.Distribution]:
 def _keeps(name: str) -> bool:
     """Whether a file of a distribution (a path relative to its site-packages) goes into the payload."""
     if name.startswith("..") or "__pycache__" in name.split("/") or name.endswith(".pyc") \
-            or name in OTHER_SYSTEMS or name in UNUSED_FILES:
+            or name in UNUSED_FILES:
         return False  # scripts in bin/, bytecode of one Python version, code that never runs on a host
     if not name.endswith(".so"):
         return True

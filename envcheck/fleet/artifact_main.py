@@ -2,7 +2,7 @@
 
 Standard library only, and valid on every CPython envcheck supports (3.10+): nothing of envcheck or its
 dependencies is importable until this module has put them on sys.path. Run as ``python ARTIFACT TMP ARGS...``
-(isolated: -I) by the prologue (envcheck/fleet/artifact.py), which made TMP (a private folder it removes on every
+(isolated: -I -S) by the prologue (envcheck/fleet/artifact.py), which made TMP (a private folder it removes on every
 exit path): unpack there what cannot run from a zip (the members the artifact's UNPACK list names), put that and
 the zip's payload first on sys.path (ahead of anything installed on the host, which must not shadow the versions
 envcheck was built with), then run ``envcheck doctor --json ARGS`` in this process. ``python ARTIFACT --record

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from envcheck import __version__
 from envcheck.model import Report, Result
+from envcheck.report.jsontext import indented
 from envcheck.report.safetext import json_safe_report, json_text
 
 SCHEMA = "envcheck.report"
@@ -56,4 +56,4 @@ def envelope(report: Report) -> dict[str, Any]:
 def render_json(report: Report) -> str:
     """The envelope as indented JSON. Mask secrets first (envcheck.redact.Redactor.report): on the raw strings,
     not on this text, where a secret holding a quote or a non-ASCII letter is already escaped."""
-    return json.dumps(envelope(json_safe_report(report)), indent=2, default=str) + "\n"
+    return indented(envelope(json_safe_report(report))) + "\n"
