@@ -9,19 +9,21 @@ Once the CLI has returned or raised, a signal is only noted (shutdown.exiting): 
 
 from __future__ import annotations
 
+import importlib
 import signal
 
 from envcheck import shutdown
 
 
-def main() -> None:
+def main(entry: str = "envcheck.cli") -> None:
+    """Run ``entry``'s ``main()``: the CLI, or the fleet artifact's doctor (envcheck.fleet.hostdoctor)."""
     shutdown.install((signal.SIGINT, *shutdown.ENDING))
-    from envcheck.cli import main as cli_main
+    run = importlib.import_module(entry).main
 
     if signal.getsignal(signal.SIGINT) is shutdown.exit_on_signal:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        cli_main()
+        run()
     finally:
         shutdown.exiting()
 

@@ -14,20 +14,16 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
 import click
 
-from envcheck import __version__, shutdown
-from envcheck.model import EXIT_BROKEN_PIPE, EXIT_OUTPUT, EXIT_USAGE, EnvcheckError, Report, UsageError
+from envcheck import __version__
+from envcheck.model import EXIT_USAGE, Report, UsageError
 from envcheck.output import (
-    OutputError,
-    ReaderGone,
     ReportOptions,
     echo,
     echo_rows,
     emit_report,
     fail,
-    quiet_stdout,
-    report_options,
+    run_guarded,
     say,
-    stdout_closed,
     use_color,
     writing_stdout,
 )
@@ -37,6 +33,36 @@ if TYPE_CHECKING:  # importing policy at run time is left to the commands that j
     from envcheck.policy_groups import PolicySource
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+_REPORT_OPTIONS = (
+    click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON report and nothing else."),
+    click.option("--share", is_flag=True, help="Print a markdown report for a bug report (secrets masked, home as ~)."),
+    click.option("--brief", is_flag=True,
+                 help="Print one line: the outcome and the first problem (for NHC, node-problem-detector, Nagios)."),
+    click.option("--junit", metavar="FILE", help="Also write a JUnit XML report to FILE."),
+    click.option("--prometheus", metavar="FILE",
+                 help="Also write Prometheus metrics to FILE (node_exporter's textfile collector format)."),
+    click.option("-v", "--verbose", is_flag=True, help="Show every result with its evidence and duration."),
+    click.option("--color/--no-color", default=None,
+                 help="Colour on or off (default: off with NO_COLOR, on with FORCE_COLOR, else only on a terminal)."),
+)
+
+
+def report_options(command: F) -> F:
+    """Add the report options to a command, checked before it runs, and hand them over as ``report``."""
+
+    @functools.wraps(command)
+    def checked(*args: Any, as_json: bool, share: bool, brief: bool, junit: str | None, prometheus: str | None,
+                verbose: bool, color: bool | None, **kwargs: Any) -> Any:
+        report = ReportOptions(as_json=as_json, share=share, brief=brief, junit=junit, prometheus=prometheus,
+                               verbose=verbose, color=color)
+        report.check()
+        return command(*args, report=report, **kwargs)
+
+    for option in reversed(_REPORT_OPTIONS):
+        checked = option(checked)
+    return checked  # type: ignore[return-value]  # the same call, with the five options folded into one
 
 
 def _first_paragraph(command: click.Command) -> str:
@@ -539,32 +565,19 @@ _register_policy_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: the one place where errors become messages and exit codes."""
+    """Entry point: click's own errors become messages and exit codes here, envcheck's in output.run_guarded."""
     args = list(argv) if argv is not None else sys.argv[1:]
     # --json means JSON on stdout even for an error found while parsing, so it is looked for in argv itself.
     as_json = "--json" in (args[:args.index("--")] if "--" in args else args)
-    if stdout_closed():
-        # Nothing envcheck prints could be seen, and the next file opened would take descriptor 1.
-        say("envcheck: error: stdout is closed; redirect it to a file or /dev/null instead")
-        sys.exit(EXIT_OUTPUT)
-    try:
-        # SIGTERM and SIGHUP end any command through SystemExit(143 / 129), which unwinds it and ends the children
-        # it started (envcheck/shutdown.py); Ctrl-C stays KeyboardInterrupt, which click makes "Aborted." (130).
-        with shutdown.ending_on_signals():
+
+    def command() -> int | None:
+        try:
             code = cli.main(args=args, prog_name="envcheck", standalone_mode=False)
-    except click.exceptions.Abort:
-        fail("Aborted.", 130, as_json=as_json, show=lambda: click.echo("Aborted.", err=True))
-    except click.ClickException as exc:
-        fail(exc.format_message(), EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code,
-             as_json=as_json, show=exc.show)
-    except OutputError as exc:
-        quiet_stdout()
-        if not isinstance(exc, ReaderGone):  # a reader that left asked for no more: said nothing, like cat
-            say(f"envcheck: error: {exc}")
-        sys.exit(exc.exit_code)
-    except EnvcheckError as exc:
-        fail(str(exc), exc.exit_code, as_json=as_json)
-    except BrokenPipeError:  # a write that did not go through output.echo: the same end as one that did
-        quiet_stdout()
-        sys.exit(EXIT_BROKEN_PIPE)
-    sys.exit(code if isinstance(code, int) else 0)
+        except click.exceptions.Abort:
+            fail("Aborted.", 130, as_json=as_json, show=lambda: click.echo("Aborted.", err=True))
+        except click.ClickException as exc:
+            fail(exc.format_message(), EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code,
+                 as_json=as_json, show=exc.show)
+        return code if isinstance(code, int) else None
+
+    run_guarded(command, as_json=as_json)

@@ -1,28 +1,29 @@
 """What envcheck writes to stdout, and how a failed write ends: cli.py wires click to the commands, this module
-renders a Report the way the report options ask, checks those options before any work, and turns a stdout that is
-closed, full or gone into its own exit code. cli.py and this module are the only ones that print or exit.
+renders a Report the way the report options ask, checks those options before any work, turns a stdout that is
+closed, full or gone into its own exit code, and ends a command (:func:`run_guarded`: errors become messages and
+exit codes). cli.py, this module and the fleet artifact's doctor entry (envcheck/fleet/hostdoctor.py, which runs
+without click) are the only ones that print or exit.
+
+click is imported only to write text that needs it (escape codes, non-ASCII letters): a host of a fleet run,
+whose JSON report is ASCII, never loads it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import os
 import stat
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterator, NoReturn, Sequence, TextIO
 
-import click
-
+from envcheck import shutdown
 from envcheck.model import EXIT_BROKEN_PIPE, EXIT_OUTPUT, EnvcheckError, Report, UsageError
 
 if TYPE_CHECKING:  # the fleet package is imported only by the commands that merge
     from envcheck.fleet.merge import FleetView
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class OutputError(EnvcheckError):
@@ -50,10 +51,31 @@ def writing_stdout() -> Iterator[None]:
 
 
 def echo(text: str = "", *, nl: bool = True, color: bool | None = None) -> None:
-    """Every write to stdout of ours (click.echo flushes, so a full disk or a closed pipe shows up here).
-    ``color=True`` keeps our escape codes where click would strip them because stdout is not a terminal."""
+    """Every write to stdout of ours, flushed, so a full disk or a closed pipe shows up here. ``color=True`` keeps
+    our escape codes where click would strip them because stdout is not a terminal."""
     with writing_stdout():
-        click.echo(text, nl=nl, color=color)
+        _write(sys.stdout, text + "\n" if nl else text, color=color)
+
+
+def _write(stream: TextIO | None, text: str, *, color: bool | None = None, err: bool = False) -> None:
+    """Write and flush. Plain ASCII goes straight to the stream, as click.echo would write it; text with escape
+    codes (click strips them off a terminal unless ``color``) or other letters (click mends a stream whose
+    encoding is ASCII) goes through click.echo, or, where click is not installed, is written as far as the
+    stream's encoding goes (``?`` for the rest)."""
+    if text.isascii() and "\x1b" not in text:
+        if stream is not None:  # None: the descriptor was closed at start; click.echo writes nothing then either
+            stream.write(text)
+            stream.flush()
+        return
+    try:
+        import click
+    except ImportError:  # the fleet artifact leaves click out (envcheck/fleet/artifact.py): what the stream encodes
+        if stream is not None:
+            encoding = getattr(stream, "encoding", None) or "utf-8"
+            stream.write(text.encode(encoding, "replace").decode(encoding))
+            stream.flush()
+        return
+    click.echo(text, nl=False, color=color, err=err)
 
 
 
@@ -113,37 +135,6 @@ class ReportOptions:
             check_writable("--junit", self.junit)
         if self.prometheus is not None:
             check_writable("--prometheus", self.prometheus)
-
-
-_REPORT_OPTIONS = (
-    click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON report and nothing else."),
-    click.option("--share", is_flag=True, help="Print a markdown report for a bug report (secrets masked, home as ~)."),
-    click.option("--brief", is_flag=True,
-                 help="Print one line: the outcome and the first problem (for NHC, node-problem-detector, Nagios)."),
-    click.option("--junit", metavar="FILE", help="Also write a JUnit XML report to FILE."),
-    click.option("--prometheus", metavar="FILE",
-                 help="Also write Prometheus metrics to FILE (node_exporter's textfile collector format)."),
-    click.option("-v", "--verbose", is_flag=True, help="Show every result with its evidence and duration."),
-    click.option("--color/--no-color", default=None,
-                 help="Colour on or off (default: off with NO_COLOR, on with FORCE_COLOR, else only on a terminal)."),
-)
-
-
-def report_options(command: F) -> F:
-    """Add the report options to a command, checked before it runs, and hand them over as ``report``."""
-
-    @functools.wraps(command)
-    def checked(*args: Any, as_json: bool, share: bool, brief: bool, junit: str | None, prometheus: str | None,
-                verbose: bool, color: bool | None, **kwargs: Any) -> Any:
-        report = ReportOptions(as_json=as_json, share=share, brief=brief, junit=junit, prometheus=prometheus,
-                               verbose=verbose, color=color)
-        report.check()
-        return command(*args, report=report, **kwargs)
-
-    for option in reversed(_REPORT_OPTIONS):
-        checked = option(checked)
-    return checked  # type: ignore[return-value]  # the same call, with the five options folded into one
-
 
 
 def emit_report(report: Report, options: ReportOptions) -> int:
@@ -300,7 +291,7 @@ def quiet_stdout() -> None:
 def say(message: str) -> None:
     """A message on stderr, which may itself be closed or full: then the exit code is all that is left."""
     try:
-        click.echo(message, err=True)
+        _write(sys.stderr, message + "\n", err=True)
     except OSError:
         pass
 
@@ -328,3 +319,29 @@ def fail(message: str, exit_code: int, *, as_json: bool, show: Callable[[], None
         except OSError:
             pass
     sys.exit(exit_code)
+
+
+def run_guarded(command: Callable[[], int | None], *, as_json: bool) -> NoReturn:
+    """Run one command and exit with its code: the one place where envcheck's errors become messages and exit
+    codes (with ``as_json``, an error is also its JSON envelope on stdout). The command's own usage errors (click's)
+    are the caller's to turn into :func:`fail` first."""
+    if stdout_closed():
+        # Nothing envcheck prints could be seen, and the next file opened would take descriptor 1.
+        say("envcheck: error: stdout is closed; redirect it to a file or /dev/null instead")
+        sys.exit(EXIT_OUTPUT)
+    try:
+        # SIGTERM and SIGHUP end any command through SystemExit(143 / 129), which unwinds it and ends the children
+        # it started (envcheck/shutdown.py); Ctrl-C stays KeyboardInterrupt, which click makes "Aborted." (130).
+        with shutdown.ending_on_signals():
+            code = command()
+    except OutputError as exc:
+        quiet_stdout()
+        if not isinstance(exc, ReaderGone):  # a reader that left asked for no more: said nothing, like cat
+            say(f"envcheck: error: {exc}")
+        sys.exit(exc.exit_code)
+    except EnvcheckError as exc:
+        fail(str(exc), exc.exit_code, as_json=as_json)
+    except BrokenPipeError:  # a write that did not go through output.echo: the same end as one that did
+        quiet_stdout()
+        sys.exit(EXIT_BROKEN_PIPE)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -93,7 +93,10 @@ DROPPED_EXTENSIONS = frozenset({"yaml/_yaml", "markupsafe/_speedups", "charset_n
 # that every host received, and most of the build's compression time (pygments alone is 4.6 MB of sources).
 # tests/fleet/test_artifact.py runs doctor from the artifact on a Python that has none of them.
 # packaging: only this module (the build, on the controller) imports it: 0.4 MB of the 2.4 MB every host received.
-NOT_SHIPPED = frozenset({"rich", "jinja2", "docker", "packaging"})
+# click: a host runs doctor through envcheck/fleet/hostdoctor.py, which reads its few arguments itself; output.py
+# imports click only for text with escape codes or non-ASCII letters, and writes such text without it where click
+# is missing.
+NOT_SHIPPED = frozenset({"rich", "jinja2", "docker", "packaging", "click"})
 # Files of the dependencies that nothing imports on a host: psutil's modules for other systems (psutil/__init__.py
 # imports the one of sys.platform, and the artifact serves Linux hosts only: its psutil extension is the Linux
 # one), click's CliRunner for tests, and nvidia-ml-py's top-level example script.

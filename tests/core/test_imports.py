@@ -68,7 +68,8 @@ LAYERS = [
     # and runs its smoke module with smoke's container launcher. fleet runs doctor on many hosts through Ansible
     # and merges their reports.
     {"envcheck.doctor", "envcheck.verify", "envcheck.fleet", "envcheck.recipes", "envcheck.policy_init"},
-    {"envcheck.cli", "envcheck.output", "envcheck.__main__", "envcheck.policy_cli"},
+    # The entries and what prints: the CLI, and the fleet artifact's doctor on a host, which runs without click.
+    {"envcheck.cli", "envcheck.output", "envcheck.__main__", "envcheck.policy_cli", "envcheck.fleet.hostdoctor"},
 ]
 
 

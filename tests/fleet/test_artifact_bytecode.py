@@ -28,7 +28,7 @@ def test_unchecked_hash_bytecode_beside_zip_imports_and_in_pycache_for_unpacked_
         names = set(archive.namelist())
         doctor = archive.read("lib/envcheck/doctor.pyc")
         source = archive.read("lib/envcheck/doctor.py")
-    assert "lib/click/core.pyc" in names and "lib/click/core.py" in names  # zipimport's layout: beside it
+    assert "lib/yaml/scanner.pyc" in names and "lib/yaml/scanner.py" in names  # zipimport's layout: beside it
     assert f"lib/__pycache__/pynvml.{TAG}.pyc" in names  # a top-level module unpacked to disk
     assert f"lib/psutil/__pycache__/__init__.{TAG}.pyc" in names
     # PEP 552: magic, flags 0b01 (hash-based, not checked against the source), the source's hash, the code.
@@ -38,7 +38,7 @@ def test_unchecked_hash_bytecode_beside_zip_imports_and_in_pycache_for_unpacked_
 
 
 def test_bytecode_names_follow_where_the_file_is_imported_from() -> None:
-    assert bytecode_name("lib/click/core.py") == "lib/click/core.pyc"
+    assert bytecode_name("lib/yaml/scanner.py") == "lib/yaml/scanner.pyc"
     assert bytecode_name("lib/envcheck/probes/gpu.py") == "lib/envcheck/probes/gpu.pyc"
     assert bytecode_name("lib/psutil/_common.py") == f"lib/psutil/__pycache__/_common.{TAG}.pyc"
     assert bytecode_name("lib/pynvml.py") == f"lib/__pycache__/pynvml.{TAG}.pyc"
@@ -65,8 +65,8 @@ def test_a_host_on_the_same_python_imports_the_bytecode(artifact: Artifact, tmp_
     assert unpacked in ran.stderr
     # zipimport says nothing with -v; the module's file names what it loaded (the .pyc when the bytecode served).
     imported = subprocess.run([SYSTEM_PYTHON, "-s", "-E", "-B", "-c", "import sys; sys.path[0:0] = [sys.argv[1]]; "
-                               "import click.core, envcheck.doctor as d; print(click.core.__file__, d.__file__)",
+                               "import yaml.scanner, envcheck.doctor as d; print(yaml.scanner.__file__, d.__file__)",
                                f"{artifact.path}/lib"],
                               capture_output=True, text=True, timeout=60, check=True)
-    assert imported.stdout.split() == [f"{artifact.path}/lib/click/core.pyc",
+    assert imported.stdout.split() == [f"{artifact.path}/lib/yaml/scanner.pyc",
                                        f"{artifact.path}/lib/envcheck/doctor.pyc"]
