@@ -28,16 +28,16 @@ from importlib.util import MAGIC_NUMBER
 from pathlib import Path
 from types import CodeType, ModuleType
 
-# The artifact's own exit code for "envcheck could not start on this host" (the payload could not be unpacked,
-# or psutil's compiled module does not load on this platform): the controller's run-failed. Kept in step with
+# The artifact's own exit code for "envcheck could not start on this host" (the payload could not be unpacked):
+# the controller's run-failed. Kept in step with
 # EXIT_CANNOT_START in envcheck/fleet/artifact.py.
 EXIT_CANNOT_START = 91
 LIB = "lib/"
 # What must be a real file (the rest is imported from the zip, envcheck itself included: unpacking its 250
-# files cost about a sixth of a host's CPU time per run): psutil, whose compiled module no zip import loads (and
-# whose package must sit beside it); pynvml, which the gpu probe's child imports from its folder; and that child,
-# which the gpu probe runs by path (envcheck/probes/gpu.py CHILD).
-ON_DISK = ("psutil", "pynvml.py")
+# files cost about a sixth of a host's CPU time per run): pynvml, which the gpu probe's child imports from its
+# folder, and that child, which the gpu probe runs by path (envcheck/probes/gpu.py CHILD). A package with a
+# compiled module would go here too (no zip import loads one).
+ON_DISK = ("pynvml.py",)
 NVML_CHILD = "envcheck/probes/gpu_nvml_child.py"
 POLICY = "policy/"
 # The list of members to unpack (one name a line), written by the build: on_disk's answer for every payload file,
@@ -183,14 +183,6 @@ def main(argv: list[str]) -> int:
     finders = [type(finder) if not isinstance(finder, type) else finder for finder in sys.meta_path]
     sys.meta_path.insert(finders.index(PathFinder) if PathFinder in finders else len(finders),
                          ZipModules(payload, artifact))
-    try:
-        import psutil  # noqa: F401  (the one compiled module shipped: an abi3 build for one platform)
-    except ImportError as exc:
-        import platform
-
-        print(f"envcheck: psutil's compiled module does not load on this host ({platform.machine()}, "
-              f"{platform.libc_ver()[0] or 'unknown libc'}): {exc}", file=sys.stderr)
-        return EXIT_CANNOT_START
     # envcheck comes from the zip, where the gpu probe's child has no path to run: the copy unpacked here.
     from envcheck.probes import gpu
 

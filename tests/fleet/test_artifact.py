@@ -79,18 +79,19 @@ def test_the_artifacts_own_main_agrees_on_its_exit_code() -> None:
 
 def test_the_payload_has_no_bytecode_and_only_the_abi3_extension() -> None:
     names = [name for name, _ in payload()]
-    assert [n for n in names if n.endswith(".so")] == ["psutil/_psutil_linux.abi3.so"]
+    assert [n for n in names if n.endswith(".so")] == []  # pure Python: any CPython 3.10+, any machine
     assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
     assert {"envcheck/__main__.py", "envcheck/fleet/record.py", "envcheck/fleet/hostdoctor.py", "yaml/__init__.py",
-            "psutil/_pslinux.py", "pynvml.py"} <= set(names)
+            "pynvml.py"} <= set(names)
     # rich and jinja2 (smoke's progress, the scaffold), the docker SDK (smoke --docker and verify; doctor speaks to
     # the engine through envcheck/dockerapi.py), packaging (the artifact's build), click (a host's doctor reads its
-    # arguments itself), and what only they require: never imported there; nor psutil's modules for other systems.
+    # arguments itself), psutil (no module of envcheck imports it), and what only they require: never imported there;
+    # nor nvidia-ml-py's example script.
     assert not {name.split("/", 1)[0] for name in names} & {"rich", "pygments", "markdown_it", "mdurl", "jinja2",
                                                               "markupsafe", "docker", "requests", "urllib3",
                                                               "certifi", "idna", "charset_normalizer", "packaging",
-                                                              "click"}
-    assert not {"psutil/_pswindows.py", "psutil/_psosx.py", "example.py"} & set(names)
+                                                              "click", "psutil"}
+    assert "example.py" not in names
     assert not [n for n in names if n.startswith(("envcheck/smoke/", "envcheck/scaffold/"))]
 
 
@@ -180,8 +181,10 @@ def test_a_run_that_ends_in_time_leaves_no_watchdog(artifact: Artifact, tmp_path
     assert leftover == []
 
 
-def test_psutil_that_does_not_load_is_a_clear_cannot_start(artifact: Artifact, tmp_path: Path) -> None:
-    # What a host of another platform (aarch64, musl) sees: the abi3 extension is not loadable there.
+def test_a_payload_that_would_unpack_outside_its_folder_is_a_clear_cannot_start(artifact: Artifact,
+                                                                                 tmp_path: Path) -> None:
+    # The list of members to unpack names one that would leave the run's folder: nothing is written, and the host
+    # ends as "could not start" (91), saying why.
     broken = tmp_path / "broken.sh"
     data = artifact.path.read_bytes()
     start = data.index(b"PK\x03\x04")
@@ -189,7 +192,8 @@ def test_psutil_that_does_not_load_is_a_clear_cannot_start(artifact: Artifact, t
     with zipfile.ZipFile(artifact.path) as source, zipfile.ZipFile(broken, "a") as target:
         for info in source.infolist():
             text = source.read(info)
-            target.writestr(info, b"not an ELF file" if info.filename.endswith(".abi3.so") else text)
+            target.writestr(info, b"lib/../../escaped.py" if info.filename == "UNPACK" else text)
     done = _run(Artifact(broken, 0, 0, 0.0), tmp_path, "/usr/bin:/bin")
     assert (done.returncode, done.stdout) == (EXIT_CANNOT_START, b"")
-    assert b"psutil's compiled module does not load on this host" in done.stderr
+    assert b"cannot unpack the fleet artifact" in done.stderr and b"would leave" in done.stderr
+    assert not (tmp_path / "escaped.py").exists() and not (tmp_path / "scratch" / "escaped.py").exists()

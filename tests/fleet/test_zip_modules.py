@@ -39,7 +39,7 @@ def archive(tmp_path: Path) -> Path:
         zf.writestr("lib/zmpkg/old.pyc", _pyc("WHERE = 'bytecode'\n", magic=OTHER_MAGIC))  # another Python's
         zf.writestr("lib/zmpkg/plain.py", "from . import mod\nWHERE = 'plain ' + mod.WHERE\n")
         zf.writestr("lib/zmpkg/data/table.json", "{}")
-        zf.writestr("lib/psutil/__init__.py", "raise AssertionError('unpacked modules are not imported from the zip')")
+        zf.writestr("lib/pynvml.py", "raise AssertionError('unpacked modules are not imported from the zip')")
     return path
 
 
@@ -92,6 +92,6 @@ def test_package_data_and_sources_come_from_the_archive(finder: ZipModules) -> N
 
 
 def test_what_the_artifact_unpacks_and_what_it_lacks_are_left_to_the_other_finders(finder: ZipModules) -> None:
-    assert finder.find_spec("psutil") is None  # unpacked beside the zip: the path finder's
+    assert finder.find_spec("pynvml") is None  # unpacked beside the zip: the path finder's
     assert finder.find_spec("zmpkg_missing") is None
     assert finder.find_spec("json") is None  # the standard library stays the interpreter's
