@@ -38,9 +38,9 @@ hosts and its controller often are, imports it instead of compiling the sources,
 host's CPU time per run (0.53 s -> 0.37 s measured on a Debian 12 container); a host on another version
 compiles the sources as before. Importing envcheck from the zip rather than unpacking its 250 files took a host's
 CPU time per run from 0.43 s to 0.36 s (best of 10 runs on an idle Debian 12 container, docker exec, 2-core VM);
-leaving out what no entry of the artifact imports (NOT_SHIPPED, NOT_SHIPPED_PACKAGES) took the artifact from
-5.7 MB to 2.5 MB at the zlib level build_artifact uses, and its build from about 1.1 s to 0.2 s. Size is a host's
-CPU time too: piping 4.3 MB through ssh into a file cost an idle host 60 ms of CPU, about 14 ms a MB.
+leaving out what no entry of the artifact imports (NOT_SHIPPED, NOT_SHIPPED_PACKAGES, CONTROLLER_ONLY) took the
+artifact from 5.7 MB to 1.0 MB at the zlib level build_artifact uses, and its build from about 1.1 s to 0.1 s. Size
+is a host's CPU time too: piping 4.3 MB through ssh into a file cost an idle host 60 ms of CPU, about 14 ms a MB.
 
 The artifact is built from the installed distributions (importlib.metadata: envcheck's requirements,
 recursively), once per `envcheck fleet` run, into that run's temporary folder.
@@ -57,11 +57,13 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-
-from packaging.requirements import Requirement
+from typing import TYPE_CHECKING
 
 from envcheck.fleet.artifact_main import LIB, POLICY, UNPACK, on_disk
 from envcheck.model import EnvcheckError
+
+if TYPE_CHECKING:  # packaging is imported by the build alone: the record mode imports this module without it
+    from packaging.requirements import Requirement
 
 ARTIFACT_NAME = "envcheck-fleet.sh"
 EXIT_NO_PYTHON = 90
@@ -100,8 +102,25 @@ NOT_SHIPPED = frozenset({"rich", "jinja2", "docker", "packaging", "click", "psut
 # Files of the dependencies that nothing imports on a host: nvidia-ml-py's top-level example script.
 UNUSED_FILES = frozenset({"example.py"})
 # envcheck's own subpackages that neither entry imports: the smoke test (doctor runs it only with --smoke, which
-# a fleet run never passes) and the scaffold.
-NOT_SHIPPED_PACKAGES = ("envcheck/smoke/", "envcheck/scaffold/")
+# a fleet run never passes), the scaffold, and the README's recipes.
+NOT_SHIPPED_PACKAGES = ("envcheck/smoke/", "envcheck/scaffold/", "envcheck/data/recipes/")
+# envcheck's own files that neither entry imports or reads: the CLI and its commands' modules (a host's doctor
+# starts at envcheck/fleet/hostdoctor.py), the report renderers other than JSON (a host prints JSON and writes no
+# report file), the controller's side of the fleet (Ansible, merging, the fleet page) and the scaffold's
+# compatibility rules. The record mode keeps classify, outcomes, artifact and artifact_main. A quarter of the
+# bytes every host received. tests/fleet/test_artifact.py holds that every import in what is shipped resolves
+# inside the payload, or is one of these on a path a host run never takes.
+CONTROLLER_ONLY = frozenset({
+    "envcheck/cli.py", "envcheck/policy_cli.py", "envcheck/policy_init.py", "envcheck/verify.py",
+    "envcheck/recipes.py", "envcheck/compat_rules.py",
+    "envcheck/report/terminal.py", "envcheck/report/markdown.py", "envcheck/report/brief.py", "envcheck/report/wrap.py",
+    "envcheck/report/console.py", "envcheck/report/junit.py", "envcheck/report/prometheus.py",
+    "envcheck/fleet/ansible.py", "envcheck/fleet/ansible_action.py", "envcheck/fleet/command.py",
+    "envcheck/fleet/expect.py", "envcheck/fleet/fleetjson.py", "envcheck/fleet/html.py", "envcheck/fleet/junit.py",
+    "envcheck/fleet/merge.py", "envcheck/fleet/metrics.py", "envcheck/fleet/playbook.py", "envcheck/fleet/table.py",
+    "envcheck/fleet/hostreport.py", "envcheck/fleet/hosttext.py",
+    "envcheck/data/fleet-page.css", "envcheck/data/fleet-page.js", "envcheck/data/policy.schema.json",
+})
 
 _PROLOGUE = """#!/bin/sh
 # envcheck fleet artifact: a sh prologue, then a zip that CPython >= 3.10 runs (envcheck and its dependencies).
@@ -263,6 +282,8 @@ def dependencies() -> list[importlib.metadata.Distribution]:
     """The installed distributions envcheck needs at run time, recursively (envcheck itself and NOT_SHIPPED left
     out)."""
     found: dict[str, importlib.metadata.Distribution] = {}
+    from packaging.requirements import Requirement
+
     todo = [Requirement(text) for text in importlib.metadata.requires("envcheck") or []]
     while todo:
         requirement = todo.pop()
@@ -302,7 +323,8 @@ def payload() -> list[tuple[str, Path]]:
     package = Path(__file__).resolve().parents[1]
     for path in sorted(package.rglob("*")):
         name = path.relative_to(package.parent).as_posix()
-        if path.is_file() and _keeps(name) and not name.endswith(".so") and not name.startswith(NOT_SHIPPED_PACKAGES):
+        if path.is_file() and _keeps(name) and not name.endswith(".so") and not name.startswith(NOT_SHIPPED_PACKAGES) \
+                and name not in CONTROLLER_ONLY:
             files.append((name, path))
     for distribution in dependencies():
         for entry in distribution.files or []:
