@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import json
 import marshal
 import os
 import sys
@@ -278,9 +279,9 @@ def _wanted(requirement: Requirement) -> bool:
                for version in SUPPORTED_PYTHONS)
 
 
-def dependencies() -> list[importlib.metadata.Distribution]:
-    """The installed distributions envcheck needs at run time, recursively (envcheck itself and NOT_SHIPPED left
-    out)."""
+def dependencies(leave_out: frozenset[str] = frozenset()) -> list[importlib.metadata.Distribution]:
+    """The installed distributions envcheck needs at run time, recursively (envcheck itself, NOT_SHIPPED and
+    ``leave_out``, by normalized name, left out)."""
     found: dict[str, importlib.metadata.Distribution] = {}
     from packaging.requirements import Requirement
 
@@ -288,7 +289,7 @@ def dependencies() -> list[importlib.metadata.Distribution]:
     while todo:
         requirement = todo.pop()
         key = requirement.name.lower().replace("_", "-").replace(".", "-")
-        if key in found or key in NOT_SHIPPED or not _wanted(requirement):
+        if key in found or key in NOT_SHIPPED or key in leave_out or not _wanted(requirement):
             continue
         try:
             distribution = importlib.metadata.distribution(requirement.name)
@@ -317,8 +318,9 @@ def _keeps(name: str) -> bool:
                         "known pure-Python fallback")
 
 
-def payload() -> list[tuple[str, Path]]:
-    """(name inside the payload, file here) for envcheck's package and every dependency's files."""
+def payload(leave_out: frozenset[str] = frozenset()) -> list[tuple[str, Path]]:
+    """(name inside the payload, file here) for envcheck's package and every dependency's files (but the
+    distributions named in ``leave_out``)."""
     files: list[tuple[str, Path]] = []
     package = Path(__file__).resolve().parents[1]
     for path in sorted(package.rglob("*")):
@@ -326,7 +328,7 @@ def payload() -> list[tuple[str, Path]]:
         if path.is_file() and _keeps(name) and not name.endswith(".so") and not name.startswith(NOT_SHIPPED_PACKAGES) \
                 and name not in CONTROLLER_ONLY:
             files.append((name, path))
-    for distribution in dependencies():
+    for distribution in dependencies(leave_out):
         for entry in distribution.files or []:
             name = entry.as_posix()
             if _keeps(name):
@@ -376,11 +378,34 @@ def bytecode_name(name: str) -> str:
     return f"{folder}/__pycache__/{module}.{sys.implementation.cache_tag}.pyc"
 
 
+def carried_policy(policy: Path) -> tuple[str, bytes, bool]:
+    """How the artifact carries ``policy``: (its name in the artifact, its bytes, whether a host needs PyYAML to
+    read it). A policy whose values JSON spells exactly (text, numbers, booleans, null, lists, mappings with text
+    keys: every valid policy, but one with a date or a set in a comment key) goes as JSON, which a host reads with
+    the standard library: it then never imports PyYAML's pure-Python parser, and the artifact leaves PyYAML out.
+    The values, so the effective policy and its digest, are the same either way; anything else goes as it is."""
+    from envcheck.policy import parse_policy_file
+
+    try:
+        data = parse_policy_file(policy)
+        text = json.dumps(data, allow_nan=False)
+        if json.loads(text) == data:
+            return POLICY + "policy.json", text.encode("ascii"), False
+    except (EnvcheckError, TypeError, ValueError, RecursionError):
+        pass  # a date, a set, a number key, nan: YAML's own
+    return POLICY + "policy.yaml", policy.read_bytes(), True
+
+
 def build_artifact(folder: Path, *, policy: Path | None = None) -> Artifact:
     """Write the artifact into ``folder`` (a run's private temporary folder) and say what it cost."""
     started = time.monotonic()
     path = folder / ARTIFACT_NAME
-    files = payload()
+    try:
+        carried = carried_policy(policy) if policy is not None else None
+    except OSError as exc:
+        raise ArtifactError(f"cannot read the policy {policy} for the fleet artifact: {exc}") from exc
+    # PyYAML only reads a YAML policy: without one, no host imports it.
+    files = payload(frozenset() if carried is not None and carried[2] else frozenset({"pyyaml"}))
     main = Path(__file__).with_name("artifact_main.py")
     try:
         path.write_bytes(prologue())
@@ -397,9 +422,9 @@ def build_artifact(folder: Path, *, policy: Path | None = None) -> Artifact:
                     archive.writestr(bytecode_name(LIB + name), compiled)
                 if on_disk(LIB + name):
                     unpacked += [LIB + name] + ([bytecode_name(LIB + name)] if compiled is not None else [])
-            if policy is not None:
-                unpacked.append(POLICY + "policy" + (policy.suffix if policy.suffix.isalnum() else ""))
-                archive.write(policy, unpacked[-1])
+            if carried is not None:
+                unpacked.append(carried[0])
+                archive.writestr(carried[0], carried[1])
             archive.writestr(UNPACK, "\n".join(unpacked))
         os.chmod(path, 0o700)
     except OSError as exc:

@@ -197,3 +197,44 @@ def test_a_payload_that_would_unpack_outside_its_folder_is_a_clear_cannot_start(
     assert (done.returncode, done.stdout) == (EXIT_CANNOT_START, b"")
     assert b"cannot unpack the fleet artifact" in done.stderr and b"would leave" in done.stderr
     assert not (tmp_path / "escaped.py").exists() and not (tmp_path / "scratch" / "escaped.py").exists()
+
+
+def _members(artifact: Artifact) -> list[str]:
+    with zipfile.ZipFile(artifact.path) as archive:
+        return archive.namelist()
+
+
+POLICY = """# lab policy
+disk_free_warn_gib: 3.5
+groups:
+  gpu:
+    hosts: ["gpu-*"]
+    overrides: {gpu_count: 8, gpu_model: "*H100*", skip: {docker: "no engine on compute nodes"}}
+"""
+
+
+@pytest.mark.parametrize(("text", "member", "with_yaml"), [
+    (POLICY, "policy/policy.json", False),  # JSON spells every value: a host reads it without PyYAML
+    (POLICY + "_reviewed: 2026-11-30\n", "policy/policy.yaml", True),  # a date (in a comment key): as written
+])
+def test_a_policy_travels_as_json_where_json_spells_it_and_judges_alike(tmp_path: Path, text: str, member: str,
+                                                                         with_yaml: bool) -> None:
+    from envcheck.policy_groups import load_policy_source
+
+    policy = tmp_path / "lab.yaml"
+    policy.write_text(text)
+    (tmp_path / "build").mkdir()
+    built = build_artifact(tmp_path / "build", policy=policy)
+    names = _members(built)
+    assert member in names and not [n for n in names if n.startswith("policy/") and n != member]
+    assert any(n.startswith("lib/yaml/") for n in names) is with_yaml
+    done = _run(built, tmp_path, "/usr/bin:/bin", "--host", "gpu-7")
+    assert done.returncode in (0, 1, 3), done.stderr.decode()
+    judged = json.loads(done.stdout)["policy"]
+    expected = load_policy_source(policy).effective("gpu-7").ref
+    assert (judged["digest"], judged["groups"]) == (expected.digest, ["gpu"])
+
+
+def test_without_a_policy_the_artifact_carries_no_yaml_parser(artifact: Artifact) -> None:
+    names = _members(artifact)
+    assert not [n for n in names if n.startswith(("lib/yaml/", "lib/_yaml/", "policy/"))]
