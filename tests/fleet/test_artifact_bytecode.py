@@ -28,7 +28,7 @@ def test_unchecked_hash_bytecode_beside_zip_imports_and_in_pycache_for_unpacked_
         names = set(archive.namelist())
         doctor = archive.read("lib/envcheck/doctor.pyc")
         source = archive.read("lib/envcheck/doctor.py")
-    assert "lib/yaml/scanner.pyc" in names and "lib/yaml/scanner.py" in names  # zipimport's layout: beside it
+    assert "lib/envcheck/report/jsontext.pyc" in names and "lib/envcheck/report/jsontext.py" in names  # beside it
     assert f"lib/__pycache__/pynvml.{TAG}.pyc" in names  # a top-level module unpacked to disk
     # PEP 552: magic, flags 0b01 (hash-based, not checked against the source), the source's hash, the code.
     assert doctor[:4] == importlib.util.MAGIC_NUMBER
@@ -68,8 +68,9 @@ def test_a_host_on_the_same_python_imports_the_bytecode(artifact: Artifact, tmp_
     assert f"code object from '{folder}/lib/__pycache__/pynvml.{TAG}.pyc'" in nvml.stderr
     # zipimport says nothing with -v; the module's file names what it loaded (the .pyc when the bytecode served).
     imported = subprocess.run([SYSTEM_PYTHON, "-s", "-E", "-B", "-c", "import sys; sys.path[0:0] = [sys.argv[1]]; "
-                               "import yaml.scanner, envcheck.doctor as d; print(yaml.scanner.__file__, d.__file__)",
+                               "import envcheck.report.jsontext as j, envcheck.doctor as d; "
+                               "print(j.__file__, d.__file__)",
                                f"{artifact.path}/lib"],
                               capture_output=True, text=True, timeout=60, check=True)
-    assert imported.stdout.split() == [f"{artifact.path}/lib/yaml/scanner.pyc",
+    assert imported.stdout.split() == [f"{artifact.path}/lib/envcheck/report/jsontext.pyc",
                                        f"{artifact.path}/lib/envcheck/doctor.pyc"]
