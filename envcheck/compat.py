@@ -10,7 +10,6 @@ stays cheap.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
 from typing import Sequence
 
@@ -35,6 +34,7 @@ from envcheck.compat_data import (
     torch_rows,
     ubuntu_rows,
 )
+from envcheck.frozen import frozen
 
 __all__ = [
     "DATA_VERSION", "BranchStatus", "CondaFacts", "CudaImage", "GpuPeak", "TorchChoice", "TorchRelease",
@@ -118,7 +118,7 @@ def normalize_driver_cuda(reported: str) -> str:
     return _dotted(released[-1] if released else want)
 
 
-@dataclass(frozen=True)
+@frozen
 class BranchStatus:
     branch: int
     kind: str | None  # "LTS" / "production" / None when the branch is not in NVIDIA's data-center table
@@ -197,7 +197,7 @@ def arch_list_covers(arch_list: Sequence[str], capability: tuple[int, int]) -> b
     return any(p <= capability for p in ptx)
 
 
-@dataclass(frozen=True)
+@frozen
 class TorchChoice:
     release: TorchRelease
     variant: TorchVariant
@@ -260,7 +260,7 @@ def pip_index_url(variant: str) -> str:
 # --- nvidia/cuda images (container-images/cuda doc/supported-tags.md) -------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class CudaImage:
     tag: str  # "12.6.3-cudnn-runtime-ubuntu24.04"
     cuda: str  # "12.6.3"

@@ -12,12 +12,12 @@ from __future__ import annotations
 import calendar
 import json
 import re
-from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Any
 
 from envcheck import packagedata
+from envcheck.frozen import frozen
 
 DATA_VERSION = "2026-11-27"  # == data/compat.json "data_version" (a test holds them together)
 
@@ -47,7 +47,7 @@ def _cite(row: dict[str, Any]) -> str:
     return f"{row['source']} (read {row['read']})"
 
 
-@dataclass(frozen=True)
+@frozen
 class UbuntuRelease:
     version: str
     codename: str
@@ -69,7 +69,7 @@ def ubuntu_rows() -> tuple[UbuntuRelease, ...]:
         for r in raw()["ubuntu"])
 
 
-@dataclass(frozen=True)
+@frozen
 class Toolkit:
     cuda: tuple[int, ...]  # (12, 4, 1)
     min_driver: str | None  # None: exact minimum not known (13.4)
@@ -83,7 +83,7 @@ def toolkit_rows() -> tuple[Toolkit, ...]:
     return tuple(sorted(rows, key=lambda t: t.cuda))
 
 
-@dataclass(frozen=True)
+@frozen
 class Lifecycle:
     branch: int
     kind: str
@@ -104,7 +104,7 @@ def lifecycle_read() -> date:
     return max(date.fromisoformat(r["read"]) for r in raw()["branch_lifecycle"])
 
 
-@dataclass(frozen=True)
+@frozen
 class TorchVariant:
     name: str  # "cu126" / "cpu"
     cuda: str | None  # "12.6"; None for cpu
@@ -114,7 +114,7 @@ class TorchVariant:
     unverified: bool = False  # arch list rests on weak evidence
 
 
-@dataclass(frozen=True)
+@frozen
 class TorchRelease:
     version: str  # "2.13"
     python_min: str
@@ -141,7 +141,7 @@ def torch_rows() -> tuple[TorchRelease, ...]:
     return tuple(sorted(out, key=lambda t: parse_version(t.version)))
 
 
-@dataclass(frozen=True)
+@frozen
 class ImageRow:
     cuda: str  # "12.4.1": the latest patch of its minor
     ubuntus: tuple[str, ...]  # oldest first
@@ -156,7 +156,7 @@ def image_rows() -> tuple[ImageRow, ...]:
                           r.get("unverified", False), _cite(r)) for r in raw()["cuda_images"])
 
 
-@dataclass(frozen=True)
+@frozen
 class GpuPeak:
     name: str
     match: tuple[str, ...]  # substrings of NVML names (whole words, case-insensitive)
@@ -188,7 +188,7 @@ def _float(v: float | int | None) -> float | None:
     return None if v is None else float(v)
 
 
-@dataclass(frozen=True)
+@frozen
 class CondaFacts:
     pytorch_channel_last: str  # "2.5": the last torch on the `pytorch` Anaconda channel (pytorch/pytorch#138506)
     pytorch_cuda_last: str  # "12.4": pytorch::pytorch-cuda stops there

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import urlsplit
+
+from envcheck.frozen import frozen
 
 SCHEMES = ("unix", "tcp", "http", "https", "ssh", "npipe")
 # ssh://USER@HOST works too, but a report masks a URL's user part wherever it stands (envcheck.redact), and the
@@ -81,7 +82,7 @@ def describe(origin: str, url: str, why: str) -> str:
 DEFAULT_SOCKET = "/var/run/docker.sock"
 
 
-@dataclass(frozen=True)
+@frozen
 class Endpoint:
     """Where the daemon is expected, which rule chose it, and why."""
 

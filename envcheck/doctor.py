@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Callable, Sequence
 
+from envcheck.frozen import frozen
 from envcheck.model import Report, UsageError
 from envcheck.policy_groups import EffectivePolicy, PolicySource, default_policy_source
 from envcheck.units import ProbeOptions
@@ -17,7 +18,7 @@ from envcheck.units import ProbeOptions
 SmokeTest = Callable[..., Report]
 
 
-@dataclass(frozen=True)
+@frozen
 class DoctorRequest:
     only: tuple[str, ...] = ()  # check ids or subjects
     skip: tuple[str, ...] = ()

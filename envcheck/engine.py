@@ -12,11 +12,12 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from envcheck import runner
+from envcheck.frozen import frozen
 from envcheck.hostfs import HOST, HostFS
 from envcheck.model import Outcome, Report, Result, Status, UsageError
 from envcheck.policy import Policy
@@ -25,7 +26,7 @@ from envcheck.units import FACT_NAMES, CheckSpec, ProbeContext, ProbeOptions, Pr
 ContextFactory = Callable[[float], ProbeContext]  # a probe's timeout in seconds -> the context it runs with
 
 
-@dataclass(frozen=True)
+@frozen
 class Collected:
     """What became of one probe: its facts, or why there are none."""
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
+
+from envcheck.frozen import frozen
 
 MAX_READ = 1 << 20  # characters: os-release, meminfo and the NVIDIA files are a few KiB
 
 
-@dataclass(frozen=True)
+@frozen
 class HostFS:
     root: str = "/"
 

@@ -6,8 +6,10 @@ Standard library only; every other module imports this one and it imports none o
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Mapping
+
+from envcheck.frozen import frozen
 
 
 class Status(str, enum.Enum):
@@ -33,7 +35,7 @@ def worst(statuses: list[Status] | tuple[Status, ...]) -> Status:
     return max(statuses, key=lambda s: s.rank, default=Status.SKIP)
 
 
-@dataclass(frozen=True)
+@frozen
 class Outcome:
     """What a check function decides; the engine adds id, title and timing to make a Result.
 
@@ -51,7 +53,7 @@ class Outcome:
     evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@frozen
 class Result:
     """One judged fact, as every report shows it: a check's Outcome with the check's id, title and timing.
 
@@ -117,7 +119,7 @@ EXIT_BROKEN_PIPE = 141
 EXIT_UNREACHABLE = 5
 
 
-@dataclass(frozen=True)
+@frozen
 class PolicyRef:
     """Which policy judged a report: the file (None: the built-in defaults), the digest of the *effective*
     policy (the file's defaults with the matching groups' overrides applied, as canonical JSON) and the names
@@ -128,7 +130,7 @@ class PolicyRef:
     groups: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class Report:
     """A whole run: what was checked on which host, when, and the results in registry order."""
 

@@ -16,10 +16,10 @@ import os
 import stat
 import sys
 import tempfile
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator, NoReturn, Sequence, TextIO
 
 from envcheck import shutdown
+from envcheck.frozen import frozen
 from envcheck.model import EXIT_BROKEN_PIPE, EXIT_OUTPUT, EnvcheckError, Report, UsageError
 
 if TYPE_CHECKING:  # the fleet package is imported only by the commands that merge
@@ -112,7 +112,7 @@ def check_writable(option: str, path: str) -> None:
         raise UsageError(f"{option} {path}: cannot create a file in {folder}: {exc.strerror or exc}") from exc
 
 
-@dataclass(frozen=True)
+@frozen
 class ReportOptions:
     """How the user asked to see a report; every reporting command takes the same ones (report_options)."""
 
@@ -184,7 +184,7 @@ def emit_report(report: Report, options: ReportOptions) -> int:
     return report.exit_code
 
 
-@dataclass(frozen=True)
+@frozen
 class FleetOptions:
     """How `report merge` (and `envcheck fleet`) show a merged fleet: stdout gets the table or, with --json, the
     fleet JSON; each FILE option writes its file."""

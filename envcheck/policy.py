@@ -13,12 +13,13 @@ import functools
 import json
 import os
 import stat
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from envcheck import packagedata
 from envcheck import policy_rules as rules
+from envcheck.frozen import frozen
 from envcheck.hostfs import read_at_most
 from envcheck.model import UsageError
 from envcheck.policy_rules import MAX_SIZE_GIB, shown
@@ -34,7 +35,7 @@ _MAX_YAML_NODES = 5000  # every value counts; the built-in policy has under 60
 _MAX_YAML_DEPTH = 8
 
 
-@dataclass(frozen=True)
+@frozen
 class Policy:
     python_min: str
     python_warn_below: str

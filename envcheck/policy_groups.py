@@ -19,10 +19,11 @@ import fnmatch
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from envcheck.frozen import frozen
 from envcheck.model import PolicyRef, UsageError
 from envcheck.policy import Policy, default_policy, parse_policy_file, read_keys
 from envcheck.policy_rules import MAX_ITEMS, globs, shown
@@ -32,7 +33,7 @@ INVENTORY_GROUP = GROUP_NAME
 GROUP_KEYS = ("hosts", "inventory_groups", "overrides")
 
 
-@dataclass(frozen=True)
+@frozen
 class PolicyGroup:
     """One named group: who it matches and the policy keys it overrides (checked values, in the file's order)."""
 
@@ -54,7 +55,7 @@ class PolicyGroup:
         return "; ".join(part for part in parts if part)
 
 
-@dataclass(frozen=True)
+@frozen
 class EffectivePolicy:
     """The policy one host is judged by, and the reference every report records."""
 
@@ -62,7 +63,7 @@ class EffectivePolicy:
     ref: PolicyRef
 
 
-@dataclass(frozen=True)
+@frozen
 class PolicySource:
     """A policy file as read: its base keys and its groups in file order. ``path`` None: the built-in defaults."""
 

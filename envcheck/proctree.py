@@ -33,8 +33,9 @@ import signal
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
 from typing import Mapping, NamedTuple, Sequence
+
+from envcheck.frozen import frozen
 
 MARK = "ENVCHECK_TREE"  # environment variable every started child inherits: "<envcheck pid>.<counter>"
 _ROUNDS = 8  # kill passes: each finds what the previous one's victims forked just before dying
@@ -52,7 +53,7 @@ class _Row(NamedTuple):
     zombie: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class Child:
     """A started command: its Popen, the mark its descendants inherit, and when it started (in ticks)."""
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from envcheck.frozen import frozen
 from envcheck.hostfs import read_at_most
 
 RECORD_PATH = ".envcheck/project.json"  # relative to the project's root folder
@@ -27,7 +27,7 @@ SCHEMA_VERSION = 1
 MAX_RECORD_BYTES = 1024 * 1024
 
 
-@dataclass(frozen=True)
+@frozen
 class RecordedHost:
     """The host facts the plan was made from (envcheck.scaffold.facts.PlanFacts as JSON), in its key order."""
 
@@ -52,7 +52,7 @@ class RecordedHost:
                    python=_str(host, "python", "host."), notes=_strings(host, "notes", "host."))
 
 
-@dataclass(frozen=True)
+@frozen
 class RecordedDecision:
     key: str
     value: str
@@ -62,7 +62,7 @@ class RecordedDecision:
         return {"key": self.key, "value": self.value, "reason": self.reason}
 
 
-@dataclass(frozen=True)
+@frozen
 class ProjectRecord:
     envcheck_version: str
     data_version: str  # envcheck.compat.DATA_VERSION the decisions were made with
@@ -133,7 +133,7 @@ class ProjectRecord:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class UnreadableRecord:
     """The record exists but could not be used; ``reason`` names the file and says why, in one line."""
 

@@ -21,10 +21,10 @@ import selectors
 import subprocess
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from envcheck import linereader, proctree
+from envcheck.frozen import frozen
 
 KEEP_BYTES = 256 * 1024  # of each stream: far above what envcheck's commands print (`conda info --json`: KiBs)
 _CHUNK = 65536  # bytes per read: a pipe's whole buffer on Linux (pipe(7))
@@ -37,7 +37,7 @@ _FLOOD_BYTES = 16 << 20
 _FLOOD_PAUSE_S = 0.02
 
 
-@dataclass(frozen=True)
+@frozen
 class CommandResult:
     argv: tuple[str, ...]
     rc: int | None  # None when the command never ran to an exit (missing or timed out)

@@ -9,16 +9,17 @@ the engine all import it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Callable, Mapping, Sequence
 
 from envcheck.dockerapi import Transport
+from envcheck.frozen import frozen
 from envcheck.hostfs import HOST, HostFS
 from envcheck.model import Outcome
 from envcheck.policy import Policy, default_policy
 
 
-@dataclass(frozen=True)
+@frozen
 class ProbeOptions:
     """What the user asked of this run beyond the policy: the few probes that take an argument read it here."""
 
@@ -29,7 +30,7 @@ class ProbeOptions:
     cwd: str | None = None  # where the project probe starts looking for its record; None: the working folder
 
 
-@dataclass(frozen=True)
+@frozen
 class ProbeContext:
     """What a probe may read: the environment, the home folder, its time budget, the user's options, and
     the machine through two seams.
@@ -54,7 +55,7 @@ class ProbeContext:
 FACT_NAMES = ("driver", "cuda", "kernel", "os", "python", "docker", "torch", "gpu_model", "gpu_count")
 
 
-@dataclass(frozen=True)
+@frozen
 class ProbeSpec:
     """A named fact-finder: ``collect(ctx)`` returns a frozen dataclass of facts, never a verdict.
     ``summarize(facts)`` gives the few of FACT_NAMES this probe knows, as short texts (None: unknown)."""
@@ -65,7 +66,7 @@ class ProbeSpec:
     summarize: Callable[[Any], Mapping[str, str | None]] | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class CheckSpec:
     """A named verdict: ``judge(facts, policy)`` is pure and returns one Outcome or several
     (one per GPU, per env, ...). ``requires`` names checks whose failure makes this one moot.

@@ -17,12 +17,13 @@ import shlex
 import socket
 import time
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
 from envcheck import dockerapi, fixes, linereader
+from envcheck.frozen import frozen
 from envcheck.model import Outcome, PolicyRef, Report, Result, Status, UsageError
 from envcheck.policy_groups import default_policy_source
 from envcheck.probes.project import read_gpu_now
@@ -38,7 +39,7 @@ _NETWORK = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class BuildLog:
     ok: bool
     step: str = ""  # "Step 1/14 : FROM ubuntu:24.04", the step that was running when it failed

@@ -4,7 +4,8 @@ Past Xid errors live only in the kernel log: the driver reports them there and n
 catalog, https://docs.nvidia.com/deploy/xid-errors/index.html). envcheck reads ``/dev/kmsg`` itself
 (non-blocking: it never waits for new messages, and no ``dmesg`` process to start); with
 ``kernel.dmesg_restrict=1`` an unprivileged user may not open it, which is a fact ("needs root"),
-never a pass. Standard library only.
+never a pass. Standard library only (its test runs this file alone, as an unprivileged user): hence plain
+frozen dataclasses here, not envcheck.frozen.
 """
 
 from __future__ import annotations

@@ -224,27 +224,27 @@ def pytorch_channel(facts: CondaFacts, policy: Policy) -> Outcome:
     if blocked:
         return blocked
     configured = [c for c in facts.channels if _is_pytorch_channel(c)]
-    frozen = [e for e in facts.envs if e.torch_source and _is_pytorch_channel(e.torch_source)]
+    pinned = [e for e in facts.envs if e.torch_source and _is_pytorch_channel(e.torch_source)]
     newer = [e for e in facts.envs if e.torch_version and _vtuple(e.torch_version)[:2] > (2, 5)]
-    if not configured and not frozen:
+    if not configured and not pinned:
         return Outcome(status=Status.PASS, observed="the `pytorch` channel is not used")
     parts = []
     if configured:
         parts.append("the `pytorch` channel is configured")
-    if frozen:
-        parts.append("torch from it in " + ", ".join(f"{e.name} ({e.torch_version})" for e in frozen))
+    if pinned:
+        parts.append("torch from it in " + ", ".join(f"{e.name} ({e.torch_version})" for e in pinned))
     if newer:
         parts.append("torch > 2.5 in " + ", ".join(f"{e.name} ({e.torch_version})" for e in newer))
     cli = _cli(facts)
     fixes = [f"{cli} config --remove channels pytorch" if cli == "conda" else f"{cli} config remove channels pytorch"
              ] if configured else []
     fixes += [f"{cli} remove -n {shlex.quote(e.name)} pytorch pytorch-cuda torchvision torchaudio && "
-              f"{cli} install -n {shlex.quote(e.name)} -c conda-forge pytorch" for e in frozen]
+              f"{cli} install -n {shlex.quote(e.name)} -c conda-forge pytorch" for e in pinned]
     return Outcome(
         status=Status.WARN, observed="; ".join(parts), expected="torch from conda-forge or pip",
         reason="the PyTorch team stopped publishing to the `pytorch` channel after 2.5 (pytorch/pytorch#138506): "
         "it can never give torch > 2.5 and pins envs to old builds",
-        fix="\n".join(fixes), evidence={"channels": configured, "frozen_envs": [e.name for e in frozen]},
+        fix="\n".join(fixes), evidence={"channels": configured, "frozen_envs": [e.name for e in pinned]},
     )
 
 

@@ -31,6 +31,7 @@ from envcheck.fleet.artifact import OUTPUT_CAP_BYTES, Artifact
 from envcheck.fleet.classify import HostResult, classify, missing
 from envcheck.fleet.outcomes import safe_file_name
 from envcheck.fleet.playbook import action_plugin, playbook_text
+from envcheck.frozen import frozen
 from envcheck.model import EXIT_OUTPUT, EnvcheckError, UsageError
 
 INVENTORY_TIMEOUT_S = 60.0
@@ -42,7 +43,7 @@ INSTALL_HINT = "pip install 'envcheck[fleet]'"
 _EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable")
 
 
-@dataclass(frozen=True)
+@frozen
 class InventoryHost:
     name: str
     groups: tuple[str, ...]  # every group it belongs to, parents too, without "all" (Ansible's group_names)

@@ -56,11 +56,11 @@ import os
 import sys
 import time
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envcheck.fleet.artifact_main import LIB, POLICY, UNPACK, on_disk
+from envcheck.frozen import frozen
 from envcheck.model import EnvcheckError
 
 if TYPE_CHECKING:  # packaging is imported by the build alone: the record mode imports this module without it
@@ -255,7 +255,7 @@ class ArtifactError(EnvcheckError):
     """The artifact cannot be built from what is installed here."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Artifact:
     path: Path
     size: int  # bytes

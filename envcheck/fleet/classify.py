@@ -16,11 +16,11 @@ and never inside a string, so the same report is read.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from envcheck.fleet.artifact import EXIT_CANNOT_START, EXIT_NO_PYTHON, EXIT_TIMED_OUT, OUTPUT_CAP_BYTES
 from envcheck.fleet.outcomes import HostError, HostOutcome, host_error_record, outcome_of_overall
+from envcheck.frozen import frozen
 
 REPORT_SCHEMA = "envcheck.report"
 REPORT_SCHEMA_VERSION = 1
@@ -36,7 +36,7 @@ ARTIFACT_SAYS = "envcheck: "
 _ANSIBLE_PREFIX = "Task failed: "
 
 
-@dataclass(frozen=True)
+@frozen
 class HostResult:
     host: str
     outcome: HostOutcome

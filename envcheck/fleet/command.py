@@ -14,7 +14,6 @@ import stat
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -26,6 +25,7 @@ from envcheck.fleet.classify import HostResult
 from envcheck.fleet.merge import FleetView, merge_paths
 from envcheck.fleet.outcomes import HostOutcome, exit_code, safe_file_name
 from envcheck.fleet.playbook import action_plugin, playbook_text
+from envcheck.frozen import frozen
 from envcheck.model import UsageError
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ MISSING_EXTRA = "envcheck fleet needs Ansible, an optional extra: pip install 'e
 PLAYBOOK_NAME = "envcheck.yml"
 
 
-@dataclass(frozen=True)
+@frozen
 class FleetResult:
     view: FleetView
     exit_code: int

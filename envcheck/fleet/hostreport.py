@@ -19,11 +19,11 @@ import json
 import math
 import os
 import stat
-from dataclasses import dataclass
 from typing import Any, Mapping, NoReturn, Sequence
 
 from envcheck.fleet.hosttext import TOO_DEEP, clean, clean_evidence
 from envcheck.fleet.outcomes import HOST_ERROR_SCHEMA, HostError
+from envcheck.frozen import frozen
 from envcheck.model import Outcome, PolicyRef, Report, Result, Status
 from envcheck.report.jsonreport import SCHEMA as REPORT_SCHEMA
 from envcheck.report.safetext import printable
@@ -48,7 +48,7 @@ class BadFile(Exception):
     """A file that gives no host; ``str()`` is the message of its error row."""
 
 
-@dataclass(frozen=True)
+@frozen
 class HostErrorRecord:
     """A host without a report: why (``error``), in the words of whoever wrote the record."""
 

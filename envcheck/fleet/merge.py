@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from envcheck.fleet.hostreport import BadFile, HostErrorRecord, list_files, read_host_file
 from envcheck.fleet.outcomes import HostOutcome, exit_code, outcome_of_overall
+from envcheck.frozen import frozen
 from envcheck.model import Report, Status
 
 # The facts compared across a group, in the order drift is listed ("policy" is the digest of the effective
@@ -27,7 +27,7 @@ UNGROUPED = "all"  # the group of hosts whose report names none
 MISSING_MESSAGE = "expected, but no report was found for it"
 
 
-@dataclass(frozen=True)
+@frozen
 class FileError:
     """A file that gave no host: not JSON, a newer schema, too big, wrong types, a second file for one host."""
 
@@ -35,7 +35,7 @@ class FileError:
     message: str
 
 
-@dataclass(frozen=True)
+@frozen
 class HostView:
     """One host of the fleet: its outcome and either its report or why it has none (``message``)."""
 
@@ -70,7 +70,7 @@ class HostView:
         return cells
 
 
-@dataclass(frozen=True)
+@frozen
 class Drift:
     """One fact that differs within one group. ``common`` is the most common known value, None on a tie (then
     ``odd`` lists every host with its value); ``unknown`` names the hosts whose value is not known (not drift,
@@ -84,7 +84,7 @@ class Drift:
     unknown: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class FleetView:
     hosts: tuple[HostView, ...]
     file_errors: tuple[FileError, ...] = ()

@@ -28,9 +28,10 @@ import re
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Callable, Mapping
 
+from envcheck.frozen import frozen
 from envcheck.hostfs import read_small_text
 from envcheck.probes import conda_formats, nvidia_proc
 from envcheck.redact import redact
@@ -49,7 +50,7 @@ OTHER_TOOLS = ("pixi", "uv")
 OTHER_TOOL_TIMEOUT_S = 3.0  # `--version` of a Rust binary answers in milliseconds; an info row never waits long
 
 
-@dataclass(frozen=True)
+@frozen
 class CondaEnv:
     prefix: str
     name: str  # "base", the folder name for envs under an envs dir, else the prefix itself
@@ -60,7 +61,7 @@ class CondaEnv:
     torch_source: str | None = None  # the conda channel URL torch came from, or "pip"
 
 
-@dataclass(frozen=True)
+@frozen
 class Tool:
     """mamba or micromamba."""
 
@@ -70,7 +71,7 @@ class Tool:
     error: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class CondaFacts:
     exe: str | None  # the manager's executable; None: no conda, mamba or micromamba was found anywhere
     found_via: str = ""  # "$CONDA_EXE", "PATH", "install prefix", or where mamba / micromamba was found

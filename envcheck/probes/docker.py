@@ -14,11 +14,11 @@ import pwd
 import shutil
 import stat
 import time
-from dataclasses import dataclass
 from typing import Literal
 
 from envcheck import dockerapi
 from envcheck.dockerapi import Endpoint, Transport
+from envcheck.frozen import frozen
 from envcheck.hostfs import HostFS
 from envcheck.probes.docker_host import (
     TcpFacts,
@@ -36,7 +36,7 @@ _EXTRA_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/s
 TOOLKIT_BINARIES = ("nvidia-ctk", "nvidia-container-cli", "nvidia-container-runtime")
 
 
-@dataclass(frozen=True)
+@frozen
 class SocketFacts:
     path: str
     exists: bool
@@ -47,7 +47,7 @@ class SocketFacts:
     gid: int | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class AccessFacts:
     """Who is asking, and how they stand with group ``docker`` and with the socket's group."""
 
@@ -60,7 +60,7 @@ class AccessFacts:
     socket_group_effective: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class EngineInfo:
     """What the daemon said, trimmed to what the checks judge; missing fields stay None."""
 
@@ -81,7 +81,7 @@ class EngineInfo:
     warnings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class DiskFacts:
     path: str
     free_bytes: int | None = None
@@ -90,7 +90,7 @@ class DiskFacts:
     source: str = "the daemon (DockerRootDir)"  # or the file it was read from when the daemon did not answer
 
 
-@dataclass(frozen=True)
+@frozen
 class DockerFacts:
     endpoint: Endpoint
     transport: Transport

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
 from typing import Iterable, Mapping
 
+from envcheck.frozen import frozen
 from envcheck.hostfs import HOST, HostFS
 
 PLAIN_PORT = 2375  # Docker's registered port for the API without TLS (2376 is the TLS one)
@@ -22,7 +22,7 @@ CDI_DIRS = ("/etc/cdi", "/var/run/cdi")  # the CDI spec's default folders (cncf-
 _LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp's st column
 
 
-@dataclass(frozen=True)
+@frozen
 class TcpFacts:
     """Every sign of an API reachable over TCP without TLS; empty tuples mean none was seen."""
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass
 from typing import Mapping
 
+from envcheck.frozen import frozen
 from envcheck.units import ProbeContext, ProbeSpec
 
 
-@dataclass(frozen=True)
+@frozen
 class GitFacts:
     path: str | None  # None: not on PATH
     version: str | None = None

@@ -21,12 +21,13 @@ import os
 import re
 import sys
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from envcheck import xid
+from envcheck.frozen import frozen
 from envcheck.hostfs import HostFS
 from envcheck.probes import nvidia_proc
 from envcheck.probes.gpu_device import GpuDevice, device_from_child, throttle_names
@@ -47,7 +48,7 @@ ChildState = Literal["ok", "timeout", "crashed", "no-pynvml", "bad-output"]
 NodeState = Literal["ok", "missing", "no access"]
 
 
-@dataclass(frozen=True)
+@frozen
 class XidFacts:
     source: str
     readable: bool
@@ -57,7 +58,7 @@ class XidFacts:
     events: tuple[xid.XidEvent, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class GpuFacts:
     child: ChildState
     child_error: str = ""
@@ -134,7 +135,7 @@ def collect(ctx: ProbeContext) -> GpuFacts:
     return facts
 
 
-@dataclass(frozen=True)
+@frozen
 class TorchBuildFacts:
     asked: bool
     gpu: GpuFacts | None = None  # the driver and GPUs the build is judged against

@@ -6,8 +6,10 @@ A field the GPU does not have (ECC on a GeForce, retired pages on an A100) carri
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Mapping
+
+from envcheck.frozen import frozen
 
 # nvmlClocksEventReason* bits (nvml.h; pynvml's nvmlClocksEventReason* / nvmlClocksThrottleReason* constants).
 THROTTLE_BITS: tuple[tuple[int, str], ...] = (
@@ -35,7 +37,7 @@ def throttle_names(mask: int) -> tuple[str, ...]:
     return tuple(names + ([f"0x{rest:x}"] if rest else []))
 
 
-@dataclass(frozen=True)
+@frozen
 class GpuDevice:
     index: int
     errors: Mapping[str, str] = field(default_factory=dict)  # field -> NVML error name

@@ -9,9 +9,9 @@ and its deadline. envcheck itself never imports torch.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
+from envcheck.frozen import frozen
 from envcheck.units import ProbeContext
 
 # get_arch_list() is [] when CUDA is unavailable, so read the build's arch flags directly where they exist.
@@ -42,7 +42,7 @@ print(json.dumps(out))
 """
 
 
-@dataclass(frozen=True)
+@frozen
 class TorchFacts:
     python: str
     error: str = ""  # the child could not tell (timeout, crash, torch missing)

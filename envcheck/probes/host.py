@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date
 from typing import Literal, Mapping
 
+from envcheck.frozen import frozen
 from envcheck.hostfs import MAX_READ, HostFS
 from envcheck.probes.reboot import PendingReboot, read_pending_reboot
 from envcheck.units import ProbeContext, ProbeSpec
@@ -23,7 +24,7 @@ from envcheck.units import ProbeContext, ProbeSpec
 DiskRole = Literal["home", "tmp", "shm", "policy"]  # "policy": a path the policy's free_space_gib names
 
 
-@dataclass(frozen=True)
+@frozen
 class Disk:
     role: DiskRole
     path: str
@@ -34,7 +35,7 @@ class Disk:
     error: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class HostFacts:
     today: date  # recorded here so that support-date checks stay pure functions of the facts
     os_release: Mapping[str, str] = field(default_factory=dict)

@@ -15,8 +15,8 @@ import json
 import os
 import re
 import shutil
-from dataclasses import dataclass
 
+from envcheck.frozen import frozen
 from envcheck.hostfs import read_small_text
 from envcheck.units import ProbeContext, ProbeSpec
 
@@ -27,7 +27,7 @@ PACKAGES = ("jupyter_core", "jupyter_client", "notebook", "jupyterlab", "ipykern
 SYSTEM_DATA_DIRS = ("/usr/local/share/jupyter", "/usr/share/jupyter")
 
 
-@dataclass(frozen=True)
+@frozen
 class Kernelspec:
     name: str
     resource_dir: str
@@ -42,7 +42,7 @@ class Kernelspec:
     error: str = ""  # kernel.json unreadable or malformed
 
 
-@dataclass(frozen=True)
+@frozen
 class JupyterFacts:
     path: str | None  # `jupyter` on PATH; None: not found
     interpreter: str | None = None  # from the launcher's shebang

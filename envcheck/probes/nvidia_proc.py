@@ -8,8 +8,8 @@ say which GPUs a container should see.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from envcheck.frozen import frozen
 from envcheck.hostfs import HOST, HostFS
 
 VERSION = "/proc/driver/nvidia/version"
@@ -20,7 +20,7 @@ GPUS = "/proc/driver/nvidia/gpus"
 _NVRM = re.compile(r"Kernel Module(?: for \S+)?\s+(\d+\.\d+(?:\.\d+)?)")
 
 
-@dataclass(frozen=True)
+@frozen
 class KernelModule:
     """What /proc/driver/nvidia/version says. No file: no NVIDIA kernel module is loaded (not an error)."""
 
@@ -40,7 +40,7 @@ class KernelModule:
         return ""
 
 
-@dataclass(frozen=True)
+@frozen
 class HostGpu:
     """One GPU the kernel module lists in /proc/driver/nvidia/gpus/<bus id>/information."""
 

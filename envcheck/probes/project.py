@@ -8,16 +8,17 @@ driver and GPU names from ``/proc/driver/nvidia`` (plain file reads: fast, no NV
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
+from envcheck.frozen import frozen
 from envcheck.hostfs import HOST, HostFS
 from envcheck.probes import nvidia_proc
 from envcheck.project_record import RECORD_PATH, ProjectRecord, UnreadableRecord, read_record
 from envcheck.units import ProbeContext, ProbeSpec
 
 
-@dataclass(frozen=True)
+@frozen
 class GpuNow:
     """What /proc/driver/nvidia says about this machine right now."""
 
@@ -26,7 +27,7 @@ class GpuNow:
     error: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class ProjectFacts:
     record_path: str | None = None  # None: the working folder is not inside a scaffolded project
     record: ProjectRecord | None = None

@@ -12,9 +12,10 @@ import ast
 import os
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal, Mapping
 
+from envcheck.frozen import frozen
 from envcheck.hostfs import read_small_text
 from envcheck.units import ProbeContext, ProbeSpec
 
@@ -55,7 +56,7 @@ NAMES = ("python", "python3", "pip", "jupyter")
 ResolutionKind = Literal["", "binary", "script", "pyenv shim"]
 
 
-@dataclass(frozen=True)
+@frozen
 class Resolution:
     """Where one command name on PATH leads."""
 
@@ -68,7 +69,7 @@ class Resolution:
     broken: tuple[str, ...] = ()  # earlier PATH entries with this name that are dangling symlinks
 
 
-@dataclass(frozen=True)
+@frozen
 class PythonFacts:
     requested: str  # "python3 on PATH" or the --python option
     interpreter: str | None  # the file run; None: not found

@@ -8,15 +8,14 @@ more than once (linux-base, for one, asks with every kernel).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from envcheck.frozen import frozen
 from envcheck.hostfs import HostFS
 
 FLAG = "/var/run/reboot-required"
 PACKAGES = FLAG + ".pkgs"
 
 
-@dataclass(frozen=True)
+@frozen
 class PendingReboot:
     required: bool = False
     packages: tuple[str, ...] = ()  # each once, in the order they asked

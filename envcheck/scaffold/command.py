@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from envcheck.frozen import frozen
 from envcheck.model import UsageError
 from envcheck.project_record import RECORD_PATH, ProjectRecord, UnreadableRecord, read_record
 from envcheck.scaffold import interrupts, validate
@@ -28,7 +29,7 @@ from envcheck.scaffold.write import WriteResult, check_target, refusal, replaced
 Say = Callable[[str], None]
 
 
-@dataclass(frozen=True)
+@frozen
 class Options:
     path: str
     name: str | None = None

@@ -7,17 +7,16 @@ architectures, image tags, Ubuntu's Pythons, conda-forge's CUDA builds) comes on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from envcheck import compat
 from envcheck.compat_data import ubuntu_rows
+from envcheck.frozen import frozen
 from envcheck.model import UsageError
 from envcheck.scaffold.facts import PlanFacts
 
 ROUTES = ("pip", "conda-forge")
 
 
-@dataclass(frozen=True)
+@frozen
 class Request:
     """What the user asked for, already validated (envcheck.scaffold.validate)."""
 
@@ -36,14 +35,14 @@ class Request:
     git: bool = True
 
 
-@dataclass(frozen=True)
+@frozen
 class Decision:
     key: str
     value: str
     reason: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Decisions:
     choice: compat.TorchChoice  # the torch build environment.yml and Dockerfile install
     cpu: compat.TorchVariant  # the cpu variant of the same release, for Dockerfile.cpu

@@ -9,16 +9,17 @@ failed, ``/proc/driver/nvidia`` still gives the driver and the GPU name.
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, Mapping
 
 from envcheck import compat
+from envcheck.frozen import frozen
 from envcheck.probes.gpu import GpuFacts
 from envcheck.probes.host import HostFacts
 from envcheck.probes.project import read_gpu_now
 
 
-@dataclass(frozen=True)
+@frozen
 class PlanFacts:
     driver: str | None = None  # "535.104.05"; None: no NVIDIA driver here
     cuda: str | None = None  # the highest CUDA the driver reports ("12.2"), when known

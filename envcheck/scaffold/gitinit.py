@@ -16,18 +16,18 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from envcheck import runner
+from envcheck.frozen import frozen
 from envcheck.model import EnvcheckError
 from envcheck.scaffold.interrupts import Interrupted, signal_name
 
 MESSAGE = "Initial project from envcheck scaffold"
 
 
-@dataclass(frozen=True)
+@frozen
 class GitOutcome:
     initialised: bool
     committed: bool

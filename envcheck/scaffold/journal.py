@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from envcheck.frozen import frozen
 from envcheck.model import EnvcheckError, UsageError
 from envcheck.scaffold.fsops import FileOps, is_real_dir, try_lock
 from envcheck.scaffold.validate import safe_relpath
@@ -48,7 +49,7 @@ class LeftoverError(EnvcheckError):
     """A leftover of an interrupted run could not be undone; the message says how to finish by hand."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Entry:
     path: str  # relative to the target
     size: int  # of the new content
@@ -59,7 +60,7 @@ class Entry:
         return {"path": self.path, "size": self.size, "sha256": self.sha256, "replaces": self.replaces}
 
 
-@dataclass(frozen=True)
+@frozen
 class Journal:
     started: str  # ISO 8601, UTC
     pid: int

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Mapping
 
 from envcheck import __version__, compat
+from envcheck.frozen import frozen
 from envcheck.project_record import RECORD_PATH, ProjectRecord, RecordedDecision, RecordedHost
 from envcheck.scaffold import render
 from envcheck.scaffold.decide import Decisions, Request, decide
@@ -24,7 +25,7 @@ NOTEBOOK_PATH = "notebooks/01-hello-pytorch.ipynb"
 UID = 10001  # the image user's uid: not root, and clear of Ubuntu 24.04's uid-1000 `ubuntu` user
 
 
-@dataclass(frozen=True)
+@frozen
 class Plan:
     target: str
     request: Request

@@ -19,11 +19,11 @@ import hashlib
 import os
 import secrets
 import shlex
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping
 
+from envcheck.frozen import frozen
 from envcheck.model import EnvcheckError, UsageError
 from envcheck.scaffold import interrupts
 from envcheck.scaffold.fsops import FileOps, is_real_dir
@@ -47,7 +47,7 @@ class WriteError(EnvcheckError):
     """Writing failed (full disk, permissions); the target was left as it was."""
 
 
-@dataclass(frozen=True)
+@frozen
 class WriteResult:
     target: Path
     written: tuple[str, ...]

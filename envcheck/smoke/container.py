@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 from envcheck import fixes, linereader
+from envcheck.frozen import frozen
 from envcheck.smoke.driver import CHILD
 
 CHILD_IN_IMAGE = f"/opt/envcheck-smoke/{os.path.basename(CHILD)}"  # the script, or the folder run as one
@@ -97,7 +98,7 @@ class ContainerStream:
             pass
 
 
-@dataclass(frozen=True)
+@frozen
 class Launch:
     """What to run in an image, beyond what every run has (no network, ``--gpus all`` when asked, a timeout on
     every call), and the command to try by hand when the engine will not start it."""

@@ -5,9 +5,10 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Callable, Mapping
 
+from envcheck.frozen import frozen
 from envcheck.smoke.facts import FactsError, StepFacts
 from envcheck.smoke.oom import OomFinding
 from envcheck.smoke.targets import Target
@@ -36,7 +37,7 @@ class StepState(enum.Enum):
     SKIP = "skip"  # the step does not apply, or an earlier failure blocks it
 
 
-@dataclass(frozen=True)
+@frozen
 class ChildError:
     """What a step raised: the exception's type name, its message, and the traceback's tail."""
 
@@ -45,7 +46,7 @@ class ChildError:
     traceback: str
 
 
-@dataclass(frozen=True)
+@frozen
 class StepEnd:
     """One step's end, for one item (a GPU, "cpu") or for the whole run (item None)."""
 
@@ -95,7 +96,7 @@ def decode_end(event: Mapping[str, Any], decoder: FactsDecoder) -> StepEnd:
         return StepEnd(**common, facts_error=f"{type(exc).__name__}: {exc}", raw_facts=raw)
 
 
-@dataclass(frozen=True)
+@frozen
 class ChildTranscript:
     """Everything the child said, and how its run ended.
 

@@ -10,8 +10,10 @@ the same default. Numbers keep the type JSON gave them (an integer prints withou
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Mapping
+
+from envcheck.frozen import frozen
 
 
 class FactsError(ValueError):
@@ -131,14 +133,14 @@ def _object(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value
 
 
-@dataclass(frozen=True)
+@frozen
 class StepFacts:
     """The base of every step's facts: ``raw`` is the child's object, kept whole as the evidence."""
 
     raw: Mapping[str, Any] = field(repr=False, compare=False, kw_only=True)
 
 
-@dataclass(frozen=True)
+@frozen
 class ImportFacts(StepFacts):
     version: str  # torch.__version__: an import that gives none did not import torch
     cuda_build: str | None
@@ -149,7 +151,7 @@ class ImportFacts(StepFacts):
         return cls(_str(raw, "version"), _opt_str(raw, "cuda_build"), _strs(raw, "warnings"), raw=raw)
 
 
-@dataclass(frozen=True)
+@frozen
 class CudaFacts(StepFacts):
     cuda_build: str | None
     available: bool
@@ -170,7 +172,7 @@ class CudaFacts(StepFacts):
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class CountFacts(StepFacts):
     torch_uuids: tuple[str | None, ...]  # one per device torch lists; None where torch gave no UUID
     nvml_uuids: tuple[str, ...]  # every GPU NVML lists (it ignores CUDA_VISIBLE_DEVICES)
@@ -187,7 +189,7 @@ class CountFacts(StepFacts):
                    raw=raw)
 
 
-@dataclass(frozen=True)
+@frozen
 class ArchFacts(StepFacts):
     name: str | None
     capability: tuple[int, int]
@@ -202,7 +204,7 @@ class ArchFacts(StepFacts):
         return cls(_opt_str(raw, "name"), (capability[0], capability[1]), _strs(raw, "arch_list"), raw=raw)
 
 
-@dataclass(frozen=True)
+@frozen
 class ContextFacts(StepFacts):
     init_s: float
     allocated_mib: int
@@ -216,7 +218,7 @@ class ContextFacts(StepFacts):
                    _finite(raw, "total_gib"), _flag(raw, "checksum_ok"), raw=raw)
 
 
-@dataclass(frozen=True)
+@frozen
 class MatmulFacts(StepFacts):
     max_rel_err: float  # the GPU's fp32 product against a float64 reference
     cpu_max_rel_err: float  # the CPU's, for scale
@@ -226,7 +228,7 @@ class MatmulFacts(StepFacts):
         return cls(_number(raw, "max_rel_err"), _number(raw, "cpu_max_rel_err"), raw=raw)
 
 
-@dataclass(frozen=True)
+@frozen
 class TrainFacts(StepFacts):
     loss_start: float
     loss_end: float
@@ -240,7 +242,7 @@ class TrainFacts(StepFacts):
                    _finite(raw, "time_per_step_ms"), _fraction(raw, "accuracy"), raw=raw)
 
 
-@dataclass(frozen=True)
+@frozen
 class AmpFacts(StepFacts):
     amp_dtype: str  # "bfloat16" or "float16"
     logits_dtype: str | None  # what autocast gave the last layer: the same dtype when it really ran
@@ -258,7 +260,7 @@ class AmpFacts(StepFacts):
                    _int(raw, "steps"), raw=raw)
 
 
-@dataclass(frozen=True)
+@frozen
 class SaveLoadFacts(StepFacts):
     tensors: int
     bytes: int
@@ -269,7 +271,7 @@ class SaveLoadFacts(StepFacts):
         return cls(_int(raw, "tensors"), _int(raw, "bytes"), _bool(raw, "identical_output"), raw=raw)
 
 
-@dataclass(frozen=True)
+@frozen
 class ForwardFacts(StepFacts):
     max_abs_diff: float  # the largest |GPU - CPU| over the logits
     outputs: int
@@ -279,7 +281,7 @@ class ForwardFacts(StepFacts):
         return cls(_number(raw, "max_abs_diff"), _int(raw, "outputs"), raw=raw)
 
 
-@dataclass(frozen=True)
+@frozen
 class RankReport:
     """One rank of the all-reduce: did it get the right sum, in how long, or what it raised."""
 
@@ -293,7 +295,7 @@ class RankReport:
         return cls(_int(raw, "rank"), _flag(raw, "ok"), _opt_finite(raw, "seconds"), _opt_str(raw, "error"))
 
 
-@dataclass(frozen=True)
+@frozen
 class NcclFacts(StepFacts):
     backend: str
     world_size: int
@@ -314,7 +316,7 @@ class NcclFacts(StepFacts):
 # --- --bench ---------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class BenchLibrariesFacts(StepFacts):
     torch_cuda: str | None
     cudnn: int | None  # torch.backends.cudnn.version(): an encoded number (bench.py decodes it)
@@ -337,7 +339,7 @@ class BenchLibrariesFacts(StepFacts):
 MATMUL_DTYPES = ("fp32", "tf32", "bf16", "fp16")
 
 
-@dataclass(frozen=True)
+@frozen
 class BenchMatmulFacts(StepFacts):
     on_cpu: bool  # the CPU's figure: no datasheet peak to compare with
     name: str | None  # the GPU's
@@ -354,7 +356,7 @@ class BenchMatmulFacts(StepFacts):
         return cls(False, _opt_str(raw, "name"), _opt_int(raw, "n"), None, tflops, raw=raw)
 
 
-@dataclass(frozen=True)
+@frozen
 class BenchMemoryFacts(StepFacts):
     name: str | None
     gbs: float  # device-to-device copy, read + write
@@ -364,7 +366,7 @@ class BenchMemoryFacts(StepFacts):
         return cls(_opt_str(raw, "name"), _finite(raw, "gbs"), raw=raw)
 
 
-@dataclass(frozen=True)
+@frozen
 class BenchTransferFacts(StepFacts):
     h2d_gbs: float
     d2h_gbs: float

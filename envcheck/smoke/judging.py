@@ -5,15 +5,16 @@ import it, and none of them has to import another to name this type.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Mapping
 
+from envcheck.frozen import frozen
 from envcheck.policy import Policy
 from envcheck.probes.nvidia_proc import HostGpu
 from envcheck.smoke.targets import Target
 
 
-@dataclass(frozen=True)
+@frozen
 class Judging:
     """What judges may read besides the step's facts."""
 

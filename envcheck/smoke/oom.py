@@ -17,16 +17,16 @@ line naming this pid counts.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Callable
 
 from envcheck import runner, xid
+from envcheck.frozen import frozen
 
 _KILLED = re.compile(r"out of memory: Killed process (\d+)\b", re.IGNORECASE)
 _SUMMARY = re.compile(r"oom-kill:.*[,:]pid=(\d+)\b")
 
 
-@dataclass(frozen=True)
+@frozen
 class OomFinding:
     """What the kernel log says about one pid."""
 

@@ -8,10 +8,11 @@ steps never reached point at it.
 from __future__ import annotations
 
 import signal
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Callable, Generic, Mapping, TypeVar
 
 from envcheck.engine import blocked_by
+from envcheck.frozen import frozen
 from envcheck.model import Outcome, Result, Status
 from envcheck.smoke import QUIET_S, bench, fixes, judges
 from envcheck.smoke import facts as f
@@ -22,7 +23,7 @@ from envcheck.smoke.judging import Judging
 F = TypeVar("F", bound=StepFacts)
 
 
-@dataclass(frozen=True)
+@frozen
 class StepSpec(Generic[F]):
     name: str  # the result id is "smoke.<name>"
     title: str

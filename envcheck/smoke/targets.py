@@ -13,9 +13,9 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Literal, Mapping
 
+from envcheck.frozen import frozen
 from envcheck.model import UsageError
 from envcheck.probes import conda_formats
 
@@ -27,7 +27,7 @@ SYSTEM_CONDA_ROOTS = ("/opt/conda", "/opt/miniforge3", "/opt/miniconda3", "/opt/
 TargetKind = Literal["active-conda", "active-venv", "path", "python", "conda", "docker"]
 
 
-@dataclass(frozen=True)
+@frozen
 class Target:
     """The interpreter the child runs in, and how it was chosen."""
 

@@ -53,7 +53,7 @@ def test_doctor_list_imports_none_of_the_heavy_libraries() -> None:
 # Layers, lowest first: a module may import its own layer or lower ones, never a higher one.
 LAYERS = [
     # Standard library only: runner, checks, smoke and scaffold use them.
-    {"envcheck.linereader", "envcheck.fixes", "envcheck.proctree", "envcheck.shutdown"},
+    {"envcheck.linereader", "envcheck.fixes", "envcheck.proctree", "envcheck.shutdown", "envcheck.frozen"},
     {"envcheck.model", "envcheck.runner", "envcheck.hostfs", "envcheck.redact", "envcheck", "envcheck.dockerapi",
      "envcheck.dockerendpoint", "envcheck.project_record", "envcheck.atomicfile"},
     {"envcheck.policy", "envcheck.policy_rules", "envcheck.policy_groups", "envcheck.compat", "envcheck.compat_data",
@@ -126,8 +126,10 @@ def _top(module: str) -> str:
 
 def test_the_model_imports_nothing_of_envcheck() -> None:
     # Status, Outcome, Result and Report are what every other layer shares; a model that imported any of them
-    # would tie them all into one circle.
-    offending = [where for where, module in _imports(PACKAGE / "model.py") if _top(module) in ("envcheck", "")]
+    # would tie them all into one circle. envcheck.frozen (how envcheck makes its frozen dataclasses) imports
+    # nothing of envcheck itself.
+    offending = [where for where, module in _imports(PACKAGE / "model.py")
+                 if _top(module) in ("envcheck", "") and module != "envcheck.frozen"]
     assert offending == [], "envcheck/model.py imports envcheck: " + "; ".join(offending)
 
 
