@@ -16,6 +16,7 @@ from collections import Counter
 from typing import Mapping, Sequence
 
 from envcheck.fleet.hostreport import BadFile, HostErrorRecord, list_files, read_host_file
+from envcheck.fleet.hosttext import clean
 from envcheck.fleet.outcomes import HostOutcome, exit_code, outcome_of_overall
 from envcheck.frozen import frozen
 from envcheck.model import Report, Status
@@ -130,18 +131,18 @@ def merge_paths(paths: Sequence[str], *,
     UNREACHABLE host. A file that gives no host is a FileError; a second file for a host already read (in path
     order) is one too, naming the file that was kept."""
     files, problems = list_files(paths)
-    errors = [FileError(path, message) for path, message in problems]
+    errors = [FileError(_shown(path), message) for path, message in problems]
     hosts: dict[str, HostView] = {}
     for path in files:
         try:
             read = read_host_file(path)
         except BadFile as exc:
-            errors.append(FileError(path, str(exc)))
+            errors.append(FileError(_shown(path), str(exc)))
             continue
-        host = _host_view(read, path)
+        host = _host_view(read, _shown(path))
         kept = hosts.get(host.name)
         if kept is not None:
-            errors.append(FileError(path, f"a second file for host {host.name!r}: {kept.source} was kept"))
+            errors.append(FileError(_shown(path), f"a second file for host {host.name!r}: {kept.source} was kept"))
             continue
         hosts[host.name] = host
     expected = {} if expect_hosts is None else (
@@ -152,6 +153,12 @@ def merge_paths(paths: Sequence[str], *,
                                    error="missing", message=MISSING_MESSAGE)
     ordered = tuple(sorted(hosts.values(), key=lambda h: h.name))
     return FleetView(hosts=ordered, file_errors=tuple(errors), drift=tuple(find_drift(ordered)))
+
+
+def _shown(path: str) -> str:
+    """A file's path as every view shows it: a name is outside data too (a folder of reports gathered from
+    anywhere), so its control characters are stripped and secrets in it masked, as in the reports' texts."""
+    return clean(path, masked=True)
 
 
 def merge_folder(folder: str, *,

@@ -66,6 +66,21 @@ def test_merge_gives_each_host_its_outcome_and_each_bad_file_a_row(tmp_path: Pat
     assert next(h for h in view.hosts if h.name == "gpu-03").cell("host").value == "fail"  # type: ignore[union-attr]
 
 
+def test_file_names_are_outside_data_too_stripped_and_masked_in_every_view(tmp_path: Path) -> None:
+    token = "ghp_" + "abcdefghijklmnopqrstuvwxyz0123456789AB"  # a GitHub token's shape
+    write(tmp_path, f"{token}.json", _lab_a("gpu-01"))
+    (tmp_path / "bad\x1b[31m-red.json").write_text("not json")
+    write(tmp_path, "zz-copy.json", _lab_a("gpu-01"))
+    view = merge_paths([str(tmp_path)])
+    assert [h.source for h in view.hosts] == [f"{tmp_path}/***.json"]
+    assert [(e.path, e.message) for e in view.file_errors] == [
+        (f"{tmp_path}/bad-red.json", "not JSON: Expecting value at line 1 column 1"),
+        (f"{tmp_path}/zz-copy.json", f"a second file for host 'gpu-01': {tmp_path}/***.json was kept"),
+    ]
+    for text in (render_table(view, color=False, width=200), render_fleet_json(view), render_fleet_junit(view)):
+        assert token not in text and "\x1b" not in text and "\\u001b" not in text
+
+
 def test_exit_code_is_the_worst_host_in_the_documented_order(tmp_path: Path) -> None:
     write(tmp_path, "a.json", _lab_a("a"))
     assert merge_paths([str(tmp_path)]).exit_code == 0
