@@ -5,9 +5,8 @@ dependencies is importable until this module has put them on sys.path. Run as ``
 (isolated: -I -S) by the prologue (envcheck/fleet/artifact.py), which made TMP (a private folder it removes on every
 exit path): unpack there what cannot run from a zip (the members the artifact's UNPACK list names), put that and
 the zip's payload first on sys.path (ahead of anything installed on the host, which must not shadow the versions
-envcheck was built with), then run
-``envcheck doctor --json ARGS`` in this process (envcheck/fleet/hostdoctor.py). ``python ARTIFACT --record
-...`` is the record mode instead.
+envcheck was built with), then run doctor's JSON report in this process (envcheck/fleet/hostdoctor.py).
+``python ARTIFACT --record ...`` is the record mode instead.
 
 The members are read through zipimport, which Python has already used to run this module from the archive, and
 whose index of it is cached: importing zipfile and reading the archive's directory again cost a tenth of a
@@ -29,8 +28,7 @@ from pathlib import Path
 from types import CodeType, ModuleType
 
 # The artifact's own exit code for "envcheck could not start on this host" (the payload could not be unpacked):
-# the controller's run-failed. Kept in step with
-# EXIT_CANNOT_START in envcheck/fleet/artifact.py.
+# the controller's run-failed. Kept in step with EXIT_CANNOT_START in envcheck/fleet/artifact.py.
 EXIT_CANNOT_START = 91
 LIB = "lib/"
 # What must be a real file (the rest is imported from the zip, envcheck itself included: unpacking its 250

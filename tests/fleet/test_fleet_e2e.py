@@ -184,7 +184,15 @@ def run(ssh_fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> FleetRun:
     while (found := _controller_leftovers(hosts)) and time.monotonic() < grace:
         time.sleep(0.5)
     result.controller_leftovers = found
+    # A host whose task the controller cut at its timeout (a slow connection or transfer on a loaded machine) may
+    # still be ending its own run, which the artifact stops at its deadline counted from its own start: what is
+    # left is what is still there once that deadline has surely passed.
     result.leftovers = {name: _leftovers(fleet, host) for name, host in hosts.items() if host.kind in REACHABLE}
+    settled = time.monotonic() + HOST_TIMEOUT_S
+    while any(result.leftovers.values()) and time.monotonic() < settled:
+        time.sleep(1)
+        result.leftovers.update({name: _leftovers(fleet, hosts[name]) for name, left in result.leftovers.items()
+                                 if left})
     return result
 
 
