@@ -414,6 +414,9 @@ def build_artifact(folder: Path, *, policy: Path | None = None) -> Artifact:
         # The build's CPU time (on the controller, once) outweighs what a tenth of the size saves on 20 hosts.
         with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
             archive.write(main, "__main__.py")
+            compiled_main = bytecode(main, "__main__.py")
+            if compiled_main is not None:  # zipimport runs the pyc when its magic is the host's, else the source
+                archive.writestr("__main__.pyc", compiled_main)
             unpacked: list[str] = []  # what the host writes to disk (artifact_main.UNPACK)
             for name, source in files:
                 archive.write(source, LIB + name)

@@ -134,3 +134,9 @@ def test_subclasses_pickling_copying_and_nesting() -> None:
                           "Node(name='y', children=())))")
     assert pickle.loads(pickle.dumps(tree)) == tree and copy.deepcopy(tree) == tree
     assert Node("x") != Leaf("x")  # another class: not equal, as with dataclasses
+
+
+def test_a_class_without_a_docstring_gets_one_naming_its_fields() -> None:
+    made = frozen(type("Point", (), {"__annotations__": {"x": "int", "y": "str | None"}, "__module__": __name__}))
+    assert made.__doc__ == "Point(x: int, y: str | None)"
+    assert Node.__doc__ == "Node(name: str, children: tuple[Node, ...])"
