@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import Iterable
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int | None = None) -> None:
-    """Write ``data`` to ``path`` through a temporary file renamed over it. The file keeps the mode of the one
-    it replaces, else ``mode``, else 0644 (what a usual umask of 022 gives a new file: a report is for whoever
-    reads the job's artifacts). Raises OSError; on any failure the temporary file is removed."""
+def write_atomic(path: str | os.PathLike[str], data: bytes | Iterable[bytes], *, mode: int | None = None) -> None:
+    """Write ``data`` (bytes, or pieces of it written in turn: a fleet's file need never be one string) to
+    ``path`` through a temporary file renamed over it. The file keeps the mode of the one it replaces, else
+    ``mode``, else 0644 (what a usual umask of 022 gives a new file: a report is for whoever reads the job's
+    artifacts). Raises OSError; on any failure the temporary file is removed."""
     target = os.path.abspath(os.fspath(path))
     folder, name = os.path.split(target)
     fd, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
+            for piece in (data,) if isinstance(data, bytes) else data:
+                out.write(piece)
             out.flush()
             os.fsync(out.fileno())
         try:

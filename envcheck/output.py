@@ -206,9 +206,9 @@ def emit_fleet(view: FleetView, options: FleetOptions) -> int:
     """Write the files the options ask for, then print the fleet (table or JSON); return the fleet's exit code."""
     written: list[tuple[str, str]] = []
     if options.junit:
-        from envcheck.fleet.junit import render_fleet_junit
+        from envcheck.fleet.junit import fleet_junit_pieces
 
-        write_report_file("--junit", options.junit, render_fleet_junit(view))
+        write_report_file("--junit", options.junit, fleet_junit_pieces(view))
         written.append(("JUnit report", options.junit))
     if options.prometheus:
         from envcheck.fleet.metrics import render_fleet_prometheus
@@ -236,14 +236,15 @@ def emit_fleet(view: FleetView, options: FleetOptions) -> int:
     return view.exit_code
 
 
-def write_report_file(option: str, path: str, text: str) -> None:
-    """A file an option asked for (--prometheus FILE, --html FILE), whole or not at all (envcheck.atomicfile).
-    Its writability was checked before any work (check_writable), so a failure here is a disk that filled up
-    since, or an I/O error: an OutputError."""
+def write_report_file(option: str, path: str, text: str | Sequence[str]) -> None:
+    """A file an option asked for (--prometheus FILE, --html FILE), whole or not at all (envcheck.atomicfile):
+    ``text``, or its pieces in order. Its writability was checked before any work (check_writable), so a failure
+    here is a disk that filled up since, or an I/O error: an OutputError."""
     from envcheck.atomicfile import write_atomic
 
+    pieces = [text] if isinstance(text, str) else text
     try:
-        write_atomic(path, text.encode("utf-8"))
+        write_atomic(path, (piece.encode("utf-8") for piece in pieces))
     except OSError as exc:
         raise OutputError(f"{option} {path}: cannot write it: {exc.strerror or exc}") from exc
 
