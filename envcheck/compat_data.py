@@ -205,4 +205,15 @@ def conda_row() -> CondaFacts:
 
 def has_word(name: str, part: str) -> bool:
     """Whole-word, case-insensitive: "L4" does not match "L40S" and "T4" does not match "RTX 4090"."""
-    return re.search(rf"(?<![A-Za-z0-9]){re.escape(part)}(?![A-Za-z0-9])", name, re.IGNORECASE) is not None
+    if not (part and name.isascii() and part.isascii()):
+        return re.search(rf"(?<![A-Za-z0-9]){re.escape(part)}(?![A-Za-z0-9])", name, re.IGNORECASE) is not None
+    # ASCII, the names NVML and the table use: the same answer without compiling a pattern for each part (a GPU
+    # lookup asks a few dozen).
+    text, word = name.lower(), part.lower()
+    start = text.find(word)
+    while start >= 0:
+        end = start + len(word)
+        if (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+            return True
+        start = text.find(word, start + 1)
+    return False

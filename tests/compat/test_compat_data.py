@@ -352,3 +352,25 @@ def test_checker_compares_with_upstream_and_names_each_difference(upstream: tupl
         "upstream differs: cuda_images[12.8.1]: nvidia/cuda:12.8.1-base-ubuntu22.04 is not on Docker Hub",
         f"upstream differs: ubuntu[20.04]: standard_support_end is {end}, ubuntu.csv says {corrected}",
     ]
+
+
+def test_has_word_answers_as_the_whole_word_pattern_does() -> None:
+    import random
+    import re
+
+    from envcheck.compat_data import has_word
+
+    def pattern(name: str, part: str) -> bool:
+        return re.search(rf"(?<![A-Za-z0-9]){re.escape(part)}(?![A-Za-z0-9])", name, re.IGNORECASE) is not None
+
+    assert has_word("NVIDIA L40S", "L40S") and not has_word("NVIDIA L40S", "L4")
+    assert not has_word("NVIDIA GeForce RTX 4090", "T4") and has_word("Tesla T4", "t4")
+    assert has_word("NVIDIA H100 80GB HBM3 MIG 1g.10gb", "MIG") and has_word("A100-SXM4-80GB", "a100")
+    chosen = random.Random(7)
+    letters = "aA4 -_.Hx0"
+    for _ in range(20000):
+        name = "".join(chosen.choice(letters) for _ in range(chosen.randrange(0, 9)))
+        part = "".join(chosen.choice(letters) for _ in range(chosen.randrange(0, 4)))
+        assert has_word(name, part) == pattern(name, part), (name, part)
+    for name, part in (("café GPU", "GPU"), ("GPU", "é"), ("ǅ x", "ǆ")):  # beyond ASCII: the pattern itself
+        assert has_word(name, part) == pattern(name, part)
