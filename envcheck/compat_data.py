@@ -9,10 +9,9 @@ comes from. Loaded once, lazily (``lru_cache``): importing envcheck costs nothin
 
 from __future__ import annotations
 
-import calendar
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -33,7 +32,12 @@ def parse_version(v: str) -> tuple[int, ...]:
 def month_end(yyyy_mm: str) -> date:
     """A date known only to the month ("June 2026") ends with that month: nothing is called ended early."""
     year, month = (int(p) for p in yyyy_mm.split("-"))
-    return date(year, month, calendar.monthrange(year, month)[1])
+    return last_day(year, month)
+
+
+def last_day(year: int, month: int) -> date:
+    """The month's last day: the day before the next month's first (calendar.monthrange imports locale)."""
+    return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,6 @@ import errno
 import os
 import stat
 import sys
-import tempfile
 from typing import TYPE_CHECKING, Callable, Iterator, NoReturn, Sequence, TextIO
 
 from envcheck import shutdown
@@ -105,6 +104,8 @@ def check_writable(option: str, path: str) -> None:
     except OSError as exc:
         raise UsageError(f"{option} {path}: not writable: {exc.strerror or exc}") from exc
     try:  # write_junit writes a temporary file beside it and renames it over: the folder must take new files
+        import tempfile  # here: a report file is rare, and tempfile imports random and hashlib
+
         fd, probe = tempfile.mkstemp(prefix=".envcheck-", dir=folder)
         os.close(fd)
         os.unlink(probe)

@@ -5,11 +5,11 @@ Ubuntu Pro, then Pro's paid Legacy add-on. The dates come from envcheck.compat (
 
 from __future__ import annotations
 
-import calendar
 import fnmatch
 from datetime import date
 from typing import TYPE_CHECKING
 
+from envcheck.compat_data import last_day
 from envcheck.model import Outcome, Status
 from envcheck.policy import Policy
 from envcheck.probes.host import HostFacts
@@ -71,7 +71,7 @@ def os_allowed(facts: HostFacts, policy: Policy) -> Outcome:
 def _add_months(year: int, month: int, months: int) -> date:
     index = year * 12 + (month - 1) + months
     y, m = divmod(index, 12)
-    return date(y, m + 1, calendar.monthrange(y, m + 1)[1])
+    return last_day(y, m + 1)
 
 
 def _yymm(version: str) -> tuple[int, int]:
