@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import math
-import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -431,16 +430,10 @@ def fleet(ctx: click.Context, inventory: str | None, policy: PolicySource, limit
                        progress=progress if sys.stderr.isatty() else None)
     if sys.stderr.isatty():
         say(f"\r\x1b[K{result.timing}; reports in {result.out}")
-    if as_json:
-        from envcheck.fleet.fleetjson import fleet_json_pieces
+    from envcheck.output import FleetOptions, emit_fleet
 
-        for piece in fleet_json_pieces(result.view):  # a host at a time (see emit_fleet)
-            echo(piece, nl=False)
-    else:
-        from envcheck.fleet.table import render_table
-
-        echo(render_table(result.view, color=use_color(None), width=shutil.get_terminal_size().columns), nl=False)
-    return result.exit_code
+    emit_fleet(result.view, FleetOptions(as_json=as_json))  # shown as `report merge` shows a fleet
+    return result.exit_code  # from the hosts' results as they came; the view is read back from their files
 
 
 @fleet.command("playbook")

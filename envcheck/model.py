@@ -1,6 +1,7 @@
 """The one result model: five outcomes, a result per check, a report per run.
 
-Standard library only; every other module imports this one and it imports none of them.
+Standard library only; every other module imports this one and it imports none of them but envcheck.frozen (how
+envcheck defines its frozen dataclasses, itself standard library only and importing nothing of envcheck).
 """
 
 from __future__ import annotations
